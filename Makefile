@@ -1,0 +1,68 @@
+# Samokoder: `make run` starts the app with embedded defaults; `make test` runs the suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+export PORT
+
+# Debian packages the test suite drives: the browser, its driver, the sandbox, gettext.
+TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext
+
+.PHONY: run test lint bench setup install install-dev system-deps messages migrate format clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Re-install only when pyproject.toml changed, so a second `make run` starts in seconds.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+messages: $(VENV)/.installed
+	$(BIN)/python scripts/compile_messages.py
+
+migrate: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --no-input -v 0
+
+setup: install messages migrate
+
+run: setup
+	$(BIN)/python scripts/with_redis.py $(BIN)/python scripts/run.py
+
+system-deps:
+	@missing=$$(for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing $$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "The test suite needs these Debian packages: $$missing"; \
+	    echo "Install them with: sudo apt-get install $$missing"; exit 1; \
+	  fi; \
+	fi
+
+test: install-dev system-deps messages
+	$(BIN)/python scripts/with_redis.py $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python scripts/check_translations.py
+
+format: install-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) var

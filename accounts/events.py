@@ -1,0 +1,34 @@
+"""Events of the User Management context (domain model, section 1)."""
+
+import dataclasses
+from datetime import datetime
+
+from samokoder_site.events import DomainEvent
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UserRegistered(DomainEvent):
+    user_id: int
+    email: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class UserAuthenticated(DomainEvent):
+    user_id: int
+    timestamp: datetime
+    method: str  # "session" or "jwt"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class APIKeyStored(DomainEvent):
+    user_id: int
+    provider: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class APIKeyRevoked(DomainEvent):
+    user_id: int
+    provider: str
+
+
+__all__ = ["APIKeyRevoked", "APIKeyStored", "UserAuthenticated", "UserRegistered"]

@@ -1,0 +1,108 @@
+"""Writes of the User Management context: registration, log-in, keys, language."""
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.crypto import secret_encrypt, secret_rotate
+from accounts.events import APIKeyRevoked, APIKeyStored, UserAuthenticated, UserRegistered
+from accounts.models import AccountEvent, Provider, ProviderKey, User
+
+MAX_KEY_LENGTH = 512
+
+
+def user_register(*, email: str, password: str) -> User:
+    """Create a user after the server-side checks (invariants 1 and 2).
+
+    Raises ``ValidationError`` keyed by field: a taken e-mail (in any letter case) or a
+    password the validators refuse. Records UserRegistered.
+    """
+    email = User.objects.normalize_email(email.strip()).lower()
+    candidate = User(email=email)
+    errors: dict[str, list[str]] = {}
+    if User.objects.filter(email__iexact=email).exists():
+        errors["email"] = [_("An account with this e-mail already exists.")]
+    try:
+        validate_password(password, user=candidate)
+    except ValidationError as exc:
+        errors["password"] = list(exc.messages)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        user = User.objects.create_user(email=email, password=password)
+        AccountEvent.record(UserRegistered(user_id=user.pk, email=user.email), user=user)
+    return user
+
+
+def user_authenticate(
+    *, request: HttpRequest | None, email: str, password: str, method: str
+) -> User | None:
+    """The user with these credentials, or None; records UserAuthenticated on success."""
+    user = authenticate(request, username=email.strip(), password=password)
+    if user is None:
+        return None
+    AccountEvent.record(
+        UserAuthenticated(user_id=user.pk, timestamp=timezone.now(), method=method), user=user
+    )
+    return user
+
+
+def user_set_language(*, user: User, language: str) -> None:
+    user.language = language
+    user.save(update_fields=["language"])
+
+
+def key_store(*, user: User, provider: str, api_key: str) -> ProviderKey:
+    """Store (or replace) the user's key for ``provider``, encrypted; records APIKeyStored.
+
+    Raises ``ValidationError`` for an unknown provider or an empty, multi-line or
+    overlong key. The plaintext is never logged and never leaves this function.
+    """
+    api_key = api_key.strip()
+    _key_validate(provider=provider, api_key=api_key)
+    with transaction.atomic():
+        key, _created = ProviderKey.objects.update_or_create(
+            user=user,
+            provider=provider,
+            defaults={"encrypted_key": secret_encrypt(api_key), "last4": api_key[-4:]},
+        )
+        AccountEvent.record(APIKeyStored(user_id=user.pk, provider=provider), user=user)
+    return key
+
+
+def _key_validate(*, provider: str, api_key: str) -> None:
+    if provider not in Provider.values:
+        raise ValidationError({"provider": [_("Unknown provider.")]})
+    if len(api_key) < 8:
+        raise ValidationError({"api_key": [_("This key is too short to be real.")]})
+    if len(api_key) > MAX_KEY_LENGTH or any(ch.isspace() for ch in api_key):
+        raise ValidationError(
+            {"api_key": [_("A key is one line without spaces, at most 512 characters.")]}
+        )
+
+
+def key_revoke(*, user: User, provider: str) -> bool:
+    """Delete the user's key for ``provider``; False when there was none."""
+    with transaction.atomic():
+        deleted, _counts = ProviderKey.objects.filter(user=user, provider=provider).delete()
+        if deleted:
+            AccountEvent.record(APIKeyRevoked(user_id=user.pk, provider=provider), user=user)
+    return bool(deleted)
+
+
+def keys_rotate_encryption() -> int:
+    """Re-encrypt every stored key with the first encryption key; returns the count.
+
+    Runs in one transaction: either every key moves to the new key or none does.
+    """
+    rotated = 0
+    with transaction.atomic():
+        for key in ProviderKey.objects.select_for_update().only("pk", "encrypted_key"):
+            key.encrypted_key = secret_rotate(key.encrypted_key)
+            key.save(update_fields=["encrypted_key"])
+            rotated += 1
+    return rotated

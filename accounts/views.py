@@ -1,0 +1,127 @@
+"""Account pages: thin views over ``accounts.services``."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import check_for_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts import selectors, services
+from accounts.forms import KeyForm, LoginForm, RegistrationForm
+from accounts.models import Provider, User
+from samokoder_site.ratelimit import rate_limit
+
+
+def _apply_errors(form, error: ValidationError) -> None:
+    for field, field_errors in error.message_dict.items():
+        for message in field_errors:
+            form.add_error(field if field in form.fields else None, message)
+
+
+def _sign_in(request: HttpRequest, user: User) -> HttpResponse:
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("accounts:dashboard")
+    response = HttpResponseRedirect(target)
+    if user.language:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, samesite="Lax")
+    return response
+
+
+@rate_limit(group="auth.register", rate="RATELIMIT_AUTH")
+def register_view(request: HttpRequest) -> HttpResponse:
+    form = RegistrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.user_register(
+                email=form.cleaned_data["email"], password=form.cleaned_data["password"]
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            services.user_set_language(user=user, language=request.LANGUAGE_CODE)
+            messages.success(request, _("Welcome to Samokoder."))
+            return _sign_in(request, user)
+    return render(request, "accounts/register.html", {"form": form})
+
+
+@rate_limit(group="auth.login", rate="RATELIMIT_AUTH")
+def login_view(request: HttpRequest) -> HttpResponse:
+    form = LoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = services.user_authenticate(
+            request=request,
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password"],
+            method="session",
+        )
+        if user is not None:
+            return _sign_in(request, user)
+        form.add_error(None, _("E-mail or password is wrong."))
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/login.html", {"form": form}, status=status)
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    logout(request)
+    return redirect("accounts:login")
+
+
+@login_required
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    keys = list(selectors.key_list(user=request.user))
+    return render(request, "accounts/dashboard.html", {"keys": keys})
+
+
+@login_required
+def settings_view(request: HttpRequest) -> HttpResponse:
+    form = KeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            key = services.key_store(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(
+                request, _("%(provider)s key saved.") % {"provider": key.get_provider_display()}
+            )
+            return redirect("accounts:settings")
+    keys = selectors.key_list(user=request.user)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/settings.html", {"form": form, "keys": keys}, status=status)
+
+
+@login_required
+@require_POST
+def key_revoke_view(request: HttpRequest, provider: str) -> HttpResponse:
+    if provider in Provider.values and services.key_revoke(user=request.user, provider=provider):
+        messages.success(
+            request, _("%(provider)s key revoked.") % {"provider": Provider(provider).label}
+        )
+    else:
+        messages.error(request, _("There was no such key."))
+    return redirect("accounts:settings")
+
+
+@require_POST
+def language_view(request: HttpRequest) -> HttpResponse:
+    """Switch the language: a cookie for this browser, and saved on a signed-in user."""
+    language = request.POST.get("language", "")
+    target = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = "/"
+    response = HttpResponseRedirect(target)
+    if language in dict(settings.LANGUAGES) and check_for_language(language):
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax")
+        if request.user.is_authenticated:
+            services.user_set_language(user=request.user, language=language)
+    return response

@@ -1,0 +1,36 @@
+"""API-wide pieces: the exception handler and a rate-limited view base."""
+
+from django.utils.translation import gettext as _
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from samokoder_site.ratelimit import RateLimited, rate_limit_enforce, rate_setting
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's handler, plus ``RateLimited`` as a JSON 429 with Retry-After."""
+    if isinstance(exc, RateLimited):
+        response = Response(
+            {
+                "detail": _("Too many requests. Try again in %(seconds)d seconds.")
+                % {"seconds": exc.retry_after},
+                "code": "rate_limited",
+                "retry_after": exc.retry_after,
+            },
+            status=status.HTTP_429_TOO_MANY_REQUESTS,
+        )
+        response["Retry-After"] = str(exc.retry_after)
+        return response
+    return drf_exception_handler(exc, context)
+
+
+class RateLimitedMixin:
+    """Count every request to an API view against ``rate_limit_group``."""
+
+    rate_limit_group: str
+    rate_limit_rate: str
+
+    def initial(self, request, *args, **kwargs):
+        rate_limit_enforce(request, group=self.rate_limit_group, rate=rate_setting(self.rate_limit_rate))
+        super().initial(request, *args, **kwargs)

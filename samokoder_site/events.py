@@ -1,0 +1,60 @@
+"""Domain events: typed values, appended to a context's own log table.
+
+Each bounded context declares its events as frozen dataclasses deriving from
+``DomainEvent`` and keeps a log model deriving from ``EventRecord``. ``record`` turns
+one into the other; later, the pipeline also publishes what it records to the browser.
+Payloads hold ids and names only, never secrets.
+"""
+
+import dataclasses
+from typing import Any, ClassVar, Self
+
+from django.db import models
+
+_EVENT_TYPES: dict[str, type["DomainEvent"]] = {}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DomainEvent:
+    name: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.name = cls.__name__
+        _EVENT_TYPES[cls.name] = cls
+
+    def payload(self) -> dict[str, Any]:
+        return {key: _plain(value) for key, value in dataclasses.asdict(self).items()}
+
+
+def _plain(value: Any) -> Any:
+    # UUIDs and datetimes become strings so the payload is JSON as stored and as sent.
+    if isinstance(value, str | int | float | bool | type(None) | list | dict):
+        return value
+    return str(value)
+
+
+def event_type(name: str) -> type[DomainEvent]:
+    """The event class registered under ``name`` (KeyError when unknown)."""
+    return _EVENT_TYPES[name]
+
+
+class EventRecord(models.Model):
+    """Append-only row for one event; concrete logs add their own foreign keys."""
+
+    name = models.CharField(max_length=64, db_index=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["id"]
+
+    @classmethod
+    def record(cls, event: DomainEvent, **links: Any) -> Self:
+        return cls.objects.create(name=event.name, payload=event.payload(), **links)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise ValueError("Events are append-only; a recorded event cannot change.")
+        super().save(*args, **kwargs)

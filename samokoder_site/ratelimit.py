@@ -1,0 +1,66 @@
+"""Rate limits on the shared cache (django-ratelimit), with a 429 and Retry-After.
+
+One exception, ``RateLimited``, serves pages and the API alike: the middleware below
+renders it for browsers, ``samokoder_site.api.exception_handler`` as JSON.
+"""
+
+import functools
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django_ratelimit.core import get_usage
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"rate limited, retry after {retry_after} s")
+        self.retry_after = max(retry_after, 1)
+
+
+def rate_limit_enforce(request: HttpRequest, *, group: str, rate: str, key: str = "ip") -> None:
+    """Count this request against ``group`` and raise ``RateLimited`` past ``rate``."""
+    usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+    if usage is not None and usage["should_limit"]:
+        raise RateLimited(retry_after=usage["time_left"])
+
+
+def rate_limit(*, group: str, rate: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
+    """Decorate a page view: only ``methods`` count (showing a login form is free)."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method in methods:
+                rate_limit_enforce(request, group=group, rate=rate_setting(rate))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def rate_setting(rate: str) -> str:
+    # A setting name ("RATELIMIT_AUTH") is read at request time so tests can change it.
+    from django.conf import settings
+
+    return getattr(settings, rate, rate)
+
+
+class RateLimitMiddleware:
+    """Render ``RateLimited`` from a page view as a readable 429 page."""
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, RateLimited):
+            return None
+        response = render(
+            request, "errors/429.html", {"retry_after": exception.retry_after}, status=429
+        )
+        response["Retry-After"] = str(exception.retry_after)
+        return response
