@@ -53,6 +53,10 @@ class TokenAPI(RateLimitedMixin, APIView):
     rate_limit_group = "auth.token"
     rate_limit_rate = "RATELIMIT_AUTH"
 
+    def get_authenticate_header(self, request: Request) -> str:
+        # Without one, DRF turns a failed log-in into 403; this endpoint answers 401.
+        return 'Bearer realm="api"'
+
     @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer})
     def post(self, request: Request) -> Response:
         data = CredentialsSerializer(data=request.data)

@@ -27,6 +27,9 @@ def announce_when_listening(host: str, port: int, timeout: float = 120) -> None:
 
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
+    # The Procfile names daphne and celery; they live beside this interpreter (.venv/bin).
+    bin_dir = os.path.dirname(sys.executable)
+    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     threading.Thread(
         target=announce_when_listening, args=("127.0.0.1", port), daemon=True
     ).start()

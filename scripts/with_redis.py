@@ -36,7 +36,8 @@ def free_port() -> int:
 def start_redis(port: int, workdir: Path) -> subprocess.Popen:
     workdir.mkdir(parents=True, exist_ok=True)
     args = [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-            "--appendonly", "no", "--dir", str(workdir), "--loglevel", "warning"]
+            "--appendonly", "no", "--dir", str(workdir), "--loglevel", "warning",
+            "--logfile", str(workdir / "redis.log")]
     # Its own session: Ctrl-C reaches the command first, Redis is stopped after it.
     process = subprocess.Popen(args, start_new_session=True)
     deadline = time.monotonic() + 10
@@ -46,7 +47,8 @@ def start_redis(port: int, workdir: Path) -> subprocess.Popen:
             return process
         except OSError:
             if process.poll() is not None:
-                sys.exit(f"redis-server exited with code {process.returncode}")
+                log = (workdir / "redis.log").read_text()[-2000:]
+                sys.exit(f"redis-server exited with code {process.returncode}:\n{log}")
             time.sleep(0.05)
     process.kill()
     sys.exit("redis-server did not start within 10 s")
@@ -69,7 +71,7 @@ def main() -> int:
     if os.environ.get("REDIS_URL"):
         return run(command)
     port = free_port()
-    redis = start_redis(port, Path("var") / "redis")
+    redis = start_redis(port, (Path("var") / "redis").resolve())
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
     print(f"Started a private Redis at {os.environ['REDIS_URL']}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

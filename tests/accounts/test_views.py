@@ -1,0 +1,158 @@
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from accounts import services
+from accounts.models import AccountEvent, ProviderKey, User
+from tests.accounts.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _login(client: Client, email: str, password: str = PASSWORD):
+    return client.post(reverse("accounts:login"), {"email": email, "password": password})
+
+
+def test_register_page_creates_account_and_signs_in(client):
+    response = client.post(
+        reverse("accounts:register"),
+        {"email": "page@example.com", "password": PASSWORD, "password_again": PASSWORD},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:dashboard")
+    assert client.get(reverse("accounts:dashboard")).status_code == 200
+    assert User.objects.filter(email="page@example.com").exists()
+
+
+def test_register_page_shows_field_errors_and_keeps_the_email(client, user):
+    response = client.post(
+        reverse("accounts:register"),
+        {"email": user.email, "password": "short", "password_again": "short"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert response.status_code == 200
+    form = response.context["form"]
+    assert set(form.errors) == {"password"}
+    assert form["email"].value() == user.email
+
+
+def test_register_page_refuses_a_taken_email(client, user):
+    response = client.post(
+        reverse("accounts:register"),
+        {"email": user.email.upper(), "password": PASSWORD, "password_again": PASSWORD},
+    )
+
+    assert set(response.context["form"].errors) == {"email"}
+    assert User.objects.count() == 1
+
+
+def test_login_wrong_password_shows_one_error_for_both_fields(client, user):
+    response = _login(client, user.email, "wrong password")
+
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert list(form.errors) == ["__all__"]
+    assert "_auth_user_id" not in client.session
+
+
+def test_login_then_logout(client, user):
+    assert _login(client, user.email).status_code == 302
+    assert client.session["_auth_user_id"] == str(user.pk)
+    assert AccountEvent.objects.filter(user=user, name="UserAuthenticated").exists()
+
+    client.post(reverse("accounts:logout"))
+    assert "_auth_user_id" not in client.session
+
+
+def test_login_redirect_never_leaves_the_site(client, user):
+    response = client.post(
+        reverse("accounts:login") + "?next=https://evil.example/",
+        {"email": user.email, "password": PASSWORD, "next": "https://evil.example/"},
+    )
+    assert response["Location"] == reverse("accounts:dashboard")
+
+
+def test_sixth_login_attempt_in_a_minute_gets_a_429_page(client, user):
+    for _ in range(5):
+        assert _login(client, user.email, "guess").status_code == 400
+
+    sixth = _login(client, user.email)
+
+    assert sixth.status_code == 429
+    assert 1 <= int(sixth["Retry-After"]) <= 60
+    assert "text/html" in sixth["Content-Type"]
+    assert "_auth_user_id" not in client.session
+
+
+def test_showing_the_login_form_is_not_counted(client, user):
+    for _ in range(8):
+        assert client.get(reverse("accounts:login")).status_code == 200
+    assert _login(client, user.email).status_code == 302
+
+
+def test_pages_enforce_csrf(user):
+    client = Client(enforce_csrf_checks=True)
+    assert _login(client, user.email).status_code == 403
+
+
+def test_pages_need_login(client):
+    for name in ("accounts:dashboard", "accounts:settings"):
+        response = client.get(reverse(name))
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("accounts:login"))
+
+
+def test_settings_page_stores_shows_last4_and_revokes(client, user):
+    client.force_login(user)
+    secret = "sk-ant-api03-VERYSECRET-abcd1234"
+
+    client.post(reverse("accounts:settings"), {"provider": "anthropic", "api_key": secret})
+    page = client.get(reverse("accounts:settings")).content.decode()
+
+    assert "1234" in page
+    assert secret not in page and "VERYSECRET" not in page
+    client.post(reverse("accounts:key-revoke", args=["anthropic"]))
+    assert not ProviderKey.objects.filter(user=user).exists()
+
+
+def test_settings_page_bad_key_is_a_form_error_and_saves_nothing(client, user):
+    client.force_login(user)
+    services.key_store(user=user, provider="groq", api_key="gsk_kept_key_5555")
+
+    response = client.post(reverse("accounts:settings"), {"provider": "groq", "api_key": "a b"})
+
+    assert response.status_code == 400
+    assert "api_key" in response.context["form"].errors
+    assert ProviderKey.objects.get(user=user).last4 == "5555"
+
+
+def test_revoking_another_users_key_is_impossible(client, user, other_user):
+    services.key_store(user=other_user, provider="openai", api_key="sk-other-user-key-8888")
+    client.force_login(user)
+
+    client.post(reverse("accounts:key-revoke", args=["openai"]))
+
+    assert ProviderKey.objects.filter(user=other_user).exists()
+
+
+def test_language_switch_is_saved_on_the_user_and_used_in_a_new_browser(client, user):
+    client.force_login(user)
+    client.post(reverse("accounts:language"), {"language": "en", "next": "/"})
+    user.refresh_from_db()
+    assert user.language == "en"
+
+    fresh = Client()
+    fresh.force_login(user)
+    page = fresh.get(reverse("accounts:dashboard"), HTTP_ACCEPT_LANGUAGE="ru")
+    assert page.context["LANGUAGE_CODE"] == "en"
+
+
+def test_language_switch_ignores_unknown_languages_and_foreign_redirects(client):
+    response = client.post(
+        reverse("accounts:language"), {"language": "xx", "next": "https://evil.example/"}
+    )
+    assert response["Location"] == "/"
+    assert settings.LANGUAGE_COOKIE_NAME not in response.cookies
