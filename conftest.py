@@ -8,7 +8,7 @@ import uuid
 os.environ.setdefault("SAMOKODER_TESTING", "1")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(autouse=True)

@@ -61,10 +61,14 @@ class TokenAPI(RateLimitedMixin, APIView):
     def post(self, request: Request) -> Response:
         data = CredentialsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        user = services.user_authenticate(request=request._request, method="jwt", **data.validated_data)
+        user = services.user_authenticate(
+            request=request._request, method="jwt", **data.validated_data
+        )
         if user is None:
             # One message for both fields: never hint which one was wrong.
-            raise AuthenticationFailed(_("E-mail or password is wrong."), code="invalid_credentials")
+            raise AuthenticationFailed(
+                _("E-mail or password is wrong."), code="invalid_credentials"
+            )
         token = AccessToken.for_user(user)
         expires_at = datetime.fromtimestamp(token["exp"], tz=UTC)
         body = {"access": str(token), "token_type": "Bearer", "expires_at": expires_at}

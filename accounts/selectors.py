@@ -7,8 +7,4 @@ from accounts.models import ProviderKey, User
 
 def key_list(*, user: User) -> QuerySet[ProviderKey]:
     """The user's stored keys, without the ciphertext (it is never shown)."""
-    return (
-        ProviderKey.objects.filter(user=user)
-        .defer("encrypted_key")
-        .order_by("provider")
-    )
+    return ProviderKey.objects.filter(user=user).defer("encrypted_key").order_by("provider")

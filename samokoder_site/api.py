@@ -32,5 +32,7 @@ class RateLimitedMixin:
     rate_limit_rate: str
 
     def initial(self, request, *args, **kwargs):
-        rate_limit_enforce(request, group=self.rate_limit_group, rate=rate_setting(self.rate_limit_rate))
+        rate_limit_enforce(
+            request, group=self.rate_limit_group, rate=rate_setting(self.rate_limit_rate)
+        )
         super().initial(request, *args, **kwargs)

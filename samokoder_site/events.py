@@ -50,11 +50,11 @@ class EventRecord(models.Model):
         abstract = True
         ordering = ["id"]
 
-    @classmethod
-    def record(cls, event: DomainEvent, **links: Any) -> Self:
-        return cls.objects.create(name=event.name, payload=event.payload(), **links)
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             raise ValueError("Events are append-only; a recorded event cannot change.")
         super().save(*args, **kwargs)
+
+    @classmethod
+    def record(cls, event: DomainEvent, **links: Any) -> Self:
+        return cls.objects.create(name=event.name, payload=event.payload(), **links)

@@ -104,9 +104,7 @@ TEMPLATES = [
 # SQLite in WAL mode is the embedded default: readers never wait for the one writer,
 # and IMMEDIATE transactions fail fast instead of deadlocking on lock upgrades.
 DATABASES = {
-    "default": env.db(
-        "DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'samokoder.sqlite3'}"
-    ),
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'samokoder.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(exist_ok=True)

@@ -30,9 +30,7 @@ def main() -> int:
     # The Procfile names daphne and celery; they live beside this interpreter (.venv/bin).
     bin_dir = os.path.dirname(sys.executable)
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    threading.Thread(
-        target=announce_when_listening, args=("127.0.0.1", port), daemon=True
-    ).start()
+    threading.Thread(target=announce_when_listening, args=("127.0.0.1", port), daemon=True).start()
     return run([sys.executable, "-m", "honcho", "start", "--port", str(port), "-f", "Procfile"])
 
 

