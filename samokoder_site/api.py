@@ -22,7 +22,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         )
         response["Retry-After"] = str(exc.retry_after)
         return response
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    # A language-neutral code beside the translated "detail", for programs to branch on.
+    if response is not None and isinstance(response.data, dict) and "detail" in response.data:
+        codes = exc.get_codes() if hasattr(exc, "get_codes") else None
+        if isinstance(codes, str):
+            response.data["code"] = codes
+    return response
 
 
 class RateLimitedMixin:

@@ -192,3 +192,39 @@ def test_openapi_schema_lists_the_account_endpoints(api_client):
     assert {"/api/v1/auth/register", "/api/v1/auth/token", "/api/v1/me", "/api/v1/keys"} <= set(
         paths
     )
+
+
+def test_api_messages_follow_accept_language_and_codes_stay_neutral(api_client, user):
+    russian = api_client.post(
+        reverse("api-token"),
+        {"email": user.email, "password": "wrong"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="ru",
+    )
+    english = api_client.post(
+        reverse("api-token"),
+        {"email": user.email, "password": "wrong"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+
+    assert russian.json() == {
+        "detail": "Неверный e-mail или пароль.",
+        "code": "invalid_credentials",
+    }
+    assert english.json() == {
+        "detail": "E-mail or password is wrong.",
+        "code": "invalid_credentials",
+    }
+
+
+def test_api_field_errors_are_translated(api_client):
+    response = api_client.post(
+        reverse("api-register"),
+        {"email": "ru@example.com", "password": "1234567890123"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="ru",
+    )
+
+    assert response.status_code == 400
+    assert "пароль" in " ".join(response.json()["password"]).lower()
