@@ -12,8 +12,10 @@ check catches that before review rather than in the browser. It looks at:
    whose literal value contains a letter outside ``{{ }}``/``{% %}``.
 2. Python modules of the app packages (``APP_PACKAGES``, minus migrations and tests):
    string literals handed straight to a user-facing sink (``CALL_SINKS``,
-   ``ANY_CALL_KEYWORDS``, ``META_ATTRIBUTES``) instead of through a gettext function.
-   A line carrying ``# i18n: ignore`` is exempt.
+   ``ANY_CALL_KEYWORDS``, ``META_ATTRIBUTES``) instead of through ``_``/``gettext``/
+   ``gettext_lazy``/``ngettext``/``pgettext`` (or their lazy forms). A literal still
+   counts as direct inside a dict, list, f-string, ``%``, ``+``, ``.format()``,
+   ``format_html()`` or ``mark_safe()``; a line carrying ``# i18n: ignore`` is exempt.
 3. The ru catalogue (``locale/ru/LC_MESSAGES/django.po``): every live entry must be
    translated (all plural forms) and not fuzzy. Strings marked in code but missing from
    the catalogue are left to ``makemessages``.
@@ -65,19 +67,6 @@ RU_CATALOGUE = Path("locale/ru/LC_MESSAGES/django.po")
 
 # HTML attributes a user reads (or hears through a screen reader).
 TRANSLATABLE_ATTRIBUTES: tuple[str, ...] = ("placeholder", "title", "alt", "aria-label")
-
-# Calls that mark their argument as translated, by the callee's last name component.
-TRANSLATION_FUNCTIONS: frozenset[str] = frozenset(
-    {
-        "_",
-        "gettext",
-        "gettext_lazy",
-        "ngettext",
-        "ngettext_lazy",
-        "pgettext",
-        "pgettext_lazy",
-    }
-)
 
 # Calls that show their first argument unchanged, so a literal inside still needs marking.
 TEXT_WRAPPERS: frozenset[str] = frozenset({"format_html", "mark_safe"})
@@ -245,7 +234,7 @@ def check_template_source(source: str) -> list[tuple[int, str]]:
     text = _TAG_RE.sub(lambda m: blank(m.group(), BREAK), masked)
     text = _ENTITY_RE.sub(lambda m: blank(m.group(), " "), text)
     found.extend(text_problems(text))
-    return found
+    return sorted(found)
 
 
 def template_files(root: Path) -> Iterator[Path]:
@@ -284,10 +273,19 @@ def matching_sink(callee: str) -> tuple[str, Sink] | None:
     return None
 
 
+# Markup and interpolation placeholders carry letters but no prose: '<b>{}</b>' and
+# '%(count)d' need no translation on their own.
+_NON_PROSE_RE = re.compile(r"<[^<>]*>|\{[^{}]*\}|%\(\w+\)[a-z]|%[a-z]")
+
+
+def has_prose(text: str) -> bool:
+    return first_letter(_NON_PROSE_RE.sub(" ", text)) is not None
+
+
 def unmarked_literals(node: ast.expr) -> Iterator[ast.expr]:
     """String literals inside an argument expression that reach the user unmarked."""
     if isinstance(node, ast.Constant):
-        if isinstance(node.value, str) and first_letter(node.value) is not None:
+        if isinstance(node.value, str) and has_prose(node.value):
             yield node
     elif isinstance(node, ast.JoinedStr):
         # An f-string can never be looked up in a catalogue.
@@ -313,11 +311,10 @@ def unmarked_literals(node: ast.expr) -> Iterator[ast.expr]:
 
 
 def unmarked_in_call(node: ast.Call) -> Iterator[ast.expr]:
+    # "...".format(x) and format_html("...", x) still show the raw literal. Any other
+    # call is trusted: gettext and friends are the point, and the rest (a lookup such as
+    # errors.get("detail")) take keys, not prose, so flagging them would only be noise.
     name = (dotted_name(node.func) or "").rsplit(".", 1)[-1]
-    if name in TRANSLATION_FUNCTIONS:
-        return
-    # "...".format(x) and format_html("...", x) still show the raw literal; any other
-    # call is opaque (it may well be a lookup by key, which is not prose).
     if isinstance(node.func, ast.Attribute) and node.func.attr == "format":
         yield from unmarked_literals(node.func.value)
     elif name in TEXT_WRAPPERS and node.args:
@@ -380,7 +377,7 @@ def check_python_source(source: str) -> list[tuple[int, str]]:
                 continue
             text = snippet(ast.unparse(literal), 60)
             found.append((literal.lineno, f"unmarked string {text} passed to {what}"))
-    return found
+    return sorted(found)
 
 
 def python_files(root: Path) -> Iterator[Path]:
