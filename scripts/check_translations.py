@@ -457,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     problems = all_problems(root)
     for problem in problems:
         print(problem)
+    print(f"Translation check: {len(problems)} problem(s).", file=sys.stderr)
     return 1 if problems else 0
 
 
