@@ -32,3 +32,13 @@ def pytest_runtest_makereport(item, call):
     if os.environ.get("CI") == "true" and report.skipped and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
         report.longrepr = f"skipped in CI (not allowed): {report.longrepr}"
+
+
+def pytest_report_header(config):
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    return [
+        f"samokoder: database {database['ENGINE'].rsplit('.', 1)[-1]} {database.get('HOST') or ''}",
+        f"samokoder: redis {settings.REDIS_URL}",
+    ]
