@@ -66,3 +66,6 @@ format: install-dev
 
 clean:
 	rm -rf $(VENV) var
+
+bench: install-dev
+	$(BIN)/python bench/storage.py

@@ -58,3 +58,8 @@ class EventRecord(models.Model):
     @classmethod
     def record(cls, event: DomainEvent, **links: Any) -> Self:
         return cls.objects.create(name=event.name, payload=event.payload(), **links)
+
+    @classmethod
+    def record_many(cls, events: list[DomainEvent], **links: Any) -> list[Self]:
+        rows = [cls(name=e.name, payload=e.payload(), **links) for e in events]
+        return cls.objects.bulk_create(rows)

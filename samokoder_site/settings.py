@@ -214,6 +214,14 @@ RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
 # atomically with INCR, so the "not officially supported" warning does not apply.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 
+# Project files (invariants 17-19): text only, bounded, and a full manifest every N steps.
+SAMOKODER_MAX_FILE_BYTES = env.int("SAMOKODER_MAX_FILE_BYTES", default=1_000_000)
+SAMOKODER_MAX_PROJECT_BYTES = env.int("SAMOKODER_MAX_PROJECT_BYTES", default=50_000_000)
+SAMOKODER_MAX_PATH_LENGTH = 255
+SAMOKODER_MAX_PATH_DEPTH = 12
+SAMOKODER_CHECKPOINT_EVERY = env.int("SAMOKODER_CHECKPOINT_EVERY", default=50)
+RATELIMIT_PROJECTS = env.str("RATELIMIT_PROJECTS", default="10/d")
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send the token on non-form requests
 if not DEBUG:

@@ -1,0 +1,33 @@
+"""Events of the File Management context (domain model, section 5)."""
+
+import dataclasses
+
+from samokoder_site.events import DomainEvent
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FileCreated(DomainEvent):
+    project_id: str
+    branch: str
+    step_index: int
+    path: str
+    content_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FileUpdated(DomainEvent):
+    project_id: str
+    branch: str
+    step_index: int
+    path: str
+    old_content_id: str
+    new_content_id: str
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FileDeleted(DomainEvent):
+    project_id: str
+    branch: str
+    step_index: int
+    path: str
+    old_content_id: str

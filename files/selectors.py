@@ -1,0 +1,79 @@
+"""Reads of the File Management context: any file at any step, history and diffs."""
+
+import difflib
+
+from django.db.models import QuerySet
+
+from files.models import FileContent, StateFile
+from projects.models import Branch, ProjectState
+
+Manifest = dict[str, str]  # path -> content hash
+
+
+class FileNotInState(LookupError):
+    """The path has no content at that step (never written, or deleted)."""
+
+
+def state_manifest(state: ProjectState) -> Manifest:
+    """Every path and its content hash at ``state``, in two queries.
+
+    Loads the nearest checkpoint at or before the state, then replays the changes of
+    the steps after it (at most SAMOKODER_CHECKPOINT_EVERY of them).
+    """
+    checkpoint = (
+        state.branch.states.filter(step_index__lte=state.step_index, is_checkpoint=True)
+        .order_by("-step_index")
+        .values_list("step_index", flat=True)
+        .first()
+    )
+    rows = (
+        StateFile.objects.filter(
+            state__branch=state.branch,
+            state__step_index__gte=checkpoint,
+            state__step_index__lte=state.step_index,
+        )
+        .order_by("state__step_index")
+        .values_list("file__path", "content_id")
+    )
+    manifest: Manifest = {}
+    for path, content_id in rows:
+        if content_id is None:
+            manifest.pop(path, None)
+        else:
+            manifest[path] = content_id
+    return manifest
+
+
+def state_get(*, branch: Branch, step: int | None = None) -> ProjectState:
+    """The state at ``step`` on ``branch``, or its latest (DoesNotExist when absent)."""
+    states = branch.states.all()
+    if step is None:
+        return states.order_by("-step_index").first()
+    return states.get(step_index=step)
+
+
+def file_read(*, state: ProjectState, path: str) -> FileContent:
+    content_id = state_manifest(state).get(path)
+    if content_id is None:
+        raise FileNotInState(path)
+    return FileContent.objects.get(pk=content_id)
+
+
+def file_history(*, branch: Branch, path: str) -> QuerySet[StateFile]:
+    """The steps on ``branch`` where ``path`` changed, oldest first (content None: deleted).
+
+    Checkpoint rows repeat unchanged content; callers that want changes only compare
+    each row's content with the one before it.
+    """
+    return (
+        StateFile.objects.filter(state__branch=branch, file__path=path)
+        .select_related("state")
+        .order_by("state__step_index")
+    )
+
+
+def file_diff(*, old: FileContent | None, new: FileContent | None, path: str) -> str:
+    """A unified diff of two versions of ``path`` (None for "absent")."""
+    before = old.text.splitlines(keepends=True) if old else []
+    after = new.text.splitlines(keepends=True) if new else []
+    return "".join(difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"))

@@ -1,0 +1,151 @@
+"""Writes of the File Management context: every file change is a new step.
+
+``files_commit`` is the one writer: the API, the pipeline and the sandbox sync all go
+through it, so path validation (invariants 17-18), text limits and immutability of
+contents (19) hold for all of them.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from files.events import FileCreated, FileDeleted, FileUpdated
+from files.models import File, FileContent, StateFile, content_hash
+from files.paths import UnsafePathError, path_normalise
+from files.selectors import Manifest, state_manifest
+from projects.models import Branch, ProjectEvent, ProjectState
+from projects.services import state_append
+
+Changes = Mapping[str, str | None]  # path -> new text, or None to delete
+
+
+def _validated(changes: Changes) -> dict[str, str | None]:
+    clean: dict[str, str | None] = {}
+    for raw_path, text in changes.items():
+        try:
+            path = path_normalise(raw_path)
+        except UnsafePathError as exc:
+            raise ValidationError({"path": [str(exc)]}, code=exc.code) from exc
+        if text is not None:
+            _check_text(path, text)
+        clean[path] = text
+    return clean
+
+
+def _check_text(path: str, text: str) -> None:
+    if "\x00" in text:
+        raise ValidationError(
+            {"content": [_("%(path)s looks binary; only text files are stored.") % {"path": path}]},
+            code="binary",
+        )
+    limit = settings.SAMOKODER_MAX_FILE_BYTES
+    if len(text.encode()) > limit:
+        message = _("%(path)s is larger than %(limit)d bytes.") % {"path": path, "limit": limit}
+        raise ValidationError({"content": [message]}, code="too_large")
+
+
+def _store_contents(texts: list[str]) -> None:
+    rows = [FileContent(hash=content_hash(t), text=t, size=len(t.encode())) for t in texts]
+    FileContent.objects.bulk_create(rows, ignore_conflicts=True)
+
+
+def _project_bytes(manifest: Manifest) -> int:
+    sizes = FileContent.objects.filter(pk__in=set(manifest.values())).values_list("pk", "size")
+    size_of = dict(sizes)
+    return sum(size_of[h] for h in manifest.values())
+
+
+def files_commit(
+    *, branch: Branch, changes: Changes, data: dict[str, Any] | None = None
+) -> ProjectState:
+    """Commit ``changes`` (and the pipeline ``data``) as the branch's next step.
+
+    One transaction: the new state, its file rows and the FileCreated / FileUpdated /
+    FileDeleted events land together or not at all. Raises ``ValidationError`` (nothing
+    written) for an unsafe path, binary or oversize text, deleting a missing file, or a
+    project over its size limit.
+    """
+    clean = _validated(changes)
+    with transaction.atomic():
+        previous, state = state_append(branch=branch, data=data)
+        before = state_manifest(previous)
+        after = _apply(before, clean)
+        _check_project_size(after)
+        files = _files_for(branch, after.keys() | clean.keys())
+        rows = after if state.is_checkpoint else _delta(before, after)
+        StateFile.objects.bulk_create(
+            StateFile(state=state, file=files[path], content_id=h) for path, h in rows.items()
+        )
+        _record_events(state, before, after)
+    return state
+
+
+def _apply(before: Manifest, changes: dict[str, str | None]) -> Manifest:
+    after = dict(before)
+    new_texts = [text for text in changes.values() if text is not None]
+    _store_contents(new_texts)
+    for path, text in changes.items():
+        if text is None:
+            if path not in after:
+                raise ValidationError({"path": [_("%(path)s does not exist.") % {"path": path}]})
+            del after[path]
+        else:
+            after[path] = content_hash(text)
+    return after
+
+
+def _check_project_size(manifest: Manifest) -> None:
+    limit = settings.SAMOKODER_MAX_PROJECT_BYTES
+    if _project_bytes(manifest) > limit:
+        message = _("The project would be larger than %(limit)d bytes.") % {"limit": limit}
+        raise ValidationError({"content": [message]}, code="project_too_large")
+
+
+def _delta(before: Manifest, after: Manifest) -> dict[str, str | None]:
+    changed: dict[str, str | None] = {p: h for p, h in after.items() if before.get(p) != h}
+    changed.update({p: None for p in before.keys() - after.keys()})
+    return changed
+
+
+def _files_for(branch: Branch, paths: set[str]) -> dict[str, File]:
+    project = branch.project
+    existing = {f.path: f for f in File.objects.filter(project=project, path__in=paths)}
+    missing = [File(project=project, path=p) for p in paths - existing.keys()]
+    File.objects.bulk_create(missing, ignore_conflicts=True)
+    if missing:
+        existing = {f.path: f for f in File.objects.filter(project=project, path__in=paths)}
+    return existing
+
+
+def _record_events(state: ProjectState, before: Manifest, after: Manifest) -> None:
+    common = {
+        "project_id": str(state.branch.project_id),
+        "branch": state.branch.name,
+        "step_index": state.step_index,
+    }
+    events = [
+        FileCreated(path=p, content_id=h, **common)
+        if p not in before
+        else FileUpdated(path=p, old_content_id=before[p], new_content_id=h, **common)
+        for p, h in sorted(after.items())
+        if before.get(p) != h
+    ]
+    events += [
+        FileDeleted(path=p, old_content_id=before[p], **common)
+        for p in sorted(before.keys() - after.keys())
+    ]
+    ProjectEvent.record_many(events, project_id=state.branch.project_id)
+
+
+def file_save(*, branch: Branch, path: str, text: str) -> ProjectState:
+    """SaveFile: one file's new text as the branch's next step."""
+    return files_commit(branch=branch, changes={path: text})
+
+
+def file_delete(*, branch: Branch, path: str) -> ProjectState:
+    """DeleteFile: remove one file as the branch's next step."""
+    return files_commit(branch=branch, changes={path: None})

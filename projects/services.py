@@ -1,0 +1,113 @@
+"""Writes of the Project Management context: projects, branches and states."""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from projects.events import ProjectCreated, ProjectRenamed
+from projects.models import Branch, Project, ProjectEvent, ProjectState
+from projects.naming import folder_slug
+
+DEFAULT_BRANCH = "main"
+NAME_MAX_LENGTH = 100
+DESCRIPTION_MAX_LENGTH = 20_000
+
+
+def initial_state_data() -> dict[str, Any]:
+    """The typed pipeline state of step 0: nothing planned or done yet."""
+    return {"iterations": [], "epics": [], "tasks": [], "steps": []}
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"name": [_("A project needs a name.")]})
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValidationError(
+            {"name": [_("At most %(limit)d characters.") % {"limit": NAME_MAX_LENGTH}]}
+        )
+    return name
+
+
+def _unique_folder_name(*, owner: User, name: str) -> str:
+    base = folder_slug(name)
+    taken = set(
+        Project.objects.filter(owner=owner, folder_name__startswith=base).values_list(
+            "folder_name", flat=True
+        )
+    )
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+def project_create(*, owner: User, name: str, description: str = "") -> Project:
+    """Create the project, its main branch and state 0 in one transaction.
+
+    Raises ``ValidationError`` keyed by field. Records ProjectCreated.
+    """
+    name = _clean_name(name)
+    if len(description) > DESCRIPTION_MAX_LENGTH:
+        limit = {"limit": DESCRIPTION_MAX_LENGTH}
+        raise ValidationError({"description": [_("At most %(limit)d characters.") % limit]})
+    with transaction.atomic():
+        project = Project.objects.create(
+            owner=owner,
+            name=name,
+            description=description,
+            folder_name=_unique_folder_name(owner=owner, name=name),
+        )
+        branch = Branch.objects.create(project=project, name=DEFAULT_BRANCH)
+        ProjectState.objects.create(
+            branch=branch, step_index=0, data=initial_state_data(), is_checkpoint=True
+        )
+        ProjectEvent.record(
+            ProjectCreated(project_id=str(project.pk), user_id=owner.pk), project=project
+        )
+    return project
+
+
+def project_rename(*, project: Project, name: str) -> Project:
+    """Rename; the folder_name stays what it was (invariant 6)."""
+    project.name = _clean_name(name)
+    with transaction.atomic():
+        project.save(update_fields=["name"])
+        ProjectEvent.record(
+            ProjectRenamed(project_id=str(project.pk), name=project.name), project=project
+        )
+    return project
+
+
+def project_delete(*, project: Project) -> None:
+    """Delete the project and everything under it in one transaction (invariant 7)."""
+    with transaction.atomic():
+        project.delete()
+
+
+def state_append(
+    *, branch: Branch, data: dict[str, Any] | None
+) -> tuple[ProjectState, ProjectState]:
+    """Append the next step to ``branch``; returns (previous state, new state).
+
+    Every ``SAMOKODER_CHECKPOINT_EVERY``-th step is a checkpoint, so reading any step
+    replays at most that many steps of changes.
+
+    Call inside a transaction: the branch row is locked so two writers cannot take
+    the same step (the unique constraint would refuse the second anyway).
+    """
+    Branch.objects.select_for_update().filter(pk=branch.pk).first()
+    previous = branch.states.order_by("-step_index").first()
+    step = previous.step_index + 1
+    state = ProjectState.objects.create(
+        branch=branch,
+        step_index=step,
+        data=previous.data if data is None else data,
+        is_checkpoint=step % settings.SAMOKODER_CHECKPOINT_EVERY == 0,
+    )
+    return previous, state

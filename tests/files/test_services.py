@@ -1,0 +1,130 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from files import selectors, services
+from files.models import File, FileContent, StateFile
+from projects.models import ProjectEvent, ProjectState
+from projects.services import project_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def branch(user):
+    return project_create(owner=user, name="Files").branches.get()
+
+
+def _events(branch, name):
+    return list(
+        ProjectEvent.objects.filter(project=branch.project, name=name).values_list(
+            "payload", flat=True
+        )
+    )
+
+
+def test_save_update_delete_each_commit_a_step_with_their_event(branch):
+    created = services.file_save(branch=branch, path="app.py", text="v1\n")
+    updated = services.file_save(branch=branch, path="app.py", text="v2\n")
+    deleted = services.file_delete(branch=branch, path="app.py")
+
+    assert [s.step_index for s in (created, updated, deleted)] == [1, 2, 3]
+    v1, v2 = FileContent.objects.get(text="v1\n"), FileContent.objects.get(text="v2\n")
+    assert [e["path"] for e in _events(branch, "FileCreated")] == ["app.py"]
+    assert _events(branch, "FileUpdated")[0]["old_content_id"] == v1.pk
+    assert _events(branch, "FileUpdated")[0]["new_content_id"] == v2.pk
+    assert _events(branch, "FileDeleted")[0]["old_content_id"] == v2.pk
+
+
+def test_any_file_can_be_read_at_any_step_and_diffed(branch):
+    services.file_save(branch=branch, path="a.txt", text="one\ntwo\n")
+    services.file_save(branch=branch, path="a.txt", text="one\nTWO\n")
+
+    at_1 = selectors.file_read(state=selectors.state_get(branch=branch, step=1), path="a.txt")
+    at_2 = selectors.file_read(state=selectors.state_get(branch=branch, step=2), path="a.txt")
+    diff = selectors.file_diff(old=at_1, new=at_2, path="a.txt")
+
+    assert (at_1.text, at_2.text) == ("one\ntwo\n", "one\nTWO\n")
+    assert "-two\n" in diff and "+TWO\n" in diff
+    with pytest.raises(selectors.FileNotInState):
+        selectors.file_read(state=selectors.state_get(branch=branch, step=0), path="a.txt")
+
+
+def test_identical_content_is_stored_once_across_projects(user, other_user):
+    for owner in (user, other_user):
+        b = project_create(owner=owner, name="Same").branches.get()
+        services.file_save(branch=b, path="README.md", text="# same text\n")
+        services.file_save(branch=b, path="copy.md", text="# same text\n")
+
+    assert FileContent.objects.filter(text="# same text\n").count() == 1
+
+
+def test_unchanged_write_adds_a_step_but_no_file_rows(branch):
+    services.file_save(branch=branch, path="a.txt", text="same")
+    rows = StateFile.objects.count()
+    services.file_save(branch=branch, path="a.txt", text="same")
+
+    assert StateFile.objects.count() == rows
+    assert _events(branch, "FileUpdated") == []
+
+
+def test_manifest_is_right_across_checkpoints(branch, settings):
+    settings.SAMOKODER_CHECKPOINT_EVERY = 3
+    expected = {}
+    for step in range(1, 11):
+        changes = {f"f{step}.txt": f"text {step}"}
+        if step % 4 == 0:
+            changes[f"f{step - 1}.txt"] = None
+        services.files_commit(branch=branch, changes=changes)
+        for path, text in changes.items():
+            if text is None:
+                expected.pop(path)
+            else:
+                expected[path] = text
+        state = selectors.state_get(branch=branch)
+        manifest = selectors.state_manifest(state)
+        assert {p: FileContent.objects.get(pk=h).text for p, h in manifest.items()} == expected
+        assert state.is_checkpoint == (step % 3 == 0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"../escape.txt": "x"}, "path"),
+        ({"/etc/passwd": "x"}, "path"),
+        ({"ok.txt": "x", "a/../../b": "y"}, "path"),
+        ({"bin.dat": "abc\x00def"}, "content"),
+        ({"missing.txt": None}, "path"),
+    ],
+)
+def test_refused_changes_write_nothing(branch, changes, field):
+    states, files = ProjectState.objects.count(), File.objects.count()
+    with pytest.raises(ValidationError) as caught:
+        services.files_commit(branch=branch, changes=changes)
+
+    assert field in caught.value.message_dict
+    assert (ProjectState.objects.count(), File.objects.count()) == (states, files)
+    assert not FileContent.objects.filter(text__in=["x", "y"]).exists()
+
+
+def test_size_limits_per_file_and_per_project(branch, settings):
+    settings.SAMOKODER_MAX_FILE_BYTES = 10
+    settings.SAMOKODER_MAX_PROJECT_BYTES = 15
+    with pytest.raises(ValidationError, match="larger than 10 bytes"):
+        services.file_save(branch=branch, path="big.txt", text="x" * 11)
+
+    services.file_save(branch=branch, path="a.txt", text="x" * 10)
+    with pytest.raises(ValidationError, match="project would be larger"):
+        services.file_save(branch=branch, path="b.txt", text="y" * 6)
+    assert selectors.state_get(branch=branch).step_index == 1
+
+
+def test_history_lists_the_steps_where_a_file_changed(branch):
+    services.file_save(branch=branch, path="a.txt", text="1")
+    services.file_save(branch=branch, path="other.txt", text="o")
+    services.file_save(branch=branch, path="a.txt", text="2")
+
+    history = [
+        (row.state.step_index, row.content_id)
+        for row in selectors.file_history(branch=branch, path="a.txt")
+    ]
+    assert [step for step, _ in history] == [1, 3]
