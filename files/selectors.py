@@ -77,3 +77,32 @@ def file_diff(*, old: FileContent | None, new: FileContent | None, path: str) ->
     before = old.text.splitlines(keepends=True) if old else []
     after = new.text.splitlines(keepends=True) if new else []
     return "".join(difflib.unified_diff(before, after, f"a/{path}", f"b/{path}"))
+
+
+def state_files(*, state: ProjectState) -> list[tuple[str, str, int]]:
+    """``(path, content hash, size)`` of every file at ``state``, sorted by path."""
+    manifest = state_manifest(state)
+    sizes = dict(
+        FileContent.objects.filter(pk__in=set(manifest.values())).values_list("pk", "size")
+    )
+    return [(path, h, sizes[h]) for path, h in sorted(manifest.items())]
+
+
+def file_changes(*, branch: Branch, path: str) -> list[StateFile]:
+    """The versions of ``path`` on ``branch``: the steps where its content changed."""
+    changes: list[StateFile] = []
+    for row in file_history(branch=branch, path=path):
+        if not changes or changes[-1].content_id != row.content_id:
+            changes.append(row)
+    return changes
+
+
+def state_texts(*, state: ProjectState, batch: int = 100):
+    """``(path, text)`` of every file at ``state``, loading contents a batch at a time."""
+    items = sorted(state_manifest(state).items())
+    for start in range(0, len(items), batch):
+        chunk = items[start : start + batch]
+        texts = dict(
+            FileContent.objects.filter(pk__in={h for _, h in chunk}).values_list("pk", "text")
+        )
+        yield from ((path, texts[h]) for path, h in chunk)

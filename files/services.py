@@ -5,6 +5,7 @@ through it, so path validation (invariants 17-18), text limits and immutability 
 contents (19) hold for all of them.
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,10 +18,12 @@ from files.events import FileCreated, FileDeleted, FileUpdated
 from files.models import File, FileContent, StateFile, content_hash
 from files.paths import UnsafePathError, path_normalise
 from files.selectors import Manifest, state_manifest
+from projects.events import BranchCreated
 from projects.models import Branch, ProjectEvent, ProjectState
 from projects.services import state_append
 
 Changes = Mapping[str, str | None]  # path -> new text, or None to delete
+BRANCH_NAME = re.compile(r"[\w.-]{1,64}")
 
 
 def _validated(changes: Changes) -> dict[str, str | None]:
@@ -149,3 +152,40 @@ def file_save(*, branch: Branch, path: str, text: str) -> ProjectState:
 def file_delete(*, branch: Branch, path: str) -> ProjectState:
     """DeleteFile: remove one file as the branch's next step."""
     return files_commit(branch=branch, changes={path: None})
+
+
+def branch_fork(*, source: Branch, step: int, name: str) -> Branch:
+    """A new branch starting as ``source`` was at ``step`` (BranchCreated).
+
+    Its first state has the same step index, pipeline data and files as the source's,
+    stored as a checkpoint so the new branch never reads through its parent.
+    """
+    name = _branch_name(source, name)
+    origin = ProjectState.objects.get(branch=source, step_index=step)
+    manifest = state_manifest(origin)
+    with transaction.atomic():
+        branch = Branch.objects.create(
+            project=source.project, name=name, parent=source, forked_at_step=step
+        )
+        state = ProjectState.objects.create(
+            branch=branch, step_index=step, data=origin.data, is_checkpoint=True
+        )
+        files = _files_for(branch, set(manifest))
+        StateFile.objects.bulk_create(
+            StateFile(state=state, file=files[p], content_id=h) for p, h in manifest.items()
+        )
+        event = BranchCreated(
+            project_id=str(branch.project_id), branch=name, parent=source.name, forked_at_step=step
+        )
+        ProjectEvent.record(event, project_id=branch.project_id)
+    return branch
+
+
+def _branch_name(source: Branch, name: str) -> str:
+    name = name.strip()
+    if not BRANCH_NAME.fullmatch(name):
+        message = _("Use 1 to 64 letters, digits, dots, dashes or underscores.")
+        raise ValidationError({"name": [message]}, code="invalid")
+    if Branch.objects.filter(project_id=source.project_id, name=name).exists():
+        raise ValidationError({"name": [_("A branch with this name exists.")]}, code="unique")
+    return name

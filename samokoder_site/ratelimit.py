@@ -25,6 +25,23 @@ def rate_limit_enforce(request: HttpRequest, *, group: str, rate: str, key: str 
         raise RateLimited(retry_after=usage["time_left"])
 
 
+def rate_limit_quota_check(
+    request: HttpRequest, *, group: str, rate: str, key: str = "user"
+) -> None:
+    """Raise ``RateLimited`` when the quota is used up, without counting this request.
+
+    For quotas on things made (projects a day): check first, make the thing, then call
+    ``rate_limit_quota_use``, so a refused form does not use up the quota.
+    """
+    usage = get_usage(request, group=group, key=key, rate=rate, increment=False)
+    if usage is not None and usage["count"] >= usage["limit"]:
+        raise RateLimited(retry_after=usage["time_left"])
+
+
+def rate_limit_quota_use(request: HttpRequest, *, group: str, rate: str, key: str = "user") -> None:
+    get_usage(request, group=group, key=key, rate=rate, increment=True)
+
+
 def rate_limit(*, group: str, rate: str, methods: tuple[str, ...] = ("POST",)) -> Callable:
     """Decorate a page view: only ``methods`` count (showing a login form is free)."""
 

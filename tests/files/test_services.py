@@ -128,3 +128,28 @@ def test_history_lists_the_steps_where_a_file_changed(branch):
         for row in selectors.file_history(branch=branch, path="a.txt")
     ]
     assert [step for step, _ in history] == [1, 3]
+
+
+def test_fork_starts_from_the_step_and_then_diverges(branch):
+    services.file_save(branch=branch, path="a.txt", text="one")
+    services.file_save(branch=branch, path="a.txt", text="two")
+
+    fork = services.branch_fork(source=branch, step=1, name="try-again")
+    services.file_save(branch=fork, path="b.txt", text="fork only")
+
+    first = selectors.state_get(branch=fork, step=1)
+    latest = selectors.state_get(branch=fork)
+    assert (first.step_index, latest.step_index) == (1, 2)
+    assert selectors.file_read(state=latest, path="a.txt").text == "one"
+    assert selectors.file_read(state=latest, path="b.txt").text == "fork only"
+    main_latest = selectors.state_get(branch=branch)
+    assert set(selectors.state_manifest(main_latest)) == {"a.txt"}
+    assert _events(branch, "BranchCreated")[0]["forked_at_step"] == 1
+
+
+@pytest.mark.parametrize("name", ["main", "", "has space", "x" * 65, "../up"])
+def test_fork_refuses_taken_or_bad_branch_names(branch, name):
+    with pytest.raises(ValidationError) as caught:
+        services.branch_fork(source=branch, step=0, name=name)
+    assert "name" in caught.value.message_dict
+    assert branch.project.branches.count() == 1

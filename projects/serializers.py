@@ -1,0 +1,45 @@
+from rest_framework import serializers
+
+from projects.models import Branch, Project, ProjectState
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "folder_name", "created_at"]
+        read_only_fields = ["id", "folder_name", "created_at"]
+        extra_kwargs = {"description": {"required": False}}
+
+
+class ProjectRenameSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+
+
+class BranchSerializer(serializers.ModelSerializer):
+    parent = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Branch
+        fields = ["name", "parent", "forked_at_step", "created_at"]
+        read_only_fields = fields
+
+
+class BranchForkSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    from_branch = serializers.CharField(max_length=64, default="main")
+    step = serializers.IntegerField(min_value=0)
+
+
+class StateSerializer(serializers.ModelSerializer):
+    branch = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = ProjectState
+        fields = ["branch", "step_index", "is_checkpoint", "created_at", "data"]
+        read_only_fields = fields
+
+
+class StateSummarySerializer(StateSerializer):
+    class Meta(StateSerializer.Meta):
+        fields = ["branch", "step_index", "is_checkpoint", "created_at"]
+        read_only_fields = fields
