@@ -1,0 +1,96 @@
+"""Invariant 5: no endpoint lets one user reach another user's project.
+
+The routes come from the URLconf itself, so an endpoint added later is covered without
+editing this test; a route with a parameter this test cannot fill fails it instead.
+"""
+
+import re
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from files.services import file_save
+from projects.models import Project, ProjectEvent, ProjectState
+from projects.services import project_create
+
+pytestmark = pytest.mark.django_db
+
+METHODS = ["get", "post", "put", "patch", "delete"]
+PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
+# Routes with object ids that are not a project's (none yet) would be listed here.
+NOT_PROJECT_SCOPED = {"provider"}  # a user's own key, addressed by provider, never by id
+
+
+def _routes(patterns=None, prefix: str = ""):
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from _routes(entry.url_patterns, route)
+        elif isinstance(entry, URLPattern) and PARAMETER.search(route):
+            yield route
+
+
+def _project_routes() -> list[str]:
+    routes = [r for r in _routes() if not r.startswith(("admin/", "^static", "static/"))]
+    return [r for r in routes if {m["name"] for m in PARAMETER.finditer(r)} - NOT_PROJECT_SCOPED]
+
+
+def _fill(route: str, values: dict[str, str]) -> str:
+    def value(match: re.Match) -> str:
+        if match["name"] not in values:
+            pytest.fail(f"route {route!r} has a parameter the tenancy test cannot fill")
+        return values[match["name"]]
+
+    return "/" + PARAMETER.sub(value, route).lstrip("^").rstrip("$")
+
+
+@pytest.fixture
+def victim_project(other_user):
+    project = project_create(owner=other_user, name="Private")
+    file_save(branch=project.branches.get(), path="secret.txt", text="top secret")
+    return project
+
+
+def _snapshot(project: Project) -> tuple:
+    return (
+        Project.objects.filter(pk=project.pk).values_list("name", flat=True).first(),
+        ProjectState.objects.filter(branch__project=project).count(),
+        project.branches.count(),
+        ProjectEvent.objects.filter(project=project).count(),
+    )
+
+
+def test_the_url_conf_has_project_routes_to_check():
+    assert len(_project_routes()) >= 9
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_project_route_is_404_for_another_users_project(user, victim_project, method):
+    client = APIClient()
+    client.force_login(user)
+    values = {"project_id": str(victim_project.pk), "step": "1", "path": "secret.txt"}
+    before = _snapshot(victim_project)
+
+    for route in _project_routes():
+        url = _fill(route, values)
+        body = {"name": "stolen", "content": "overwritten", "step": 0}
+        response = getattr(client, method)(url, body, format="json")
+        allowed = {404} if method == "get" else {404, 405}
+        assert response.status_code in allowed, f"{method.upper()} {url}: {response.status_code}"
+        assert b"top secret" not in b"".join(getattr(response, "streaming_content", [])) + (
+            response.content if not response.streaming else b""
+        )
+
+    assert _snapshot(victim_project) == before
+
+
+def test_the_owner_reaches_the_same_routes(other_user, victim_project):
+    """The check above is only meaningful if those URLs work for the owner."""
+    client = APIClient()
+    client.force_login(other_user)
+    values = {"project_id": str(victim_project.pk), "step": "1", "path": "secret.txt"}
+
+    for route in _project_routes():
+        url = _fill(route, values) + ("?from=0" if route.endswith("diff") else "")
+        assert client.get(url).status_code == 200, url
