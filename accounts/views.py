@@ -16,20 +16,15 @@ from django.views.decorators.http import require_POST
 from accounts import selectors, services
 from accounts.forms import KeyForm, LoginForm, RegistrationForm
 from accounts.models import Provider, User
+from samokoder_site.forms import form_apply_errors
 from samokoder_site.ratelimit import rate_limit
-
-
-def _apply_errors(form, error: ValidationError) -> None:
-    for field, field_errors in error.message_dict.items():
-        for message in field_errors:
-            form.add_error(field if field in form.fields else None, message)
 
 
 def _sign_in(request: HttpRequest, user: User) -> HttpResponse:
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     target = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        target = reverse("accounts:dashboard")
+        target = reverse("projects:dashboard")
     response = HttpResponseRedirect(target)
     if user.language:
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, samesite="Lax")
@@ -45,7 +40,7 @@ def register_view(request: HttpRequest) -> HttpResponse:
                 email=form.cleaned_data["email"], password=form.cleaned_data["password"]
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_apply_errors(form, exc)
         else:
             services.user_set_language(user=user, language=request.LANGUAGE_CODE)
             messages.success(request, _("Welcome to Samokoder."))
@@ -77,19 +72,13 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def dashboard_view(request: HttpRequest) -> HttpResponse:
-    keys = list(selectors.key_list(user=request.user))
-    return render(request, "accounts/dashboard.html", {"keys": keys})
-
-
-@login_required
 def settings_view(request: HttpRequest) -> HttpResponse:
     form = KeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             key = services.key_store(user=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_apply_errors(form, exc)
         else:
             messages.success(
                 request, _("%(provider)s key saved.") % {"provider": key.get_provider_display()}

@@ -83,7 +83,7 @@ class BranchListAPI(ProjectScopedMixin, generics.GenericAPIView):
 class FileTreeAPI(FileScopedView):
     serializer_class = FileEntrySerializer
 
-    @extend_schema(parameters=[BRANCH_PARAM, STEP_PARAM])
+    @extend_schema(operation_id="files_tree", parameters=[BRANCH_PARAM, STEP_PARAM])
     def get(self, request: Request, project_id: str) -> Response:
         state = self.get_state(self.get_branch(), _step(request.query_params.get("step")))
         rows = [
@@ -106,7 +106,7 @@ class FileContentAPI(FileScopedView):
             "content": content.text,
         }
 
-    @extend_schema(parameters=[BRANCH_PARAM, STEP_PARAM])
+    @extend_schema(operation_id="file_read", parameters=[BRANCH_PARAM, STEP_PARAM])
     def get(self, request: Request, project_id: str, path: str) -> Response:
         state = self.get_state(self.get_branch(), _step(request.query_params.get("step")))
         return Response(self._body(state, path))
@@ -128,7 +128,7 @@ class FileContentAPI(FileScopedView):
             raise as_api_error(exc) from exc
         return Response(self._body(state, path))
 
-    @extend_schema(parameters=[BRANCH_PARAM], responses={204: None})
+    @extend_schema(operation_id="file_delete", parameters=[BRANCH_PARAM], responses={204: None})
     def delete(self, request: Request, project_id: str, path: str) -> Response:
         branch = self.get_branch()
         self.read(self.get_state(branch, None), path)  # 404 for a file that is not there
@@ -142,7 +142,7 @@ class FileContentAPI(FileScopedView):
 class FileHistoryAPI(FileScopedView):
     serializer_class = FileVersionSerializer
 
-    @extend_schema(parameters=[BRANCH_PARAM])
+    @extend_schema(operation_id="file_history", parameters=[BRANCH_PARAM])
     def get(self, request: Request, project_id: str, path: str) -> Response:
         changes = selectors.file_changes(branch=self.get_branch(), path=path)
         if not changes:
@@ -162,11 +162,12 @@ class FileDiffAPI(FileScopedView):
     serializer_class = FileDiffSerializer
 
     @extend_schema(
+        operation_id="file_diff",
         parameters=[
             BRANCH_PARAM,
             OpenApiParameter("from", int, required=True),
             OpenApiParameter("to", int, description="default: the latest step"),
-        ]
+        ],
     )
     def get(self, request: Request, project_id: str, path: str) -> Response:
         branch = self.get_branch()
@@ -194,7 +195,11 @@ class FileDiffAPI(FileScopedView):
 
 
 class DownloadAPI(FileScopedView):
-    @extend_schema(parameters=[BRANCH_PARAM, STEP_PARAM], responses={200: OpenApiTypes.BINARY})
+    @extend_schema(
+        operation_id="project_download",
+        parameters=[BRANCH_PARAM, STEP_PARAM],
+        responses={200: OpenApiTypes.BINARY},
+    )
     def get(self, request: Request, project_id: str) -> StreamingHttpResponse:
         branch = self.get_branch()
         state = self.get_state(branch, _step(request.query_params.get("step")))

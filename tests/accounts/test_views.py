@@ -21,8 +21,8 @@ def test_register_page_creates_account_and_signs_in(client):
     )
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("accounts:dashboard")
-    assert client.get(reverse("accounts:dashboard")).status_code == 200
+    assert response["Location"] == reverse("projects:dashboard")
+    assert client.get(reverse("projects:dashboard")).status_code == 200
     assert User.objects.filter(email="page@example.com").exists()
 
 
@@ -72,7 +72,7 @@ def test_login_redirect_never_leaves_the_site(client, user):
         reverse("accounts:login") + "?next=https://evil.example/",
         {"email": user.email, "password": PASSWORD, "next": "https://evil.example/"},
     )
-    assert response["Location"] == reverse("accounts:dashboard")
+    assert response["Location"] == reverse("projects:dashboard")
 
 
 def test_sixth_login_attempt_in_a_minute_gets_a_429_page(client, user):
@@ -99,7 +99,7 @@ def test_pages_enforce_csrf(user):
 
 
 def test_pages_need_login(client):
-    for name in ("accounts:dashboard", "accounts:settings"):
+    for name in ("projects:dashboard", "accounts:settings"):
         response = client.get(reverse(name))
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("accounts:login"))
@@ -146,7 +146,7 @@ def test_language_switch_is_saved_on_the_user_and_used_in_a_new_browser(client, 
 
     fresh = Client()
     fresh.force_login(user)
-    page = fresh.get(reverse("accounts:dashboard"), HTTP_ACCEPT_LANGUAGE="ru")
+    page = fresh.get(reverse("projects:dashboard"), HTTP_ACCEPT_LANGUAGE="ru")
     assert page.context["LANGUAGE_CODE"] == "en"
 
 

@@ -1,0 +1,59 @@
+"""Project pages: the dashboard, creating and deleting projects."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from accounts.selectors import key_list
+from projects import selectors, services
+from projects.forms import ProjectForm
+from samokoder_site.forms import form_apply_errors
+from samokoder_site.ratelimit import rate_limit_quota_check, rate_limit_quota_use
+
+
+def _dashboard(request: HttpRequest, form: ProjectForm, status: int = 200) -> HttpResponse:
+    context = {
+        "form": form,
+        "projects": selectors.project_list(user=request.user),
+        "keys": list(key_list(user=request.user)),
+    }
+    return render(request, "projects/dashboard.html", context, status=status)
+
+
+@login_required
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    return _dashboard(request, ProjectForm())
+
+
+@login_required
+@require_POST
+def project_create_view(request: HttpRequest) -> HttpResponse:
+    quota = {"group": "projects.create", "rate": settings.RATELIMIT_PROJECTS}
+    rate_limit_quota_check(request, **quota)
+    form = ProjectForm(request.POST)
+    if form.is_valid():
+        try:
+            project = services.project_create(owner=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form_apply_errors(form, exc)
+        else:
+            rate_limit_quota_use(request, **quota)
+            return redirect("files:project", project_id=project.pk)
+    return _dashboard(request, form, status=400)
+
+
+@login_required
+def project_delete_view(request: HttpRequest, project_id: str) -> HttpResponse:
+    """GET asks for confirmation; POST deletes everything under the project."""
+    project = selectors.project_get(user=request.user, project_id=project_id)
+    if request.method != "POST":
+        return render(request, "projects/delete.html", {"project": project})
+    name = project.name
+    services.project_delete(project=project)
+    messages.success(request, _("Project “%(name)s” deleted.") % {"name": name})
+    return redirect("projects:dashboard")

@@ -1,0 +1,97 @@
+import pytest
+from django.urls import reverse
+
+from files import services
+from projects.models import Project
+from projects.services import project_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project(user, client):
+    client.force_login(user)
+    return project_create(owner=user, name="Pages")
+
+
+def test_dashboard_creates_a_project_and_opens_it(client, user):
+    client.force_login(user)
+    response = client.post(reverse("projects:create"), {"name": "From page", "description": "x"})
+
+    project = Project.objects.get(owner=user)
+    assert response["Location"] == reverse("files:project", args=[project.pk])
+    assert "From page" in client.get(reverse("projects:dashboard")).content.decode()
+
+
+def test_dashboard_bad_project_keeps_the_input_and_names_the_field(client, user):
+    client.force_login(user)
+    response = client.post(reverse("projects:create"), {"name": " ", "description": "kept text"})
+
+    assert response.status_code == 400
+    assert "name" in response.context["form"].errors
+    assert "kept text" in response.content.decode()
+
+
+def test_eleventh_project_from_the_page_gets_a_429_page(client, user):
+    client.force_login(user)
+    for n in range(10):
+        client.post(reverse("projects:create"), {"name": f"P{n}"})
+    response = client.post(reverse("projects:create"), {"name": "one too many"})
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert Project.objects.filter(owner=user).count() == 10
+
+
+def test_delete_asks_then_deletes(client, project):
+    url = reverse("projects:delete", args=[project.pk])
+    assert "Pages" in client.get(url).content.decode()
+    assert Project.objects.filter(pk=project.pk).exists()
+
+    client.post(url)
+    assert not Project.objects.filter(pk=project.pk).exists()
+
+
+def test_new_file_edit_and_diff_pages(client, project):
+    client.post(
+        reverse("files:project", args=[project.pk]), {"path": "app.py", "content": "a = 1\n"}
+    )
+    file_url = reverse("files:file", args=[project.pk, "app.py"])
+    client.post(file_url, {"content": "a = 2\n"})
+
+    page = client.get(file_url).content.decode()
+    assert 'class="highlight"' in page
+    diff = client.get(reverse("files:diff", args=[project.pk, "app.py"]) + "?from=1&to=2")
+    text = diff.content.decode()
+    assert "a = 1" in text and "a = 2" in text
+    assert client.get(file_url + "?step=1").context["content"].text == "a = 1\n"
+
+
+def test_new_file_with_a_hostile_path_is_a_form_error(client, project):
+    response = client.post(
+        reverse("files:project", args=[project.pk]), {"path": "../evil", "content": "x"}
+    )
+    assert response.status_code == 400
+    assert response.context["new_form"].errors
+    assert project.branches.get().states.count() == 1
+
+
+def test_file_text_is_escaped_in_the_page(client, project):
+    services.file_save(
+        branch=project.branches.get(), path="x.html", text="<script>alert(1)</script>"
+    )
+    page = client.get(reverse("files:file", args=[project.pk, "x.html"])).content.decode()
+    assert "<script>alert(1)</script>" not in page
+
+
+def test_branch_from_a_step_in_the_page(client, project):
+    branch = project.branches.get()
+    services.file_save(branch=branch, path="a.txt", text="1")
+    services.file_save(branch=branch, path="a.txt", text="2")
+
+    response = client.post(
+        reverse("files:fork", args=[project.pk]) + "?branch=main&step=1", {"name": "retry"}
+    )
+    assert response["Location"].endswith("?branch=retry")
+    fork = project.branches.get(name="retry")
+    assert (fork.forked_at_step, fork.parent.name) == (1, "main")
