@@ -54,11 +54,12 @@ system-deps:
 test: install-dev system-deps messages
 	$(BIN)/python scripts/with_redis.py $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-lint: install-dev
+lint: install-dev system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python scripts/check_translations.py
+	$(BIN)/python scripts/check_catalogue_fresh.py
 
 format: install-dev
 	$(BIN)/ruff check --fix .
