@@ -7,7 +7,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import AuthenticationFailed, NotFound
-from rest_framework.exceptions import ValidationError as APIValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,11 +22,7 @@ from accounts.serializers import (
     TokenSerializer,
     UserSerializer,
 )
-from samokoder_site.api import RateLimitedMixin
-
-
-def _as_api_error(exc: ValidationError) -> APIValidationError:
-    return APIValidationError(exc.message_dict)
+from samokoder_site.api import RateLimitedMixin, as_api_error
 
 
 class RegisterAPI(RateLimitedMixin, APIView):
@@ -43,7 +38,7 @@ class RegisterAPI(RateLimitedMixin, APIView):
         try:
             user = services.user_register(**data.validated_data)
         except ValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise as_api_error(exc) from exc
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -94,7 +89,7 @@ class KeyListAPI(APIView):
         try:
             key = services.key_store(user=request.user, **data.validated_data)
         except ValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise as_api_error(exc) from exc
         return Response(KeySerializer(key).data, status=status.HTTP_201_CREATED)
 
 

@@ -19,10 +19,11 @@ from files.serializers import (
     FileVersionSerializer,
     FileWriteSerializer,
 )
-from projects.api import BRANCH_PARAM, ProjectScopedMixin, as_api_error
+from projects.api import BRANCH_PARAM, ProjectScopedMixin
 from projects.models import Branch, ProjectState
 from projects.selectors import branch_get
 from projects.serializers import BranchForkSerializer, BranchSerializer
+from samokoder_site.api import as_api_error
 
 STEP_PARAM = OpenApiParameter("step", int, description="Step index (default: the latest)")
 

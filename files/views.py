@@ -95,6 +95,8 @@ def file_view(request: HttpRequest, project_id, path: str) -> HttpResponse:
         "is_latest": state.step_index == latest.step_index,
         "form": form,
         "versions": versions,
+        "from_step": versions[0].state.step_index,
+        "to_step": versions[-1].state.step_index,
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "files/file.html", context, status=status)

@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError as APIValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,13 +20,10 @@ from projects.serializers import (
     StateSerializer,
     StateSummarySerializer,
 )
+from samokoder_site.api import as_api_error
 from samokoder_site.ratelimit import rate_limit_quota_check, rate_limit_quota_use
 
 BRANCH_PARAM = OpenApiParameter("branch", str, description="Branch name (default main)")
-
-
-def as_api_error(exc: ValidationError) -> APIValidationError:
-    return APIValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
 
 class ProjectScopedMixin:

@@ -1,11 +1,18 @@
 """API-wide pieces: the exception handler and a rate-limited view base."""
 
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from rest_framework import status
+from rest_framework.exceptions import ValidationError as APIValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from samokoder_site.ratelimit import RateLimited, rate_limit_enforce, rate_setting
+
+
+def as_api_error(exc: ValidationError) -> APIValidationError:
+    """A service's ValidationError as DRF's, keyed by field when the service keyed it."""
+    return APIValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:

@@ -1,5 +1,6 @@
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from files import selectors, services
 from files.models import File, FileContent, StateFile
@@ -106,6 +107,7 @@ def test_refused_changes_write_nothing(branch, changes, field):
     assert not FileContent.objects.filter(text__in=["x", "y"]).exists()
 
 
+@translation.override("en")
 def test_size_limits_per_file_and_per_project(branch, settings):
     settings.SAMOKODER_MAX_FILE_BYTES = 10
     settings.SAMOKODER_MAX_PROJECT_BYTES = 15
