@@ -59,6 +59,7 @@ class BranchListAPI(ProjectScopedMixin, generics.GenericAPIView):
     serializer_class = BranchSerializer
     pagination_class = None
 
+    @extend_schema(operation_id="branches_list", responses={200: BranchSerializer(many=True)})
     def get(self, request: Request, project_id: str) -> Response:
         branches = self.get_project().branches.select_related("parent").order_by("created_at")
         return Response(BranchSerializer(branches, many=True).data)
@@ -84,7 +85,11 @@ class BranchListAPI(ProjectScopedMixin, generics.GenericAPIView):
 class FileTreeAPI(FileScopedView):
     serializer_class = FileEntrySerializer
 
-    @extend_schema(operation_id="files_tree", parameters=[BRANCH_PARAM, STEP_PARAM])
+    @extend_schema(
+        operation_id="files_tree",
+        parameters=[BRANCH_PARAM, STEP_PARAM],
+        responses={200: FileEntrySerializer(many=True)},
+    )
     def get(self, request: Request, project_id: str) -> Response:
         state = self.get_state(self.get_branch(), _step(request.query_params.get("step")))
         rows = [
@@ -143,7 +148,11 @@ class FileContentAPI(FileScopedView):
 class FileHistoryAPI(FileScopedView):
     serializer_class = FileVersionSerializer
 
-    @extend_schema(operation_id="file_history", parameters=[BRANCH_PARAM])
+    @extend_schema(
+        operation_id="file_history",
+        parameters=[BRANCH_PARAM],
+        responses={200: FileVersionSerializer(many=True)},
+    )
     def get(self, request: Request, project_id: str, path: str) -> Response:
         changes = selectors.file_changes(branch=self.get_branch(), path=path)
         if not changes:
@@ -199,7 +208,7 @@ class DownloadAPI(FileScopedView):
     @extend_schema(
         operation_id="project_download",
         parameters=[BRANCH_PARAM, STEP_PARAM],
-        responses={200: OpenApiTypes.BINARY},
+        responses={(200, "application/zip"): OpenApiTypes.BINARY},
     )
     def get(self, request: Request, project_id: str) -> StreamingHttpResponse:
         branch = self.get_branch()

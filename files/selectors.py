@@ -65,6 +65,8 @@ def file_history(*, branch: Branch, path: str) -> QuerySet[StateFile]:
     Checkpoint rows repeat unchanged content; callers that want changes only compare
     each row's content with the one before it.
     """
+    if "\x00" in path:
+        return StateFile.objects.none()  # never stored, and PostgreSQL refuses NUL in a query
     return (
         StateFile.objects.filter(state__branch=branch, file__path=path)
         .select_related("state")

@@ -32,6 +32,10 @@ class ProjectScopedMixin:
     def get_project(self) -> Project:
         return selectors.project_get(user=self.request.user, project_id=self.kwargs["project_id"])
 
+    def get_object(self) -> Project:
+        # DRF's OPTIONS metadata calls get_object() on views that take PUT or POST.
+        return self.get_project()
+
 
 class ProjectListAPI(generics.ListCreateAPIView):
     serializer_class = ProjectSerializer

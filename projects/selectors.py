@@ -22,6 +22,8 @@ def project_get(*, user: User, project_id: uuid.UUID | str) -> Project:
 
 
 def branch_get(*, project: Project, name: str | None) -> Branch:
+    if name and "\x00" in name:
+        raise Http404  # no branch has one, and PostgreSQL refuses NUL in a query
     try:
         return project.branches.get(name=name or "main")
     except Branch.DoesNotExist as exc:

@@ -76,3 +76,19 @@ def test_embedded_mode_generates_secrets_once_under_var(tmp_path):
     assert secret_file.read_text().strip() == first.stdout.splitlines()[0]
     assert oct(secret_file.stat().st_mode & 0o777) == "0o600"
     Fernet(first.stdout.splitlines()[1].encode())  # a valid Fernet key
+
+
+def test_env_example_as_written_starts_the_embedded_mode():
+    """Copying .env.example to .env unchanged must work: empty values mean defaults."""
+    lines = (ROOT / ".env.example").read_text().splitlines()
+    example = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.DATABASES['default']['ENGINE'], s.REDIS_URL, s.CELERY_BROKER_URL)"
+    )
+    result = _python(code, **{**example, "SAMOKODER_TESTING": "1"})
+
+    assert result.returncode == 0, result.stderr
+    engine, redis_url, broker = result.stdout.split()
+    assert engine == "django.db.backends.sqlite3"
+    assert redis_url.startswith("redis://") and broker == redis_url

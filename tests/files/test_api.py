@@ -126,3 +126,26 @@ def test_branch_from_a_step_and_edit_it(auth_api_client, project):
         reverse("api-branches", args=[project.pk]), {"name": "late", "step": 99}, format="json"
     )
     assert bad.status_code == 400 and set(bad.json()) == {"step"}
+
+
+def test_options_on_a_file_describes_it_instead_of_failing(auth_api_client, project):
+    # Found by the schema fuzzing run: DRF's OPTIONS metadata calls get_object().
+    _put(auth_api_client, project, "a.txt", "x")
+    response = auth_api_client.options(reverse("api-file", args=[project.pk, "a.txt"]))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "url_name, args, query",
+    [
+        ("api-states", [], "?branch=%00"),
+        ("api-files", [], "?branch=ma%00in"),
+        ("api-file-history", ["a%00b.txt"], ""),
+    ],
+)
+def test_nul_in_a_branch_or_path_is_404_not_a_database_error(
+    auth_api_client, project, url_name, args, query
+):
+    # Found by the schema fuzzing run: PostgreSQL refuses NUL in text parameters.
+    url = reverse(url_name, args=[project.pk, *args]).replace("%2500", "%00") + query
+    assert auth_api_client.get(url).status_code == 404
