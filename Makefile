@@ -69,4 +69,5 @@ clean:
 	rm -rf $(VENV) var
 
 bench: install-dev
-	$(BIN)/python bench/storage.py
+	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/storage.py
+	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/llm_parallel.py

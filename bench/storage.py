@@ -7,27 +7,11 @@ Prints rows and bytes per table and the file-per-state rows a naive design would
 (steps x files), so the ratio is measured, not assumed.
 """
 
-import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-DB_FILE = ROOT / "var" / "bench-storage.sqlite3"
+from setup import django_on_fresh_database
+
 FILES, STEPS, CHANGED_PER_STEP = 200, 1_000, 2
-
-
-def configure() -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{DB_FILE}{suffix}").unlink(missing_ok=True)
-    os.environ["DATABASE_URL"] = os.environ.get("BENCH_DATABASE_URL", f"sqlite:///{DB_FILE}")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "samokoder_site.settings")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def table_bytes(table: str) -> int | None:
@@ -84,5 +68,5 @@ def run() -> None:
 
 
 if __name__ == "__main__":
-    configure()
+    django_on_fresh_database("storage")
     run()

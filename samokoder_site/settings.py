@@ -225,6 +225,32 @@ SAMOKODER_MAX_PATH_DEPTH = 12
 SAMOKODER_CHECKPOINT_EVERY = env.int("SAMOKODER_CHECKPOINT_EVERY", default=50)
 RATELIMIT_PROJECTS = env.str("RATELIMIT_PROJECTS", default="10/d")
 
+# LLM providers. System keys are the fallback when a user has none (invariant 16);
+# base URLs point an adapter at an OpenAI-compatible server or the replay server.
+LLM_SYSTEM_KEYS = {
+    "openai": env.str("OPENAI_API_KEY", default=""),
+    "anthropic": env.str("ANTHROPIC_API_KEY", default=""),
+    "groq": env.str("GROQ_API_KEY", default=""),
+}
+LLM_BASE_URLS = {
+    "openai": env.str("OPENAI_BASE_URL", default="") or None,
+    "anthropic": env.str("ANTHROPIC_BASE_URL", default="") or None,
+    "groq": env.str("GROQ_BASE_URL", default="") or None,
+}
+LLM_DEFAULT_MODELS = {
+    "openai": env.str("OPENAI_MODEL", default="gpt-4.1"),
+    "anthropic": env.str("ANTHROPIC_MODEL", default="claude-sonnet-4-6"),
+    "groq": env.str("GROQ_MODEL", default="llama-3.3-70b-versatile"),
+}
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
+LLM_MAX_RETRIES = 3  # invariant 14: at most 3 retries of one request
+LLM_RETRY_BASE_DELAY = env.float("LLM_RETRY_BASE_DELAY", default=1.0)
+LLM_RETRY_MAX_DELAY = env.float("LLM_RETRY_MAX_DELAY", default=30.0)
+LLM_PARALLEL_LIMIT = env.int("LLM_PARALLEL_LIMIT", default=8)
+# Requests per user on the platform's own keys (invariant 13); "" turns it off.
+RATELIMIT_LLM_SYSTEM = env.str("RATELIMIT_LLM_SYSTEM", default="50/h")
+RATELIMIT_LLM_BYOK = env.str("RATELIMIT_LLM_BYOK", default="")
+
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads it to send the token on non-form requests
 if not DEBUG:
@@ -242,6 +268,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The SDKs' HTTP clients log every request line at INFO: noise, not news.
+    "loggers": {
+        name: {"level": "WARNING"} for name in ("httpx", "httpx2", "httpcore", "httpcore2")
+    },
 }
 
 if TESTING:

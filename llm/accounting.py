@@ -1,0 +1,77 @@
+"""Recording requests (invariant 15): the LLMRequest row and the day's totals, together."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from llm.models import LLMRequest, ModelPrice, TokenUsage
+
+MILLION = Decimal(1_000_000)
+COST_PLACES = Decimal("0.000001")
+
+
+def cost_for(
+    *, provider: str, model: str, prompt_tokens: int, completion_tokens: int
+) -> Decimal | None:
+    """USD from the price table, or None when the model has no price (not 0)."""
+    price = ModelPrice.objects.filter(provider=provider, model=model).first()
+    if price is None:
+        return None
+    total = prompt_tokens * price.input_per_million + completion_tokens * price.output_per_million
+    return (total / MILLION).quantize(COST_PLACES)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one call to the provider did; secrets already masked."""
+
+    user_id: int
+    project_id: Any
+    run_id: Any
+    agent: str
+    provider: str
+    model: str
+    key_source: str
+    prompt: list[dict[str, str]]
+    response: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_ms: int
+    status: str
+    error_type: str = ""
+    error: str = ""
+    attempt: int = 1
+
+
+def request_record(attempt: Attempt) -> LLMRequest:
+    """Append the LLMRequest row and add it to the user's totals for the day."""
+    cost = cost_for(
+        provider=attempt.provider,
+        model=attempt.model,
+        prompt_tokens=attempt.prompt_tokens,
+        completion_tokens=attempt.completion_tokens,
+    )
+    with transaction.atomic():
+        row = LLMRequest.objects.create(cost=cost, **attempt.__dict__)
+        _usage_add(attempt, cost)
+    return row
+
+
+def _usage_add(attempt: Attempt, cost: Decimal | None) -> None:
+    usage, _created = TokenUsage.objects.get_or_create(
+        user_id=attempt.user_id,
+        day=timezone.localdate(),
+        provider=attempt.provider,
+        model=attempt.model,
+    )
+    TokenUsage.objects.filter(pk=usage.pk).update(
+        requests=F("requests") + 1,
+        prompt_tokens=F("prompt_tokens") + attempt.prompt_tokens,
+        completion_tokens=F("completion_tokens") + attempt.completion_tokens,
+        cost=F("cost") + (cost or 0),
+        unpriced_requests=F("unpriced_requests") + (1 if cost is None else 0),
+    )

@@ -1,0 +1,114 @@
+"""The adapter interface every provider implements, and the vendor-error mapping.
+
+The three official SDKs share one error hierarchy shape (APIStatusError with a status
+code and response, APIConnectionError, APITimeoutError, APIResponseValidationError),
+so one mapping serves all; each adapter passes its SDK module.
+"""
+
+import asyncio
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from types import ModuleType
+from typing import Any
+
+from llm import errors
+from llm.retry import retry_after_from_headers
+from llm.types import Completion, Conversation, ProviderConfig
+
+OnText = Callable[[str], Awaitable[None]]
+CONTEXT_HINTS = (
+    "context length",
+    "context_length",
+    "too long",
+    "maximum context",
+    "too many tokens",
+)
+
+
+class BaseLLMClient(ABC):
+    provider: str
+    sdk: ModuleType
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self._client: Any = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+
+    @abstractmethod
+    def _make_client(self) -> Any:
+        """The vendor SDK's async client, with the SDK's own retries off (ours count)."""
+
+    def sdk_client(self) -> Any:
+        """The SDK client for the running event loop.
+
+        An SDK client's connection pool belongs to the loop that opened it; a worker
+        calling through ``async_to_sync`` runs each call in a new loop, so the client
+        is rebuilt when the loop changes.
+        """
+        loop = asyncio.get_running_loop()
+        if self._client_loop is not loop:
+            self._client, self._client_loop = self._make_client(), loop
+        return self._client
+
+    @abstractmethod
+    async def complete(self, conversation: Conversation, *, agent: str) -> Completion:
+        """One answer, whole."""
+
+    @abstractmethod
+    async def stream(
+        self, conversation: Conversation, *, agent: str, on_text: OnText
+    ) -> Completion:
+        """One answer, handing each piece of text to ``on_text`` as it arrives."""
+
+    @abstractmethod
+    async def complete_json(
+        self, conversation: Conversation, *, agent: str, name: str, schema: dict[str, Any]
+    ) -> Completion:
+        """One answer as JSON text meant to match ``schema`` (provider-native where it can)."""
+
+    def headers(self, agent: str) -> dict[str, str]:
+        # Lets a replay server (and logs on a proxy) tell the agents apart.
+        return {"X-Samokoder-Agent": agent}
+
+    def map_error(self, exc: Exception) -> errors.LLMError:
+        """The vendor exception as one of ours; callers ``raise ... from exc``."""
+        label = errors.provider_label(self.provider)
+        sdk = self.sdk
+        if isinstance(exc, sdk.APIStatusError):
+            return self._map_status(exc, label)
+        if isinstance(exc, sdk.APIConnectionError):  # includes APITimeoutError
+            detail = "timeout" if isinstance(exc, sdk.APITimeoutError) else "connection failed"
+            return errors.ProviderUnavailable(
+                str(errors.UNAVAILABLE % {"provider": label, "detail": detail})
+            )
+        if isinstance(exc, sdk.APIResponseValidationError | json.JSONDecodeError | ValueError):
+            return errors.MalformedResponse(str(errors.MALFORMED % {"provider": label}))
+        return errors.ProviderUnavailable(
+            str(errors.UNAVAILABLE % {"provider": label, "detail": type(exc).__name__})
+        )
+
+    def _map_status(self, exc, label: str) -> errors.LLMError:
+        status, detail = exc.status_code, _detail(exc)
+        values = {"provider": label, "detail": detail}
+        if status == 401:
+            return errors.KeyRejected(str(errors.KEY_REJECTED % values), status=status)
+        if status == 403:
+            return errors.KeyRejected(str(errors.PERMISSION_DENIED % values), status=status)
+        if status == 429:
+            wait = retry_after_from_headers(exc.response.headers)
+            seconds = f"{wait:g}" if wait is not None else "?"
+            message = str(errors.RATE_LIMITED % {"provider": label, "seconds": seconds})
+            return errors.RateLimited(message, retry_after=wait, status=status)
+        if status == 413 or (status == 400 and any(h in detail.lower() for h in CONTEXT_HINTS)):
+            return errors.ContextTooLong(str(errors.CONTEXT_TOO_LONG % values), status=status)
+        if status >= 500:
+            return errors.ProviderUnavailable(str(errors.UNAVAILABLE % values), status=status)
+        return errors.BadRequest(str(errors.BAD_REQUEST % values), status=status)
+
+
+def _detail(exc) -> str:
+    body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
+    error = body.get("error", body)
+    message = error.get("message") if isinstance(error, dict) else None
+    return str(message or getattr(exc, "message", "") or exc.status_code)[:500]

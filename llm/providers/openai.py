@@ -1,0 +1,112 @@
+"""OpenAI, and any OpenAI-compatible endpoint by ``base_url`` (Ollama, vLLM, LM Studio,
+OpenRouter), on the official async SDK. Groq's adapter reuses this shape."""
+
+from typing import Any
+
+import openai
+
+from llm.providers.base import BaseLLMClient, OnText
+from llm.types import Completion, Conversation
+
+
+class OpenAIClient(BaseLLMClient):
+    provider = "openai"
+    sdk = openai
+
+    def _make_client(self):
+        return openai.AsyncOpenAI(
+            api_key=self.config.api_key,
+            base_url=self.config.base_url,
+            timeout=self.config.timeout,
+            max_retries=0,
+        )
+
+    def _limit(self, conversation: Conversation) -> dict[str, int]:
+        # OpenAI's newer models take only max_completion_tokens; compatible servers
+        # (Ollama, vLLM, ...) mostly know max_tokens.
+        if self.config.base_url is None:
+            return {"max_completion_tokens": conversation.max_tokens}
+        return {"max_tokens": conversation.max_tokens}
+
+    def _request(self, conversation: Conversation, agent: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "model": self.config.model,
+            "messages": conversation.as_dicts(),
+            "temperature": conversation.temperature,
+            "extra_headers": self.headers(agent),
+            **self._limit(conversation),
+            **extra,
+        }
+
+    async def complete(self, conversation: Conversation, *, agent: str) -> Completion:
+        try:
+            response = await self.sdk_client().chat.completions.create(
+                **self._request(conversation, agent)
+            )
+            return _completion(response)
+        except Exception as exc:
+            raise self.map_error(exc) from exc
+
+    async def complete_json(self, conversation, *, agent, name, schema) -> Completion:
+        response_format = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema},
+        }
+        try:
+            response = await self.sdk_client().chat.completions.create(
+                **self._request(conversation, agent, response_format=response_format)
+            )
+            return _completion(response)
+        except Exception as exc:
+            raise self.map_error(exc) from exc
+
+    async def stream(
+        self, conversation: Conversation, *, agent: str, on_text: OnText
+    ) -> Completion:
+        pieces: list[str] = []
+        usage, model = None, self.config.model
+        try:
+            stream = await self.sdk_client().chat.completions.create(
+                **self._stream_request(conversation, agent)
+            )
+            async for chunk in stream:
+                model = chunk.model or model
+                usage = _chunk_usage(chunk) or usage
+                text = chunk.choices[0].delta.content if chunk.choices else None
+                if text:
+                    pieces.append(text)
+                    await on_text(text)
+        except Exception as exc:
+            raise self.map_error(exc) from exc
+        return _streamed(pieces, usage, model, conversation)
+
+    def _stream_request(self, conversation: Conversation, agent: str) -> dict[str, Any]:
+        return self._request(
+            conversation, agent, stream=True, stream_options={"include_usage": True}
+        )
+
+
+def _completion(response) -> Completion:
+    choice = response.choices[0] if response.choices else None
+    usage = response.usage
+    return Completion(
+        text=(choice.message.content or "") if choice else "",
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        model=response.model,
+    )
+
+
+def _chunk_usage(chunk):
+    usage = getattr(chunk, "usage", None)
+    x_groq = getattr(chunk, "x_groq", None)
+    return usage or (getattr(x_groq, "usage", None) if x_groq else None)
+
+
+def _streamed(pieces: list[str], usage, model: str, conversation: Conversation) -> Completion:
+    return Completion(
+        text="".join(pieces),
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+        model=model,
+    )

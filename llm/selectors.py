@@ -1,0 +1,32 @@
+"""Reads of the LLM context: a user's usage, from the per-day totals."""
+
+from datetime import date, timedelta
+
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from llm.models import LLMRequest, TokenUsage
+
+
+def usage_by_day_and_model(*, user_id: int, days: int = 30) -> QuerySet[TokenUsage]:
+    """The user's totals per day and model over the last ``days`` days, newest first."""
+    since = timezone.localdate() - timedelta(days=days - 1)
+    return TokenUsage.objects.filter(user_id=user_id, day__gte=since).order_by(
+        "-day", "provider", "model"
+    )
+
+
+def usage_by_project(*, user_id: int, since: date | None = None) -> QuerySet:
+    """Tokens and cost per project (from the request log; projects are few per user)."""
+    requests = LLMRequest.objects.filter(user_id=user_id, project__isnull=False)
+    if since is not None:
+        requests = requests.filter(created_at__date__gte=since)
+    return (
+        requests.values("project_id", "project__name")
+        .annotate(
+            prompt_tokens=Sum("prompt_tokens"),
+            completion_tokens=Sum("completion_tokens"),
+            cost=Sum("cost"),
+        )
+        .order_by("project__name")
+    )

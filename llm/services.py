@@ -1,0 +1,244 @@
+"""The LLM gateway: key resolution, retries, accounting and events around the adapters.
+
+Commands of the domain model: ``send`` (SendLLMRequest), ``stream``
+(StreamLLMResponse), ``send_many`` (ParallelLLMRequests) and ``send_structured``.
+Every attempt, failed ones too, is recorded as an LLMRequest with secrets masked.
+Network errors, timeouts, 5xx, 429 and unreadable answers are retried at most
+``LLM_MAX_RETRIES`` (3) times, waiting what the provider asked (Retry-After or its
+reset header) or an exponential backoff with jitter; anything else fails at once.
+
+Call from async code, or from a worker through ``asgiref.sync.async_to_sync`` (so the
+database work runs on the caller's thread and connection).
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import pydantic
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from llm import errors, events
+from llm.accounting import Attempt, request_record
+from llm.keys import ResolvedKey, key_resolve, known_secrets
+from llm.limits import usage_take
+from llm.masking import mask_text, mask_value
+from llm.providers.base import BaseLLMClient, OnText
+from llm.providers.registry import client_for
+from llm.retry import backoff_delay
+from llm.types import Completion, Conversation, Message, ProviderConfig
+from projects.models import ProjectEvent
+from samokoder_site.events import DomainEvent
+
+Model = TypeVar("Model", bound=pydantic.BaseModel)
+# Sent to the model, not shown to people: stays English whatever the user's language.
+SCHEMA_MISMATCH = "That answer does not match the schema:"
+ANSWER_AGAIN = "Answer again with the corrected JSON only."
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Who asks, for what: every request is recorded against these."""
+
+    user_id: int
+    provider: str
+    agent: str
+    model: str | None = None
+    project_id: Any = None
+    run_id: Any = None
+
+
+class LLMGateway:
+    """One agent's access to one provider, with the key resolved once."""
+
+    def __init__(self, context: CallContext, key: ResolvedKey, client: BaseLLMClient) -> None:
+        self.context, self.key, self.client = context, key, client
+        self.secrets = known_secrets(key)
+
+    @classmethod
+    async def open(cls, context: CallContext) -> "LLMGateway":
+        """Resolve the key (KeyMissing when there is none) and build the adapter."""
+        key = await sync_to_async(key_resolve)(user_id=context.user_id, provider=context.provider)
+        config = ProviderConfig(
+            provider=context.provider,
+            api_key=key.api_key,
+            model=context.model or settings.LLM_DEFAULT_MODELS[context.provider],
+            base_url=settings.LLM_BASE_URLS.get(context.provider),
+            timeout=settings.LLM_TIMEOUT,
+        )
+        return cls(context, key, client_for(config))
+
+    @property
+    def model(self) -> str:
+        return self.client.config.model
+
+    async def send(self, conversation: Conversation) -> Completion:
+        return await self._with_retries(
+            conversation, lambda: self.client.complete(conversation, agent=self.context.agent)
+        )
+
+    async def stream(self, conversation: Conversation, on_text: OnText) -> Completion:
+        """Stream text to ``on_text``; retried only while nothing has been streamed yet."""
+        streamed = False
+
+        async def relay(text: str) -> None:
+            nonlocal streamed
+            streamed = True
+            await on_text(text)
+
+        def call() -> Awaitable[Completion]:
+            return self.client.stream(conversation, agent=self.context.agent, on_text=relay)
+
+        return await self._with_retries(conversation, call, may_retry=lambda: not streamed)
+
+    async def send_many(
+        self, conversations: list[Conversation], limit: int | None = None
+    ) -> list[Completion]:
+        """Several requests at once, at most ``limit`` (LLM_PARALLEL_LIMIT) in flight."""
+        gate = asyncio.Semaphore(limit or settings.LLM_PARALLEL_LIMIT)
+
+        async def one(conversation: Conversation) -> Completion:
+            async with gate:
+                return await self.send(conversation)
+
+        return list(await asyncio.gather(*(one(c) for c in conversations)))
+
+    async def send_structured(self, conversation: Conversation, schema: type[Model]) -> Model:
+        """A typed answer; a malformed one is sent back once with the parse error."""
+        name, json_schema = schema.__name__, schema.model_json_schema()
+
+        def ask(asked: Conversation) -> Callable[[], Awaitable[Completion]]:
+            return lambda: self.client.complete_json(
+                asked, agent=self.context.agent, name=name, schema=json_schema
+            )
+
+        completion = await self._with_retries(conversation, ask(conversation))
+        try:
+            return schema.model_validate_json(completion.text)
+        except pydantic.ValidationError as exc:
+            retry = conversation.with_messages(
+                Message("assistant", completion.text),
+                Message("user", f"{SCHEMA_MISMATCH}\n{exc}\n{ANSWER_AGAIN}"),
+            )
+        completion = await self._with_retries(retry, ask(retry))
+        try:
+            return schema.model_validate_json(completion.text)
+        except pydantic.ValidationError as exc:
+            label = errors.provider_label(self.context.provider)
+            raise errors.MalformedResponse(str(errors.MALFORMED % {"provider": label})) from exc
+
+    async def _with_retries(
+        self,
+        conversation: Conversation,
+        call: Callable[[], Awaitable[Completion]],
+        may_retry: Callable[[], bool] = lambda: True,
+    ) -> Completion:
+        await sync_to_async(usage_take)(user_id=self.context.user_id, key_source=self.key.source)
+        for attempt in range(1, settings.LLM_MAX_RETRIES + 2):
+            await self._emit(
+                events.LLMRequestSent(
+                    provider=self.context.provider,
+                    model=self.model,
+                    agent=self.context.agent,
+                    attempt=attempt,
+                )
+            )
+            started = time.monotonic()
+            try:
+                completion = await call()
+            except errors.LLMError as error:
+                await self._failed(conversation, error, attempt, started)
+                if not error.retryable or attempt > settings.LLM_MAX_RETRIES or not may_retry():
+                    raise
+                await asyncio.sleep(await self._wait(error, attempt))
+                continue
+            await self._succeeded(conversation, completion, attempt, started)
+            return completion
+        raise AssertionError("unreachable: the last attempt raises or returns")
+
+    async def _wait(self, error: errors.LLMError, attempt: int) -> float:
+        if isinstance(error, errors.RateLimited):
+            wait = error.retry_after if error.retry_after is not None else backoff_delay(attempt)
+            await self._emit(
+                events.RateLimitHit(
+                    provider=self.context.provider, agent=self.context.agent, retry_after=wait
+                )
+            )
+            return wait
+        return error.retry_after if error.retry_after is not None else backoff_delay(attempt)
+
+    async def _succeeded(
+        self, conversation: Conversation, completion: Completion, attempt: int, started: float
+    ) -> None:
+        latency = _elapsed_ms(started)
+        await self._record(
+            conversation,
+            attempt,
+            latency,
+            response=completion.text,
+            status="success",
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+        )
+        await self._emit(
+            events.LLMResponseReceived(
+                provider=self.context.provider,
+                model=self.model,
+                agent=self.context.agent,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                latency_ms=latency,
+            )
+        )
+
+    async def _failed(
+        self, conversation: Conversation, error: errors.LLMError, attempt: int, started: float
+    ) -> None:
+        status = "rate_limited" if isinstance(error, errors.RateLimited) else "error"
+        message = mask_text(error.message, self.secrets)
+        await self._record(
+            conversation,
+            attempt,
+            _elapsed_ms(started),
+            status=status,
+            error_type=error.error_type,
+            error=message,
+        )
+        await self._emit(
+            events.LLMError(
+                provider=self.context.provider,
+                agent=self.context.agent,
+                error_type=error.error_type,
+                message=message,
+            )
+        )
+
+    async def _record(
+        self, conversation: Conversation, attempt: int, latency_ms: int, **outcome: Any
+    ) -> None:
+        outcome["response"] = mask_text(outcome.get("response", ""), self.secrets)
+        row = Attempt(
+            user_id=self.context.user_id,
+            project_id=self.context.project_id,
+            run_id=self.context.run_id,
+            agent=self.context.agent,
+            provider=self.context.provider,
+            model=self.model,
+            key_source=self.key.source,
+            prompt=mask_value(conversation.as_dicts(), self.secrets),
+            latency_ms=latency_ms,
+            attempt=attempt,
+            **{"prompt_tokens": 0, "completion_tokens": 0, **outcome},
+        )
+        await sync_to_async(request_record)(row)
+
+    async def _emit(self, event: DomainEvent) -> None:
+        if self.context.project_id is not None:
+            await sync_to_async(ProjectEvent.record)(event, project_id=self.context.project_id)
+
+
+def _elapsed_ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
