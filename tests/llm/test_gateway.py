@@ -363,3 +363,64 @@ def test_admin_request_log_is_read_only_with_totals(wired, user, admin_client):
     admin_client.post(f"/admin/llm/llmrequest/{row.pk}/change/", {"status": "error"})
     assert LLMRequest.objects.get().status == "success"
     assert admin_client.get("/admin/llm/modelprice/").status_code == 200
+
+
+def test_a_recorded_run_exported_as_a_transcript_replays_the_same_answers(wired, user, tmp_path):
+    import uuid
+
+    from django.core.management import call_command
+
+    from llm.replay.transcript import load_transcript
+
+    run_id = uuid.uuid4()
+    wired.load_dict(
+        {
+            "version": 1,
+            "responses": [
+                {
+                    "text": "the spec",
+                    "agent": "SpecWriter",
+                    "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+                },
+                {"fault": {"status": 500}},
+                {"text": "the architecture", "agent": "Architect"},
+            ],
+        }
+    )
+
+    def ask(agent: str, provider: str) -> str:
+        context = CallContext(
+            user_id=user.pk, provider=provider, agent=agent, model=MODELS[provider], run_id=run_id
+        )
+        return async_to_sync(async_to_sync(LLMGateway.open)(context).send)(HELLO).text
+
+    first = [ask("SpecWriter", "openai"), ask("Architect", "anthropic")]
+    target = tmp_path / "run.json"
+    call_command("export_transcript", str(run_id), "--output", str(target))
+    wired.load(load_transcript(target))
+    again = [ask("Architect", "anthropic"), ask("SpecWriter", "openai")]
+
+    assert first == ["the spec", "the architecture"]
+    assert sorted(again) == sorted(first)
+    assert wired.remaining() == 0
+
+
+def test_context_too_long_fails_at_once_with_its_own_type(wired, user):
+    wired.load_dict(
+        {
+            "version": 1,
+            "responses": [
+                {
+                    "fault": {
+                        "status": 400,
+                        "message": "This model's maximum context length is 8192 tokens",
+                    }
+                },
+                {"text": "never"},
+            ],
+        }
+    )
+
+    with pytest.raises(errors.ContextTooLong):
+        async_to_sync(_gateway(user, "openai").send)(HELLO)
+    assert len(wired.requests) == 1
