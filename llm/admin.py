@@ -22,7 +22,15 @@ class LLMRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "cost",
         "latency_ms",
     ]
-    list_filter = ["status", "provider", "model", "agent", "key_source"]
+    list_filter = [
+        "status",
+        "provider",
+        "model",
+        "agent",
+        "key_source",
+        ("user", admin.RelatedOnlyFieldListFilter),
+        ("project", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["user__email", "project__name", "model"]
     list_select_related = ["user", "project"]
     readonly_fields = [f.name for f in LLMRequest._meta.fields]
