@@ -146,7 +146,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE = {
+    "cleanup-containers": {"task": "execution.cleanup_containers", "schedule": 3600.0},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 AUTH_USER_MODEL = "accounts.User"
@@ -224,6 +226,21 @@ SAMOKODER_MAX_PATH_LENGTH = 255
 SAMOKODER_MAX_PATH_DEPTH = 12
 SAMOKODER_CHECKPOINT_EVERY = env.int("SAMOKODER_CHECKPOINT_EVERY", default=50)
 RATELIMIT_PROJECTS = env.str("RATELIMIT_PROJECTS", default="10/d")
+
+# Sandboxes (invariants 20-22). bubblewrap is the embedded default; docker for production
+# (any DOCKER_HOST). Network stays off, except for dependency installs when enabled:
+# turning it on lets generated install scripts reach the internet from that command.
+SAMOKODER_SANDBOX_BACKEND = env.str("SAMOKODER_SANDBOX_BACKEND", default="bubblewrap")
+SAMOKODER_SANDBOX_IMAGE = env.str("SAMOKODER_SANDBOX_IMAGE", default="samokoder-sandbox:bookworm")
+SAMOKODER_SANDBOX_INSTALL_NETWORK = env.bool("SAMOKODER_SANDBOX_INSTALL_NETWORK", default=False)
+SAMOKODER_SANDBOX_UID = env.int("SAMOKODER_SANDBOX_UID", default=10001)
+SAMOKODER_SANDBOX_MEMORY_MB = env.int("SAMOKODER_SANDBOX_MEMORY_MB", default=4096)
+SAMOKODER_SANDBOX_CPUS = env.float("SAMOKODER_SANDBOX_CPUS", default=1.0)
+SAMOKODER_SANDBOX_PIDS = env.int("SAMOKODER_SANDBOX_PIDS", default=128)
+SAMOKODER_SANDBOX_FILE_SIZE_MB = env.int("SAMOKODER_SANDBOX_FILE_SIZE_MB", default=256)
+SAMOKODER_SANDBOX_OUTPUT_BYTES = env.int("SAMOKODER_SANDBOX_OUTPUT_BYTES", default=1_000_000)
+SAMOKODER_COMMAND_TIMEOUT = env.float("SAMOKODER_COMMAND_TIMEOUT", default=300.0)
+SAMOKODER_WORKSPACES_DIR = env.str("SAMOKODER_WORKSPACES_DIR", default=str(VAR_DIR / "workspaces"))
 
 # LLM providers. System keys are the fallback when a user has none (invariant 16);
 # base URLs point an adapter at an OpenAI-compatible server or the replay server.

@@ -1,0 +1,99 @@
+"""The ProcessManager interface (the domain's Docker ACL) and what a command returns."""
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+
+class SandboxError(Exception):
+    """The sandbox itself failed (not the command): unavailable, misconfigured, gone."""
+
+
+class SandboxUnavailable(SandboxError):
+    """The backend cannot run here (bwrap or Docker missing); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 1024
+    cpus: float = 1.0
+    pids: int = 128
+    file_size_mb: int = 256
+    output_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class SandboxHandle:
+    """What a backend needs to find a project's sandbox again."""
+
+    backend: str
+    backend_id: str
+    workspace: Path
+    image: str = ""
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    duration_ms: int
+    timed_out: bool
+    truncated: bool
+
+
+class ProcessManager(ABC):
+    name: str
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    @abstractmethod
+    def create_container(self, *, project_id: str, workspace: Path) -> SandboxHandle:
+        """CreateContainer: a sandbox for the project whose writable part is ``workspace``."""
+
+    @abstractmethod
+    def execute(
+        self, handle: SandboxHandle, command: str, *, timeout: float, network: bool = False
+    ) -> ExecutionResult:
+        """ExecuteCommand: run ``command`` (a shell line) in /workspace; never raises for
+        the command's own failure, only SandboxError when the sandbox cannot run it."""
+
+    @abstractmethod
+    def stop(self, handle: SandboxHandle) -> None:
+        """StopContainer: stop it and everything running in it."""
+
+    @abstractmethod
+    def orphans(self, *, older_than: datetime) -> list[str]:
+        """Backend ids of sandboxes this manager started before ``older_than`` and still
+        running (CleanupOrphanedContainers stops them)."""
+
+
+class CappedReader(threading.Thread):
+    """Drain a pipe in the background, keeping at most ``limit`` bytes.
+
+    Reading on past the cap keeps the command from blocking on a full pipe; what was
+    dropped is counted so the text can say so.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(daemon=True)
+        self.stream, self.limit = stream, limit
+        self.kept = bytearray()
+        self.dropped = 0
+
+    def run(self) -> None:
+        while chunk := self.stream.read(65536):
+            room = self.limit - len(self.kept)
+            self.kept += chunk[:room]
+            self.dropped += max(len(chunk) - room, 0)
+
+    def text(self) -> str:
+        text = self.kept.decode("utf-8", errors="replace")
+        if self.dropped:
+            text += f"\n[… output truncated: {self.dropped} more bytes not kept]"
+        return text

@@ -1,0 +1,148 @@
+"""bubblewrap: the embedded default sandbox, no daemon needed.
+
+Each command runs in fresh namespaces (no network unless asked, its own PID space so
+nothing outlives it), sees /usr read-only and the project's workspace as the only
+writable place, and runs under rlimits (address space, CPU time, processes, file
+size). Started as root, it drops to a dedicated uid first: the kernel does not count
+root's processes against RLIMIT_NPROC, so a fork bomb would otherwise go unchecked.
+"""
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+from django.conf import settings
+
+from execution.backends.base import (
+    CappedReader,
+    ExecutionResult,
+    ProcessManager,
+    SandboxHandle,
+    SandboxUnavailable,
+)
+
+READ_ONLY_SYSTEM = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
+                    "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
+                    "--symlink", "usr/sbin", "/sbin"]  # fmt: skip
+NETWORK_FILES = ["/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/ca-certificates"]
+
+
+class BubblewrapProcessManager(ProcessManager):
+    name = "bubblewrap"
+
+    def create_container(self, *, project_id: str, workspace: Path) -> SandboxHandle:
+        self._require_bwrap()
+        workspace.mkdir(parents=True, exist_ok=True)
+        self._require_reachable(workspace)
+        return SandboxHandle(backend=self.name, backend_id=str(uuid.uuid4()), workspace=workspace)
+
+    def execute(
+        self, handle: SandboxHandle, command: str, *, timeout: float, network: bool = False
+    ) -> ExecutionResult:
+        bwrap = self._require_bwrap()
+        self._hand_over(handle.workspace)
+        started = time.monotonic()
+        # The command is untrusted by design: it runs only inside the sandbox built here.
+        process = subprocess.Popen(  # noqa: S603
+            [bwrap, *self._arguments(handle.workspace, network), "/bin/sh", "-c", command],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # one process group to kill on timeout
+            preexec_fn=self._limit_child,  # rlimits belong to the child only
+            env={"PATH": "/usr/bin:/bin"},
+        )
+        return self._collect(process, started, timeout)
+
+    def stop(self, handle: SandboxHandle) -> None:
+        """Nothing keeps running between commands: each dies with its PID namespace."""
+
+    def orphans(self, *, older_than: datetime) -> list[str]:
+        return []
+
+    def _require_bwrap(self) -> str:
+        found = shutil.which("bwrap")
+        if found is None:
+            raise SandboxUnavailable(
+                "bubblewrap is not installed, so generated code cannot run. "
+                "Install it with: sudo apt-get install bubblewrap"
+            )
+        return found
+
+    def _require_reachable(self, workspace: Path) -> None:
+        # bwrap runs as the sandbox uid and must walk down to the workspace to bind it.
+        if os.geteuid() != 0:
+            return
+        for folder in workspace.resolve().parents:
+            if not folder.stat().st_mode & 0o001:
+                raise SandboxUnavailable(
+                    f"The sandbox user (uid {settings.SAMOKODER_SANDBOX_UID}) cannot reach "
+                    f"{workspace}: {folder} is not traversable by others. Run chmod o+x on it "
+                    "or set SAMOKODER_WORKSPACES_DIR to a folder under one that is."
+                )
+
+    def _arguments(self, workspace: Path, network: bool) -> list[str]:
+        arguments = ["--unshare-all", "--die-with-parent", "--new-session", *READ_ONLY_SYSTEM,
+                     "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",  # noqa: S108 - the sandbox's own tmpfs
+                     "--bind", str(workspace), "/workspace", "--chdir", "/workspace",
+                     "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
+                     "--setenv", "HOME", "/workspace", "--setenv", "LANG", "C.UTF-8"]  # fmt: skip
+        if Path("/etc/alternatives").is_dir():
+            arguments += ["--ro-bind", "/etc/alternatives", "/etc/alternatives"]
+        if network:
+            arguments += ["--share-net"]
+            for path in filter(os.path.exists, NETWORK_FILES):
+                arguments += ["--ro-bind", path, path]
+        return [*arguments, "--"]
+
+    def _hand_over(self, workspace: Path) -> None:
+        # The sandbox uid must own the workspace to write in it.
+        if os.geteuid() == 0:
+            uid = settings.SAMOKODER_SANDBOX_UID
+            for path in [workspace, *workspace.rglob("*")]:
+                os.lchown(path, uid, uid)
+
+    def _limit_child(self) -> None:
+        limits = self.limits
+        mb = 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb,) * 2)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mb,) * 2)
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids,) * 2)
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if os.geteuid() == 0:
+            uid = settings.SAMOKODER_SANDBOX_UID
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+
+    def _collect(
+        self, process: subprocess.Popen, started: float, timeout: float
+    ) -> ExecutionResult:
+        readers = [CappedReader(process.stdout, self.limits.output_bytes),
+                   CappedReader(process.stderr, self.limits.output_bytes)]  # fmt: skip
+        for reader in readers:
+            reader.start()
+        timed_out = False
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        for reader in readers:
+            reader.join(timeout=10)
+        out, err = readers
+        return ExecutionResult(
+            exit_code=None if timed_out else process.returncode,
+            stdout=out.text(),
+            stderr=err.text(),
+            duration_ms=round((time.monotonic() - started) * 1000),
+            timed_out=timed_out,
+            truncated=bool(out.dropped or err.dropped),
+        )

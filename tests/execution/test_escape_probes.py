@@ -1,0 +1,169 @@
+"""Escape probes: generated code tries to get out; each attempt is contained and reported.
+
+Run through the whole path a pipeline command takes (materialise the workspace, run in
+the sandbox, record the log, sync changes back), against each backend.
+"""
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+
+from execution.models import ExecutionLog
+from execution.services import command_execute, workspace_path
+from files.models import File
+from files.services import file_save
+from projects.models import ProjectEvent
+from projects.services import project_create
+
+pytestmark = pytest.mark.django_db
+
+BACKENDS = ["bubblewrap"]
+
+
+@pytest.fixture(params=BACKENDS)
+def sandbox(request, settings):
+    settings.SAMOKODER_SANDBOX_BACKEND = request.param
+    # pytest's tmp_path is private to root (0700); the sandbox uid must reach the folder.
+    workspaces = Path(tempfile.mkdtemp(prefix="samokoder-probes-", dir="/tmp"))
+    workspaces.chmod(0o755)
+    settings.SAMOKODER_WORKSPACES_DIR = str(workspaces)
+    yield request.param
+    shutil.rmtree(workspaces, ignore_errors=True)
+
+
+@pytest.fixture
+def branch(user, sandbox):
+    project = project_create(owner=user, name="Probe")
+    branch = project.branches.get()
+    file_save(branch=branch, path="main.py", text="print('hello from the sandbox')\n")
+    return branch
+
+
+def run(branch, command: str, **kwargs):
+    return command_execute(branch=branch, command=command, **kwargs)
+
+
+def test_a_plain_command_runs_and_is_recorded(branch):
+    outcome = run(branch, "python3 main.py")
+
+    assert outcome.log.exit_code == 0
+    assert outcome.log.stdout.strip() == "hello from the sandbox"
+    assert ExecutionLog.objects.get().command == "python3 main.py"
+    assert ProjectEvent.objects.filter(name="CommandExecuted").exists()
+
+
+def test_files_a_command_writes_come_back_as_a_new_step(branch):
+    outcome = run(branch, "mkdir -p out && echo generated > out/result.txt && rm main.py")
+
+    assert outcome.state is not None
+    assert File.objects.filter(project=branch.project, path="out/result.txt").exists()
+    from files.selectors import state_manifest
+
+    assert set(state_manifest(outcome.state)) == {"out/result.txt"}
+
+
+def test_network_is_unreachable(branch):
+    redis_port = django_settings.REDIS_URL.rsplit(":", 1)[1].split("/")[0]
+    connect = f"socket.create_connection(('127.0.0.1', {redis_port}), timeout=3)"
+    tcp = run(branch, f'python3 -c "import socket; {connect}"')
+    dns = run(branch, "python3 -c \"import socket; socket.getaddrinfo('deb.debian.org', 80)\"")
+
+    assert tcp.log.exit_code != 0 and (
+        "refused" in tcp.log.stderr or "unreachable" in tcp.log.stderr
+    )
+    assert dns.log.exit_code != 0 and "gaierror" in dns.log.stderr
+
+
+def test_writing_outside_the_workspace_fails_and_the_host_is_untouched(branch):
+    outcome = run(
+        branch,
+        "echo owned > /usr/evil.txt; echo owned > /evil.txt; echo owned > ../evil.txt; echo ok",
+    )
+
+    assert (
+        "Read-only file system" in outcome.log.stderr or "Permission denied" in outcome.log.stderr
+    )
+    assert not Path("/usr/evil.txt").exists() and not Path("/evil.txt").exists()
+    assert not (workspace_path(branch.project).parent / "evil.txt").exists()
+
+
+def test_another_projects_workspace_cannot_be_read(branch, other_user):
+    other = project_create(owner=other_user, name="Other")
+    file_save(branch=other.branches.get(), path="secret.txt", text="other tenant's secret\n")
+    run(other.branches.get(), "true")  # materialise it on disk
+    other_dir = workspace_path(other)
+    assert (other_dir / "secret.txt").exists()
+
+    outcome = run(branch, f"cat {other_dir}/secret.txt; ls {other_dir.parent}")
+
+    assert "other tenant's secret" not in outcome.log.stdout
+    assert outcome.log.exit_code != 0
+
+
+def test_a_fork_bomb_is_stopped_by_the_process_limit(branch):
+    bomb = (
+        "import os, time\n"
+        "n = 0\n"
+        "try:\n"
+        "    for _ in range(2000):\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(5); os._exit(0)\n"
+        "        n += 1\n"
+        "except OSError:\n"
+        "    print('stopped after', n)\n"
+    )
+    file_save(branch=branch, path="bomb.py", text=bomb)
+
+    outcome = run(branch, "python3 bomb.py", timeout=30)
+
+    assert "stopped after" in outcome.log.stdout
+    assert int(outcome.log.stdout.split()[-1]) < django_settings.SAMOKODER_SANDBOX_PIDS
+
+
+def test_a_memory_bomb_is_killed(branch):
+    outcome = run(
+        branch, 'python3 -c "x = [bytearray(64 * 1024 * 1024) for _ in range(200)]"', timeout=60
+    )
+
+    assert outcome.log.exit_code not in (0, None)
+    assert "MemoryError" in outcome.log.stderr or outcome.log.exit_code in (-9, 137)
+
+
+def test_an_endless_loop_is_killed_at_the_timeout(branch):
+    started = time.monotonic()
+    outcome = run(branch, "while true; do :; done", timeout=2)
+
+    assert outcome.log.timed_out and outcome.log.exit_code is None
+    assert time.monotonic() - started < 15
+    assert ProjectEvent.objects.filter(name="CommandTimeout").exists()
+
+
+def test_100_mb_of_output_is_truncated_visibly(branch, settings):
+    settings.SAMOKODER_SANDBOX_OUTPUT_BYTES = 100_000
+    outcome = run(branch, "head -c 100000000 /dev/zero | tr '\\0' 'a'", timeout=120)
+
+    assert outcome.log.truncated
+    assert len(outcome.log.stdout) < 100_200
+    assert "output truncated" in outcome.log.stdout
+
+
+def test_a_background_process_does_not_outlive_its_command(branch):
+    outcome = run(branch, "(sleep 77 &) ; echo started")
+    time.sleep(0.5)
+
+    assert outcome.log.stdout.strip() == "started"
+    left = subprocess.run(["pgrep", "-f", "sleep 77"], capture_output=True, text=True).stdout
+    assert left.strip() == ""
+
+
+def test_a_symlink_to_etc_passwd_is_not_followed_on_sync(branch):
+    outcome = run(branch, "ln -s /etc/passwd leak.txt && ln -s ../../ escape && echo done")
+
+    assert outcome.refused.get("leak.txt", "").startswith("symlink")
+    assert not File.objects.filter(project=branch.project, path="leak.txt").exists()
+    assert ProjectEvent.objects.filter(name="FilesRefused").exists()

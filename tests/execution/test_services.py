@@ -1,0 +1,51 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from execution.backends.base import SandboxUnavailable
+from execution.models import Container, ExecutionLog
+from execution.services import command_execute, containers_cleanup
+from execution.tasks import cleanup_containers_task
+from projects.models import ProjectEvent
+from projects.services import project_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project(user):
+    return project_create(owner=user, name="Sandboxed")
+
+
+def test_without_bwrap_a_command_is_refused_never_run_unsandboxed(project, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap to be found
+    marker = tmp_path / "ran"
+
+    with pytest.raises(SandboxUnavailable, match="apt-get install bubblewrap"):
+        command_execute(branch=project.branches.get(), command=f"touch {marker}")
+
+    assert not marker.exists()
+    assert not ExecutionLog.objects.exists()
+
+
+def test_cleanup_stops_sandboxes_older_than_a_day_only(project, settings):
+    settings.SAMOKODER_SANDBOX_BACKEND = "bubblewrap"
+    old = Container.objects.create(project=project, backend="bubblewrap", backend_id="old")
+    fresh = Container.objects.create(project=project, backend="bubblewrap", backend_id="fresh")
+    Container.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
+
+    assert cleanup_containers_task() == 1
+
+    old.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (old.status, fresh.status) == ("stopped", "running")
+    assert old.stopped_at is not None
+    assert ProjectEvent.objects.filter(name="ContainerStopped").count() == 1
+    assert containers_cleanup() == 0
+
+
+def test_cleanup_runs_hourly_from_beat(settings):
+    schedule = settings.CELERY_BEAT_SCHEDULE["cleanup-containers"]
+    assert schedule["task"] == "execution.cleanup_containers"
+    assert schedule["schedule"] == 3600.0
