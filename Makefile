@@ -9,7 +9,7 @@ export PORT
 # Debian packages the test suite drives: the browser, its driver, the sandbox, gettext.
 TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext
 
-.PHONY: run test lint bench setup install install-dev system-deps messages migrate format clean
+.PHONY: run test lint bench setup install install-dev system-deps sandbox-deps messages migrate format clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -36,7 +36,19 @@ migrate: $(VENV)/.installed
 
 setup: install messages migrate
 
-run: setup
+# The embedded sandbox. Without it the app still starts, and a generation that reaches a
+# command stops with the same instruction: generated code never runs unsandboxed.
+sandbox-deps:
+	@command -v bwrap >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "Installing bubblewrap (the sandbox for generated code)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	else \
+	  echo "WARNING: bubblewrap is missing, so generated code cannot run."; \
+	  echo "Install it with: sudo apt-get install bubblewrap"; \
+	fi
+
+run: setup sandbox-deps
 	$(BIN)/python scripts/with_redis.py $(BIN)/python scripts/run.py
 
 system-deps:
@@ -71,3 +83,4 @@ clean:
 bench: install-dev
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/storage.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/llm_parallel.py
+	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/sandbox.py
