@@ -38,7 +38,10 @@ def main() -> int:
         for source, copy in zip(catalogues, saved, strict=True):
             shutil.copy2(source, copy)
         try:
-            subprocess.run(MAKEMESSAGES, cwd=ROOT, check=True, capture_output=True)
+            done = subprocess.run(MAKEMESSAGES, cwd=ROOT, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"makemessages failed:\n{done.stdout}{done.stderr}")
+                return 1
             stale = [c for c, s in zip(catalogues, saved, strict=True) if _msgids(c) != _msgids(s)]
             missing = {
                 m for c, s in zip(catalogues, saved, strict=True) for m in _msgids(c) - _msgids(s)
