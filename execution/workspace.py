@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from django.conf import settings
+
 from files.paths import UnsafePathError, path_normalise, path_within
 
 # Generated trees that are rebuilt, not versioned (dependencies, caches).
@@ -50,6 +52,15 @@ class LocalFileSystem:
                         stack.append(Path(entry.path))
                     elif not entry.is_dir(follow_symlinks=False):
                         yield relative, entry
+
+
+def hand_over(workspace: Path) -> None:
+    """Give the workspace to the sandbox uid, which must own it to write in it."""
+    if os.geteuid() != 0:
+        return
+    uid = settings.SAMOKODER_SANDBOX_UID
+    for path in [workspace, *workspace.rglob("*")]:
+        os.lchown(path, uid, uid)
 
 
 def workspace_materialize(fs: LocalFileSystem, files: dict[str, str]) -> None:

@@ -26,6 +26,7 @@ from execution.backends.base import (
     SandboxHandle,
     SandboxUnavailable,
 )
+from execution.workspace import hand_over
 
 READ_ONLY_SYSTEM = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
                     "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
@@ -46,7 +47,7 @@ class BubblewrapProcessManager(ProcessManager):
         self, handle: SandboxHandle, command: str, *, timeout: float, network: bool = False
     ) -> ExecutionResult:
         bwrap = self._require_bwrap()
-        self._hand_over(handle.workspace)
+        hand_over(handle.workspace)
         started = time.monotonic()
         # The command is untrusted by design: it runs only inside the sandbox built here.
         process = subprocess.Popen(  # noqa: S603
@@ -100,13 +101,6 @@ class BubblewrapProcessManager(ProcessManager):
             for path in filter(os.path.exists, NETWORK_FILES):
                 arguments += ["--ro-bind", path, path]
         return [*arguments, "--"]
-
-    def _hand_over(self, workspace: Path) -> None:
-        # The sandbox uid must own the workspace to write in it.
-        if os.geteuid() == 0:
-            uid = settings.SAMOKODER_SANDBOX_UID
-            for path in [workspace, *workspace.rglob("*")]:
-                os.lchown(path, uid, uid)
 
     def _limit_child(self) -> None:
         limits = self.limits
