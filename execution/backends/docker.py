@@ -54,14 +54,15 @@ class DockerProcessManager(ProcessManager):
         }
         image = settings.SAMOKODER_SANDBOX_IMAGE
         try:
-            container = self.client.containers.run(
-                image,
-                ["sleep", "infinity"],
-                detach=True,
-                labels=labels,
-                **self._isolation(workspace),
+            container = self.client.containers.create(
+                image, ["sleep", "infinity"], labels=labels, **self._isolation(workspace)
             )
         except DockerException as exc:
+            raise SandboxError(f"Could not create a sandbox from {image}: {exc}") from exc
+        try:
+            container.start()
+        except DockerException as exc:
+            container.remove(force=True)  # never leave a created-but-dead container behind
             raise SandboxError(f"Could not start a sandbox from {image}: {exc}") from exc
         return SandboxHandle(
             backend=self.name,
