@@ -9,7 +9,7 @@ export PORT
 # Debian packages the test suite drives: the browser, its driver, the sandbox, gettext.
 TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext
 
-.PHONY: run test lint bench setup install install-dev system-deps sandbox-deps messages migrate format clean
+.PHONY: run test lint bench setup install install-dev system-deps sandbox-deps sandbox-image messages migrate format clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -63,7 +63,13 @@ system-deps:
 	  fi; \
 	fi
 
-test: install-dev system-deps messages
+# The Docker sandbox for the escape probes: a daemon (started when none answers) and the
+# base image built from Debian packages (cached under var/sandbox after the first build).
+sandbox-image:
+	bash scripts/dockerd.sh
+	bash scripts/build_sandbox_image.sh
+
+test: install-dev system-deps messages sandbox-image
 	$(BIN)/python scripts/with_redis.py $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install-dev system-deps

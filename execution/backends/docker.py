@@ -28,6 +28,16 @@ from execution.workspace import hand_over
 
 LABEL = "managed-by"
 KILL_ALL = ["/bin/sh", "-c", "kill -KILL -1 2>/dev/null; true"]
+# PID 1 of each container: reaps every orphan (so killed commands leave no zombies to
+# fill the PID limit) and, being init, is the one process `kill -KILL -1` spares.
+REAPER = (
+    "import os, time\n"
+    "while True:\n"
+    "    try:\n"
+    "        os.wait()\n"
+    "    except ChildProcessError:\n"
+    "        time.sleep(1)\n"
+)
 
 
 class DockerProcessManager(ProcessManager):
@@ -55,7 +65,7 @@ class DockerProcessManager(ProcessManager):
         image = settings.SAMOKODER_SANDBOX_IMAGE
         try:
             container = self.client.containers.create(
-                image, ["sleep", "infinity"], labels=labels, **self._isolation(workspace)
+                image, ["python3", "-c", REAPER], labels=labels, **self._isolation(workspace)
             )
         except DockerException as exc:
             raise SandboxError(f"Could not create a sandbox from {image}: {exc}") from exc

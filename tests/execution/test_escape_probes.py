@@ -130,6 +130,11 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(branch):
 
     assert "stopped after" in outcome.log.stdout
     assert int(outcome.log.stdout.split()[-1]) < django_settings.SAMOKODER_SANDBOX_PIDS
+    # The bomb's leftovers are gone: the same sandbox can start processes again.
+    assert (
+        run(branch, "python3 -c 'import os; os.fork() or print(1)'", timeout=30).log.stdout.strip()
+        == "1"
+    )
 
 
 def test_a_memory_bomb_is_killed(branch):
