@@ -56,9 +56,8 @@ def run() -> None:
 
 def docker_rows(workspace: Path) -> list[tuple[str, float]]:
     try:
-        from execution.backends.docker import DockerProcessManager
-
         from execution.backends.base import Limits
+        from execution.backends.docker import DockerProcessManager
 
         manager = DockerProcessManager(Limits())
         handle = manager.create_container(project_id="bench", workspace=workspace / "docker")

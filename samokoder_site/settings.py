@@ -240,7 +240,9 @@ SAMOKODER_SANDBOX_PIDS = env.int("SAMOKODER_SANDBOX_PIDS", default=128)
 SAMOKODER_SANDBOX_FILE_SIZE_MB = env.int("SAMOKODER_SANDBOX_FILE_SIZE_MB", default=256)
 SAMOKODER_SANDBOX_OUTPUT_BYTES = env.int("SAMOKODER_SANDBOX_OUTPUT_BYTES", default=1_000_000)
 SAMOKODER_COMMAND_TIMEOUT = env.float("SAMOKODER_COMMAND_TIMEOUT", default=300.0)
-SAMOKODER_WORKSPACES_DIR = env.str("SAMOKODER_WORKSPACES_DIR", default=str(VAR_DIR / "workspaces"))
+SAMOKODER_WORKSPACES_DIR = env.str("SAMOKODER_WORKSPACES_DIR", default="") or str(
+    VAR_DIR / "workspaces"
+)
 
 # LLM providers. System keys are the fallback when a user has none (invariant 16);
 # base URLs point an adapter at an OpenAI-compatible server or the replay server.

@@ -84,11 +84,13 @@ def test_env_example_as_written_starts_the_embedded_mode():
     example = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
     code = (
         "from django.conf import settings as s;"
-        "print(s.DATABASES['default']['ENGINE'], s.REDIS_URL, s.CELERY_BROKER_URL)"
+        "print(s.DATABASES['default']['ENGINE'], s.REDIS_URL, s.CELERY_BROKER_URL,"
+        " s.SAMOKODER_WORKSPACES_DIR)"
     )
     result = _python(code, **{**example, "SAMOKODER_TESTING": "1"})
 
     assert result.returncode == 0, result.stderr
-    engine, redis_url, broker = result.stdout.split()
+    engine, redis_url, broker, workspaces = result.stdout.split()
     assert engine == "django.db.backends.sqlite3"
+    assert workspaces == str(ROOT / "var" / "workspaces")
     assert redis_url.startswith("redis://") and broker == redis_url

@@ -49,3 +49,21 @@ def test_cleanup_runs_hourly_from_beat(settings):
     schedule = settings.CELERY_BEAT_SCHEDULE["cleanup-containers"]
     assert schedule["task"] == "execution.cleanup_containers"
     assert schedule["schedule"] == 3600.0
+
+
+def test_admin_lists_sandboxes_and_logs_and_stops_a_container(admin_client, project):
+    container = Container.objects.create(project=project, backend="bubblewrap", backend_id="x")
+    ExecutionLog.objects.create(project=project, container=container, command="ls", exit_code=0)
+
+    assert admin_client.get("/admin/execution/container/").status_code == 200
+    assert admin_client.get("/admin/execution/executionlog/").status_code == 200
+    admin_client.post(
+        "/admin/execution/container/", {"action": "stop", "_selected_action": [container.pk]}
+    )
+
+    container.refresh_from_db()
+    assert container.status == "stopped"
+    log = ExecutionLog.objects.get()
+    log.exit_code = 1
+    with pytest.raises(ValueError, match="append-only"):
+        log.save()
