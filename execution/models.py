@@ -4,6 +4,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from projects.models import Project
+from samokoder_site.immutable import WriteOnceMixin
 
 
 class Container(models.Model):
@@ -34,8 +35,10 @@ class Container(models.Model):
         return f"{self.backend}:{self.backend_id or self.pk}"
 
 
-class ExecutionLog(models.Model):
+class ExecutionLog(WriteOnceMixin, models.Model):
     """One command run in a sandbox (append-only): what ran, what it said, how it ended."""
+
+    write_once_reason = "Execution logs are append-only."
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="execution_logs")
@@ -59,8 +62,3 @@ class ExecutionLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.command[:60]} → {self.exit_code}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise ValueError("Execution logs are append-only.")
-        super().save(*args, **kwargs)

@@ -4,14 +4,17 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from projects.models import Project, ProjectState
+from samokoder_site.immutable import WriteOnceMixin
 
 
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class FileContent(models.Model):
+class FileContent(WriteOnceMixin, models.Model):
     """Immutable text addressed by its SHA-256 (invariant 19): stored once, shared by all."""
+
+    write_once_reason = "File content is immutable; store the new text as new content."
 
     hash = models.CharField(max_length=64, primary_key=True, editable=False)
     text = models.TextField(editable=False)
@@ -24,11 +27,6 @@ class FileContent(models.Model):
 
     def __str__(self) -> str:
         return self.hash[:12]
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise ValueError("File content is immutable; store the new text as new content.")
-        super().save(*args, **kwargs)
 
 
 class File(models.Model):

@@ -5,13 +5,16 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from projects.models import Project
+from samokoder_site.immutable import WriteOnceMixin
 
 
-class LLMRequest(models.Model):
+class LLMRequest(WriteOnceMixin, models.Model):
     """One call to a provider, failed ones too (invariant 15). Append-only.
 
     Prompts, responses and errors are stored with secrets masked (``llm.masking``).
     """
+
+    write_once_reason = "LLM requests are append-only."
 
     class Status(models.TextChoices):
         SUCCESS = "success", _("success")
@@ -56,11 +59,6 @@ class LLMRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.model} {self.status}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise ValueError("LLM requests are append-only.")
-        super().save(*args, **kwargs)
 
 
 class ModelPrice(models.Model):

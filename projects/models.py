@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from samokoder_site.events import EventRecord
+from samokoder_site.immutable import WriteOnceMixin
 
 
 class Project(models.Model):
@@ -56,13 +57,15 @@ class Branch(models.Model):
         return self.name
 
 
-class ProjectState(models.Model):
+class ProjectState(WriteOnceMixin, models.Model):
     """One immutable snapshot per step (invariant 8): a new step is a new row.
 
     ``data`` holds the typed pipeline state (iterations, epics, tasks, steps); the files
     of the step are ``files.StateFile`` rows: every path at a checkpoint, otherwise only
     what changed since the previous step, so storage grows with changes.
     """
+
+    write_once_reason = "A project state is immutable; commit a new step instead."
 
     branch = models.ForeignKey(Branch, on_delete=models.CASCADE, related_name="states")
     step_index = models.PositiveIntegerField(_("step"))
@@ -82,11 +85,6 @@ class ProjectState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.branch} #{self.step_index}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise ValueError("A project state is immutable; commit a new step instead.")
-        super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise ValueError("A single project state cannot be deleted; delete the project.")

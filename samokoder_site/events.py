@@ -11,6 +11,8 @@ from typing import Any, ClassVar, Self
 
 from django.db import models
 
+from samokoder_site.immutable import WriteOnceMixin
+
 _EVENT_TYPES: dict[str, type["DomainEvent"]] = {}
 
 
@@ -39,8 +41,10 @@ def event_type(name: str) -> type[DomainEvent]:
     return _EVENT_TYPES[name]
 
 
-class EventRecord(models.Model):
+class EventRecord(WriteOnceMixin, models.Model):
     """Append-only row for one event; concrete logs add their own foreign keys."""
+
+    write_once_reason = "Events are append-only; a recorded event cannot change."
 
     name = models.CharField(max_length=64, db_index=True)
     payload = models.JSONField(default=dict)
@@ -49,11 +53,6 @@ class EventRecord(models.Model):
     class Meta:
         abstract = True
         ordering = ["id"]
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not self._state.adding:
-            raise ValueError("Events are append-only; a recorded event cannot change.")
-        super().save(*args, **kwargs)
 
     @classmethod
     def record(cls, event: DomainEvent, **links: Any) -> Self:
