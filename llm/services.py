@@ -13,7 +13,7 @@ database work runs on the caller's thread and connection).
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -93,6 +93,23 @@ class LLMGateway:
             return self.client.stream(conversation, agent=self.context.agent, on_text=relay)
 
         return await self._with_retries(conversation, call, may_retry=lambda: not streamed)
+
+    async def stream_chunks(self, conversation: Conversation) -> AsyncIterator[str]:
+        """StreamLLMResponse as an async iterator of text pieces (same recording as ``stream``).
+
+        Errors surface when iteration ends, after every piece that did arrive.
+        """
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        finished = object()
+
+        async def put(text: str) -> None:
+            await queue.put(text)
+
+        task = asyncio.create_task(self.stream(conversation, put))
+        task.add_done_callback(lambda _task: queue.put_nowait(finished))
+        while (item := await queue.get()) is not finished:
+            yield str(item)
+        await task
 
     async def send_many(
         self, conversations: list[Conversation], limit: int | None = None

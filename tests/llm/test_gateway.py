@@ -424,3 +424,15 @@ def test_context_too_long_fails_at_once_with_its_own_type(wired, user):
     with pytest.raises(errors.ContextTooLong):
         async_to_sync(_gateway(user, "openai").send)(HELLO)
     assert len(wired.requests) == 1
+
+
+def test_stream_chunks_is_an_async_iterator_of_the_pieces(wired, user):
+    wired.load_dict({"version": 1, "responses": [{"text": "alpha beta gamma delta"}]})
+    gateway = _gateway(user, "anthropic")
+
+    async def read() -> list[str]:
+        return [piece async for piece in gateway.stream_chunks(HELLO)]
+
+    pieces = async_to_sync(read)()
+    assert len(pieces) >= 3 and "".join(pieces) == "alpha beta gamma delta"
+    assert LLMRequest.objects.get().status == "success"
