@@ -24,3 +24,28 @@ def auth_api_client(user):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def fresh_rate_window():
+    """Wait, if needed, so a burst of requests falls inside one rate-limit window.
+
+    django-ratelimit counts in fixed windows; five requests that straddle a window's
+    end would be counted in two, and the sixth would pass. Called with the group and
+    client IP a test is about to use; waits at most one window's tail (< 10 s).
+    """
+    import time
+
+    from django.conf import settings
+    from django.test import RequestFactory
+    from django_ratelimit.core import get_usage
+
+    def wait(group: str, ip: str = "127.0.0.1", rate: str | None = None) -> None:
+        request = RequestFactory().post("/", REMOTE_ADDR=ip)
+        usage = get_usage(
+            request, group=group, key="ip", rate=rate or settings.RATELIMIT_AUTH, increment=False
+        )
+        if usage is not None and usage["time_left"] < 10:
+            time.sleep(usage["time_left"] + 0.5)
+
+    return wait

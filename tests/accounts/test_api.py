@@ -94,7 +94,10 @@ def test_me_needs_authentication(api_client):
     assert api_client.get(reverse("api-me")).status_code == 401
 
 
-def test_sixth_token_request_in_a_minute_gets_429_with_retry_after(api_client, user):
+def test_sixth_token_request_in_a_minute_gets_429_with_retry_after(
+    api_client, user, fresh_rate_window
+):
+    fresh_rate_window("auth.token")
     statuses = [_token(api_client, user.email, "wrong guess").status_code for _ in range(5)]
     sixth = _token(api_client, user.email)
 
@@ -104,7 +107,8 @@ def test_sixth_token_request_in_a_minute_gets_429_with_retry_after(api_client, u
     assert sixth.json()["code"] == "rate_limited"
 
 
-def test_rate_limit_counts_per_client_ip(user):
+def test_rate_limit_counts_per_client_ip(user, fresh_rate_window):
+    fresh_rate_window("auth.token", ip="10.0.0.1")
     blocked, fresh = APIClient(REMOTE_ADDR="10.0.0.1"), APIClient(REMOTE_ADDR="10.0.0.2")
     for _ in range(5):
         _token(blocked, user.email, "wrong")
@@ -113,7 +117,8 @@ def test_rate_limit_counts_per_client_ip(user):
     assert _token(fresh, user.email).status_code == 200
 
 
-def test_register_endpoint_is_rate_limited_too(api_client):
+def test_register_endpoint_is_rate_limited_too(api_client, fresh_rate_window):
+    fresh_rate_window("auth.register")
     for n in range(5):
         api_client.post(reverse("api-register"), {"email": f"r{n}@example.com"}, format="json")
 

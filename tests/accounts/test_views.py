@@ -75,7 +75,8 @@ def test_login_redirect_never_leaves_the_site(client, user):
     assert response["Location"] == reverse("projects:dashboard")
 
 
-def test_sixth_login_attempt_in_a_minute_gets_a_429_page(client, user):
+def test_sixth_login_attempt_in_a_minute_gets_a_429_page(client, user, fresh_rate_window):
+    fresh_rate_window("auth.login")
     for _ in range(5):
         assert _login(client, user.email, "guess").status_code == 400
 
