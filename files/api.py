@@ -186,7 +186,8 @@ class FileDiffAPI(FileScopedView):
             raise APIValidationError({"from": [_("This parameter is required.")]})
         old_state = self.get_state(branch, from_step)
         new_state = self.get_state(branch, _step(request.query_params.get("to"), "to"))
-        old, new = self._version(old_state, path), self._version(new_state, path)
+        old = selectors.file_version(state=old_state, path=path)
+        new = selectors.file_version(state=new_state, path=path)
         if old is None and new is None:
             raise Http404
         body = {
@@ -196,12 +197,6 @@ class FileDiffAPI(FileScopedView):
             "diff": selectors.file_diff(old=old, new=new, path=path),
         }
         return Response(FileDiffSerializer(body).data)
-
-    def _version(self, state: ProjectState, path: str):
-        try:
-            return selectors.file_read(state=state, path=path)
-        except selectors.FileNotInState:
-            return None
 
 
 class DownloadAPI(FileScopedView):

@@ -59,6 +59,14 @@ def file_read(*, state: ProjectState, path: str) -> FileContent:
     return FileContent.objects.get(pk=content_id)
 
 
+def file_version(*, state: ProjectState, path: str) -> FileContent | None:
+    """The file at ``state``, or None where it is absent (a side of a diff)."""
+    try:
+        return file_read(state=state, path=path)
+    except FileNotInState:
+        return None
+
+
 def file_history(*, branch: Branch, path: str) -> QuerySet[StateFile]:
     """The steps on ``branch`` where ``path`` changed, oldest first (content None: deleted).
 

@@ -130,9 +130,9 @@ def diff_view(request: HttpRequest, project_id, path: str) -> HttpResponse:
 def _version_at(branch: Branch, step: int, path: str):
     try:
         state = selectors.state_get(branch=branch, step=step)
-        return selectors.file_read(state=state, path=path)
-    except (ProjectState.DoesNotExist, selectors.FileNotInState):
+    except ProjectState.DoesNotExist:
         return None
+    return selectors.file_version(state=state, path=path)
 
 
 @login_required

@@ -73,27 +73,37 @@ class ProcessManager(ABC):
         running (CleanupOrphanedContainers stops them)."""
 
 
-class CappedReader(threading.Thread):
-    """Drain a pipe in the background, keeping at most ``limit`` bytes.
+class CappedOutput:
+    """At most ``limit`` bytes of one stream; what is dropped is counted so the text says so."""
 
-    Reading on past the cap keeps the command from blocking on a full pipe; what was
-    dropped is counted so the text can say so.
-    """
-
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        super().__init__(daemon=True)
-        self.stream, self.limit = stream, limit
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.kept = bytearray()
         self.dropped = 0
 
-    def run(self) -> None:
-        while chunk := self.stream.read(65536):
-            room = self.limit - len(self.kept)
-            self.kept += chunk[:room]
-            self.dropped += max(len(chunk) - room, 0)
+    def add(self, chunk: bytes) -> None:
+        room = self.limit - len(self.kept)
+        self.kept += chunk[:room]
+        self.dropped += max(len(chunk) - room, 0)
 
     def text(self) -> str:
         text = self.kept.decode("utf-8", errors="replace")
         if self.dropped:
             text += f"\n[… output truncated: {self.dropped} more bytes not kept]"
         return text
+
+
+class CappedReader(threading.Thread):
+    """Drain a pipe in the background into a ``CappedOutput``.
+
+    Reading on past the cap keeps the command from blocking on a full pipe.
+    """
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.output = CappedOutput(limit)
+
+    def run(self) -> None:
+        while chunk := self.stream.read(65536):
+            self.output.add(chunk)

@@ -131,7 +131,7 @@ class BubblewrapProcessManager(ProcessManager):
             process.wait()
         for reader in readers:
             reader.join(timeout=10)
-        out, err = readers
+        out, err = (reader.output for reader in readers)
         return ExecutionResult(
             exit_code=None if timed_out else process.returncode,
             stdout=out.text(),

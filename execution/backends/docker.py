@@ -18,6 +18,7 @@ from django.conf import settings
 from docker.errors import DockerException, NotFound
 
 from execution.backends.base import (
+    CappedOutput,
     ExecutionResult,
     ProcessManager,
     SandboxError,
@@ -126,13 +127,14 @@ class DockerProcessManager(ProcessManager):
         self._kill_all(handle)  # the timed-out command, and anything left in the background
         reader.join(10)
         exit_code = None if timed_out else api.exec_inspect(exec_id)["ExitCode"]
+        out, err = reader.outputs
         return ExecutionResult(
             exit_code=exit_code,
-            stdout=reader.text(0),
-            stderr=reader.text(1),
+            stdout=out.text(),
+            stderr=err.text(),
             duration_ms=round((time.monotonic() - started) * 1000),
             timed_out=timed_out,
-            truncated=bool(reader.dropped[0] or reader.dropped[1]),
+            truncated=bool(out.dropped or err.dropped),
         )
 
     def _kill_all(self, handle: SandboxHandle) -> None:
@@ -152,24 +154,15 @@ class DockerProcessManager(ProcessManager):
 
 
 class _DemuxReader(threading.Thread):
-    """Drain a demultiplexed exec stream, keeping at most ``limit`` bytes per stream."""
+    """Drain a demultiplexed exec stream into one ``CappedOutput`` per stream."""
 
     def __init__(self, stream, limit: int) -> None:
         super().__init__(daemon=True)
-        self.stream, self.limit = stream, limit
-        self.kept = [bytearray(), bytearray()]
-        self.dropped = [0, 0]
+        self.stream = stream
+        self.outputs = (CappedOutput(limit), CappedOutput(limit))
 
     def run(self) -> None:
         for chunks in self.stream:
-            for index, chunk in enumerate(chunks):
+            for output, chunk in zip(self.outputs, chunks, strict=True):
                 if chunk:
-                    room = self.limit - len(self.kept[index])
-                    self.kept[index] += chunk[:room]
-                    self.dropped[index] += max(len(chunk) - room, 0)
-
-    def text(self, index: int) -> str:
-        text = self.kept[index].decode("utf-8", errors="replace")
-        if self.dropped[index]:
-            text += f"\n[… output truncated: {self.dropped[index]} more bytes not kept]"
-        return text
+                    output.add(chunk)
