@@ -5,6 +5,7 @@ recorded. There is no unsandboxed fallback: when the backend is missing, the com
 is refused with SandboxUnavailable, whose message says what to install.
 """
 
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from execution.backends.base import Limits, ProcessManager, SandboxHandle
+from execution.backends.base import ExecutionResult, Limits, ProcessManager, SandboxHandle
 from execution.events import (
     CommandExecuted,
     CommandTimeout,
@@ -86,6 +87,16 @@ class CommandOutcome:
     refused: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class CommandRun:
+    """A command that has run, with the file changes it made not yet committed."""
+
+    log: ExecutionLog
+    result: ExecutionResult
+    changes: dict[str, str | None]
+    refused: dict[str, str]
+
+
 def command_execute(
     *,
     branch: Branch,
@@ -100,6 +111,35 @@ def command_execute(
     SAMOKODER_SANDBOX_INSTALL_NETWORK. Records an ExecutionLog and CommandExecuted (or
     CommandTimeout); refused files are reported (FilesRefused), never synced.
     """
+    ran = command_run(
+        branch=branch, command=command, run_id=run_id, timeout=timeout,
+        dependency_install=dependency_install,
+    )  # fmt: skip
+    state = None
+    if ran.changes:
+        try:
+            state = files_commit(branch=branch, changes=ran.changes)
+        except ValidationError as exc:
+            ran.refused.update({path: "; ".join(exc.messages) for path in ran.changes})
+    commands_refused_report(branch=branch, refused=ran.refused)
+    return CommandOutcome(log=ran.log, state=state, refused=ran.refused)
+
+
+def command_run(
+    *,
+    branch: Branch,
+    command: str,
+    run_id=None,
+    timeout: float | None = None,
+    dependency_install: bool = False,
+    cancel: threading.Event | None = None,
+) -> CommandRun:
+    """Run ``command`` on the branch's latest files and collect what it changed.
+
+    The caller commits the changes (the pipeline does, together with its step). Setting
+    ``cancel`` kills the command; its log then says so. Raises SandboxError when the
+    sandbox itself cannot run.
+    """
     project = branch.project
     manager = process_manager()
     container = container_get_or_create(project=project, manager=manager)
@@ -109,14 +149,24 @@ def command_execute(
     workspace_materialize(fs, files)
     limit = timeout or settings.SAMOKODER_COMMAND_TIMEOUT
     network = dependency_install and settings.SAMOKODER_SANDBOX_INSTALL_NETWORK
-    result = manager.execute(handle, command, timeout=limit, network=network)
+    result = manager.execute(handle, command, timeout=limit, network=network, cancel=cancel)
     log = ExecutionLog.objects.create(
         project=project, container=container, run_id=run_id, command=command,
         stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code,
         duration_ms=result.duration_ms, timed_out=result.timed_out, truncated=result.truncated,
     )  # fmt: skip
     _record_command(project, command, result, limit)
-    return _sync_back(branch, fs, files, log)
+    report = workspace_collect(fs, files, settings.SAMOKODER_MAX_FILE_BYTES)
+    if result.cancelled:
+        report.changes.clear()  # a killed command's half-written files are not kept
+    return CommandRun(log=log, result=result, changes=report.changes, refused=report.refused)
+
+
+def commands_refused_report(*, branch: Branch, refused: dict[str, str]) -> None:
+    """FilesRefused for what a command wrote that cannot be kept (symlinks, binaries…)."""
+    if refused:
+        event = FilesRefused(project_id=str(branch.project_id), paths=refused)
+        ProjectEvent.record(event, project_id=branch.project_id)
 
 
 def _record_command(project: Project, command: str, result, limit: float) -> None:
@@ -128,22 +178,6 @@ def _record_command(project: Project, command: str, result, limit: float) -> Non
             duration_ms=result.duration_ms, truncated=result.truncated,
         )  # fmt: skip
     ProjectEvent.record(event, project=project)
-
-
-def _sync_back(
-    branch: Branch, fs: LocalFileSystem, before: dict[str, str], log: ExecutionLog
-) -> CommandOutcome:
-    report = workspace_collect(fs, before, settings.SAMOKODER_MAX_FILE_BYTES)
-    state = None
-    if report.changes:
-        try:
-            state = files_commit(branch=branch, changes=report.changes)
-        except ValidationError as exc:
-            report.refused.update({path: "; ".join(exc.messages) for path in report.changes})
-    if report.refused:
-        event = FilesRefused(project_id=str(branch.project_id), paths=report.refused)
-        ProjectEvent.record(event, project_id=branch.project_id)
-    return CommandOutcome(log=log, state=state, refused=report.refused)
 
 
 def container_stop(*, container: Container, reason: str) -> None:

@@ -19,6 +19,13 @@ class Project(models.Model):
     description = models.TextField(_("description"), max_length=20_000, blank=True)
     # Generated from the name, unique per owner, never edited by a user (invariant 6).
     folder_name = models.SlugField(_("folder name"), max_length=100, editable=False)
+    # Per-run guards; empty means the defaults in settings (SAMOKODER_RUN_MAX_*).
+    max_run_cost = models.DecimalField(
+        _("budget per run, USD"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    max_run_llm_calls = models.PositiveIntegerField(
+        _("LLM calls per run"), null=True, blank=True
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -6,6 +6,7 @@ Defaults give the embedded mode (SQLite under ``var/``, a private Redis started 
 
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -145,9 +146,12 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_QUEUE = env.str("SAMOKODER_QUEUE_DEFAULT", default="default")
+SAMOKODER_QUEUE_GENERATION = env.str("SAMOKODER_QUEUE_GENERATION", default="generation")
+CELERY_TASK_ROUTES = {"generation.*": {"queue": SAMOKODER_QUEUE_GENERATION}}
 CELERY_BEAT_SCHEDULE = {
     "cleanup-containers": {"task": "execution.cleanup_containers", "schedule": 3600.0},
+    "resume-stale-runs": {"task": "generation.resume_stale_runs", "schedule": 60.0},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -240,6 +244,15 @@ SAMOKODER_SANDBOX_PIDS = env.int("SAMOKODER_SANDBOX_PIDS", default=128)
 SAMOKODER_SANDBOX_FILE_SIZE_MB = env.int("SAMOKODER_SANDBOX_FILE_SIZE_MB", default=256)
 SAMOKODER_SANDBOX_OUTPUT_BYTES = env.int("SAMOKODER_SANDBOX_OUTPUT_BYTES", default=1_000_000)
 SAMOKODER_COMMAND_TIMEOUT = env.float("SAMOKODER_COMMAND_TIMEOUT", default=300.0)
+# Generation runs (issue 6): guards per run, overridable per project; the heartbeat lets
+# a beat task hand a run whose worker died to another worker.
+SAMOKODER_RUN_MAX_COST = Decimal(env.str("SAMOKODER_RUN_MAX_COST", default="") or "5.00")  # USD
+SAMOKODER_RUN_MAX_LLM_CALLS = env.int("SAMOKODER_RUN_MAX_LLM_CALLS", default=200)
+SAMOKODER_RUN_MAX_SECONDS = env.float("SAMOKODER_RUN_MAX_SECONDS", default=3600.0)
+SAMOKODER_RUN_FIX_ATTEMPTS = 3  # invariant 12: at most 3 attempts to fix one error
+SAMOKODER_RUN_HEARTBEAT_SECONDS = env.float("SAMOKODER_RUN_HEARTBEAT_SECONDS", default=5.0)
+SAMOKODER_RUN_STALE_SECONDS = env.float("SAMOKODER_RUN_STALE_SECONDS", default=60.0)
+SAMOKODER_CODEMONKEY_LIMIT = env.int("SAMOKODER_CODEMONKEY_LIMIT", default=4)
 SAMOKODER_WORKSPACES_DIR = env.str("SAMOKODER_WORKSPACES_DIR", default="") or str(
     VAR_DIR / "workspaces"
 )

@@ -1,6 +1,7 @@
 """The ProcessManager interface (the domain's Docker ACL) and what a command returns."""
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,7 @@ class ExecutionResult:
     duration_ms: int
     timed_out: bool
     truncated: bool
+    cancelled: bool = False
 
 
 class ProcessManager(ABC):
@@ -58,10 +60,19 @@ class ProcessManager(ABC):
 
     @abstractmethod
     def execute(
-        self, handle: SandboxHandle, command: str, *, timeout: float, network: bool = False
+        self,
+        handle: SandboxHandle,
+        command: str,
+        *,
+        timeout: float,
+        network: bool = False,
+        cancel: threading.Event | None = None,
     ) -> ExecutionResult:
         """ExecuteCommand: run ``command`` (a shell line) in /workspace; never raises for
-        the command's own failure, only SandboxError when the sandbox cannot run it."""
+        the command's own failure, only SandboxError when the sandbox cannot run it.
+
+        Setting ``cancel`` kills the command (and everything it started) within
+        ``CANCEL_POLL`` seconds; the result then says ``cancelled``."""
 
     @abstractmethod
     def stop(self, handle: SandboxHandle) -> None:
@@ -71,6 +82,23 @@ class ProcessManager(ABC):
     def orphans(self, *, older_than: datetime) -> list[str]:
         """Backend ids of sandboxes this manager started before ``older_than`` and still
         running (CleanupOrphanedContainers stops them)."""
+
+
+CANCEL_POLL = 0.2  # seconds between looks at a cancel flag while a command runs
+
+
+def wait_until(done, *, timeout: float, cancel: threading.Event | None) -> str:
+    """Poll ``done()`` until it is true ("done"), the timeout passes ("timeout") or
+    ``cancel`` is set ("cancelled")."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        if cancel is not None and cancel.is_set():
+            return "cancelled"
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return "timeout"
+        (cancel or threading.Event()).wait(min(CANCEL_POLL, left))
+    return "done"
 
 
 class CappedOutput:

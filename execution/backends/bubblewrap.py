@@ -12,6 +12,7 @@ import resource
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from datetime import datetime
@@ -25,6 +26,7 @@ from execution.backends.base import (
     ProcessManager,
     SandboxHandle,
     SandboxUnavailable,
+    wait_until,
 )
 from execution.workspace import hand_over
 
@@ -44,7 +46,13 @@ class BubblewrapProcessManager(ProcessManager):
         return SandboxHandle(backend=self.name, backend_id=str(uuid.uuid4()), workspace=workspace)
 
     def execute(
-        self, handle: SandboxHandle, command: str, *, timeout: float, network: bool = False
+        self,
+        handle: SandboxHandle,
+        command: str,
+        *,
+        timeout: float,
+        network: bool = False,
+        cancel: threading.Event | None = None,
     ) -> ExecutionResult:
         bwrap = self._require_bwrap()
         hand_over(handle.workspace)
@@ -59,7 +67,7 @@ class BubblewrapProcessManager(ProcessManager):
             preexec_fn=self._limit_child,  # rlimits belong to the child only
             env={"PATH": "/usr/bin:/bin"},
         )
-        return self._collect(process, started, timeout)
+        return self._collect(process, started, timeout, cancel)
 
     def stop(self, handle: SandboxHandle) -> None:
         """Nothing keeps running between commands: each dies with its PID namespace."""
@@ -93,7 +101,9 @@ class BubblewrapProcessManager(ProcessManager):
                      "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",  # noqa: S108 - the sandbox's own tmpfs
                      "--bind", str(workspace), "/workspace", "--chdir", "/workspace",
                      "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
-                     "--setenv", "HOME", "/workspace", "--setenv", "LANG", "C.UTF-8"]  # fmt: skip
+                     "--setenv", "HOME", "/workspace", "--setenv", "LANG", "C.UTF-8",
+                     # bytecode caches are binary: they would only be refused on sync-back
+                     "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]  # fmt: skip
         if Path("/etc/alternatives").is_dir():
             arguments += ["--ro-bind", "/etc/alternatives", "/etc/alternatives"]
         if network:
@@ -116,27 +126,30 @@ class BubblewrapProcessManager(ProcessManager):
             os.setuid(uid)
 
     def _collect(
-        self, process: subprocess.Popen, started: float, timeout: float
+        self,
+        process: subprocess.Popen,
+        started: float,
+        timeout: float,
+        cancel: threading.Event | None,
     ) -> ExecutionResult:
         readers = [CappedReader(process.stdout, self.limits.output_bytes),
                    CappedReader(process.stderr, self.limits.output_bytes)]  # fmt: skip
         for reader in readers:
             reader.start()
-        timed_out = False
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        outcome = wait_until(lambda: process.poll() is not None, timeout=timeout, cancel=cancel)
+        timed_out = outcome == "timeout"
+        if outcome != "done":
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         for reader in readers:
             reader.join(timeout=10)
         out, err = (reader.output for reader in readers)
         return ExecutionResult(
-            exit_code=None if timed_out else process.returncode,
+            exit_code=process.returncode if outcome == "done" else None,
             stdout=out.text(),
             stderr=err.text(),
             duration_ms=round((time.monotonic() - started) * 1000),
             timed_out=timed_out,
             truncated=bool(out.dropped or err.dropped),
+            cancelled=outcome == "cancelled",
         )

@@ -24,6 +24,7 @@ from execution.backends.base import (
     SandboxError,
     SandboxHandle,
     SandboxUnavailable,
+    wait_until,
 )
 from execution.workspace import hand_over
 
@@ -98,6 +99,7 @@ class DockerProcessManager(ProcessManager):
             "user": f"{uid}:{uid}",
             "volumes": {str(workspace): {"bind": "/workspace", "mode": "rw"}},
             "working_dir": "/workspace",
+            "environment": {"PYTHONDONTWRITEBYTECODE": "1", "HOME": "/workspace"},
             "ulimits": [
                 docker.types.Ulimit(
                     name="fsize", soft=limits.file_size_mb << 20, hard=limits.file_size_mb << 20
@@ -105,7 +107,7 @@ class DockerProcessManager(ProcessManager):
             ],
         }
 
-    def execute(self, handle, command, *, timeout, network=False) -> ExecutionResult:
+    def execute(self, handle, command, *, timeout, network=False, cancel=None) -> ExecutionResult:
         # network: a container made with network "none" stays so; installs that need the
         # network run on bubblewrap or a separate, operator-approved container.
         hand_over(handle.workspace)
@@ -122,11 +124,11 @@ class DockerProcessManager(ProcessManager):
         started = time.monotonic()
         reader = _DemuxReader(stream, self.limits.output_bytes)
         reader.start()
-        reader.join(timeout)
-        timed_out = reader.is_alive()
-        self._kill_all(handle)  # the timed-out command, and anything left in the background
+        outcome = wait_until(lambda: not reader.is_alive(), timeout=timeout, cancel=cancel)
+        timed_out = outcome == "timeout"
+        self._kill_all(handle)  # a stopped command, and anything left in the background
         reader.join(10)
-        exit_code = None if timed_out else api.exec_inspect(exec_id)["ExitCode"]
+        exit_code = api.exec_inspect(exec_id)["ExitCode"] if outcome == "done" else None
         out, err = reader.outputs
         return ExecutionResult(
             exit_code=exit_code,
@@ -135,6 +137,7 @@ class DockerProcessManager(ProcessManager):
             duration_ms=round((time.monotonic() - started) * 1000),
             timed_out=timed_out,
             truncated=bool(out.dropped or err.dropped),
+            cancelled=outcome == "cancelled",
         )
 
     def _kill_all(self, handle: SandboxHandle) -> None:

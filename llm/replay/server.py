@@ -109,7 +109,8 @@ class ReplayApp:
         self._record(request, body, agent, wire.provider)
         if body is None:
             return _error(wire, 400, "replay server: request body is not a JSON object")
-        entry = self.queue.take(agent=agent, provider=wire.provider)
+        text = json.dumps(body, ensure_ascii=False)
+        entry = self.queue.take(agent=agent, provider=wire.provider, body=text)
         if entry is None:
             message = f"{EXHAUSTED}: no entry left for agent={agent!r} provider={wire.provider!r}"
             logger.error("%s (%s %s)", message, request.method, request.path)

@@ -59,11 +59,15 @@ class Entry(BaseModel):
     usage: Usage | None = None
     fault: Fault | None = None
     repeat: bool = False
+    # Only answers a request whose body contains this text: concurrent requests from one
+    # agent (parallel CodeMonkeys) then get their own answers whatever order they arrive in.
+    match: str | None = None
 
-    def fits(self, *, agent: str | None, provider: Provider) -> bool:
+    def fits(self, *, agent: str | None, provider: Provider, body: str = "") -> bool:
         """Whether this entry may answer a request from `agent` over `provider`'s format."""
         agent_fits = self.agent is None or self.agent == agent
-        return agent_fits and (self.provider is None or self.provider == provider)
+        body_fits = self.match is None or self.match in body
+        return agent_fits and body_fits and (self.provider is None or self.provider == provider)
 
 
 class Transcript(BaseModel):
@@ -127,11 +131,11 @@ class ReplayQueue:
         with self._lock:
             self._entries = list(transcript.responses)
 
-    def take(self, *, agent: str | None, provider: Provider) -> Entry | None:
+    def take(self, *, agent: str | None, provider: Provider, body: str = "") -> Entry | None:
         """Remove and return the first entry that fits (``repeat`` ones stay), or None."""
         with self._lock:
             for index, entry in enumerate(self._entries):
-                if entry.fits(agent=agent, provider=provider):
+                if entry.fits(agent=agent, provider=provider, body=body):
                     if not entry.repeat:
                         del self._entries[index]
                     return entry

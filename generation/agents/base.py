@@ -1,0 +1,41 @@
+"""What every agent shares: its prompt templates and one typed question to the LLM."""
+
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from django.template import Context, Engine
+from pydantic import BaseModel
+
+from llm.types import Conversation, Message
+
+Answer = TypeVar("Answer", bound=BaseModel)
+PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+# Prompts are text for a model, not HTML: nothing is escaped.
+_engine = Engine(dirs=[str(PROMPTS)], autoescape=False)
+
+
+class LLM(Protocol):
+    """The part of ``llm.services.LLMGateway`` an agent uses."""
+
+    async def send_structured(self, conversation: Conversation, schema: type[Answer]) -> Answer: ...
+
+
+def render(template: str, **values: Any) -> str:
+    return _engine.get_template(template).render(Context(values)).strip()
+
+
+class Agent:
+    name: ClassVar[str]  # also the agent recorded on each LLMRequest
+    role: ClassVar[str]
+    duty: ClassVar[str]
+    template: ClassVar[str]
+    answer: ClassVar[type[BaseModel]]
+
+    def conversation(self, **values: Any) -> Conversation:
+        system = render("system.txt", role=self.role, duty=self.duty)
+        return Conversation(
+            messages=(Message("system", system), Message("user", render(self.template, **values)))
+        )
+
+    async def ask(self, llm: LLM, **values: Any) -> Any:
+        return await llm.send_structured(self.conversation(**values), self.answer)

@@ -1,0 +1,92 @@
+"""The orchestrator: the next action, read from the committed pipeline state alone.
+
+Because nothing else is consulted, a run can stop anywhere (crash, restart, a question
+to the user, another worker) and continue from its last committed step. The order of
+the checks below is the order of the stages (invariant 9): specification, architecture,
+tasks, development, execution; debugging only after a command failed (invariant 11),
+at most ``fix_attempts`` times for one error (invariant 12).
+"""
+
+from dataclasses import dataclass, field
+
+from generation.models import Stage
+from generation.schemas import PipelineState, Step
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str  # ask | spec | architecture | tasks | plan | write | run | debug | test | done | fail
+    stage: str
+    task: int | None = None
+    steps: tuple[int, ...] = field(default_factory=tuple)  # step indices in the task
+
+
+def next_action(state: PipelineState, *, fix_attempts: int, parallel: int) -> Action:
+    if state.questions:
+        return Action("ask", _asking_stage(state))
+    if state.specification is None:
+        return Action("spec", Stage.SPECIFICATION)
+    if state.architecture is None:
+        return Action("architecture", Stage.ARCHITECTURE)
+    iteration = len(state.iterations) - 1
+    if not any(task.iteration == iteration for task in state.tasks):
+        return Action("tasks", Stage.TASKS)
+    if state.debugging is not None:
+        return _debugging(state, fix_attempts)
+    task = state.current_task()
+    if task is None:
+        return (
+            Action("done", Stage.EXECUTION)
+            if state.tests_passed
+            else Action("test", Stage.EXECUTION)
+        )
+    if not state.steps:
+        return Action("plan", Stage.DEVELOPMENT, task=task)
+    return _development(state.steps, task, parallel)
+
+
+def _asking_stage(state: PipelineState) -> str:
+    return Stage.SPECIFICATION if state.specification is None else Stage.DEVELOPMENT
+
+
+def _debugging(state: PipelineState, fix_attempts: int) -> Action:
+    debugging = state.debugging
+    stage = Stage.DEBUGGING
+    if debugging.rerun:
+        return Action("run", stage, task=state.current_task(), steps=_step_of(debugging.step))
+    if debugging.attempts >= fix_attempts:
+        return Action("fail", stage)
+    return Action("debug", stage, task=state.current_task())
+
+
+def _step_of(step: int | None) -> tuple[int, ...]:
+    return () if step is None else (step,)
+
+
+def _development(steps: list[Step], task: int, parallel: int) -> Action:
+    first = next(i for i, step in enumerate(steps) if not step.done)
+    kind = steps[first].type
+    if kind == "command":
+        return Action("run", Stage.EXECUTION, task=task, steps=(first,))
+    if kind == "human_intervention":
+        return Action("ask", Stage.DEVELOPMENT, task=task, steps=(first,))
+    return Action(
+        "write", Stage.DEVELOPMENT, task=task, steps=disjoint_batch(steps, first, parallel)
+    )
+
+
+def disjoint_batch(steps: list[Step], first: int, limit: int) -> tuple[int, ...]:
+    """Consecutive pending save_file steps from ``first`` whose files do not overlap
+    (invariant 10: CodeMonkeys run side by side only on independent files)."""
+    batch: list[int] = []
+    taken: set[str] = set()
+    for index in range(first, len(steps)):
+        step = steps[index]
+        if step.done:
+            continue
+        files = set(step.related_files)
+        if step.type != "save_file" or files & taken or len(batch) == limit:
+            break
+        batch.append(index)
+        taken |= files
+    return tuple(batch)

@@ -1,0 +1,69 @@
+"""Why a run stopped: a language-neutral code stored on the run, a sentence shown to people.
+
+The sentence is rendered when it is shown, so each user reads it in their own language.
+"""
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+BUDGET_COST = "budget_cost"
+BUDGET_CALLS = "budget_calls"
+WALL_CLOCK = "wall_clock"
+FIX_ATTEMPTS = "fix_attempts"
+LOOP_ERROR = "loop_error"
+LOOP_CONTENT = "loop_content"
+KEY_MISSING = "key_missing"
+KEY_REJECTED = "key_rejected"
+LLM_FAILED = "llm_failed"
+SANDBOX = "sandbox_unavailable"
+INVALID_OUTPUT = "invalid_output"
+TOO_MANY_QUESTIONS = "too_many_questions"
+CANCELLED = "cancelled"
+INTERNAL = "internal"
+
+
+def _templates() -> dict[str, str]:
+    return {
+        BUDGET_COST: _(
+            "The run reached its budget of $%(limit)s (spent $%(spent)s). Raise the "
+            "project's budget or start a smaller change."
+        ),
+        BUDGET_CALLS: _(
+            "The run reached its limit of %(limit)s LLM calls. Raise the project's limit "
+            "or start a smaller change."
+        ),
+        WALL_CLOCK: _("The run took longer than its limit of %(limit)s minutes."),
+        FIX_ATTEMPTS: _(
+            "“%(command)s” still fails after %(attempts)s attempts to fix it. Look at the "
+            "last output, edit the files or ask for a change."
+        ),
+        LOOP_ERROR: _(
+            "The same error came back after it had been fixed (“%(command)s”); the run "
+            "stopped instead of going round in circles."
+        ),
+        LOOP_CONTENT: _(
+            "The fix for “%(command)s” produced files that were already tried; the run "
+            "stopped instead of going round in circles."
+        ),
+        KEY_MISSING: _("No API key for %(provider)s. Add one under Settings → API keys."),
+        KEY_REJECTED: _(
+            "%(provider)s rejected the API key. Check or replace it under Settings → API keys."
+        ),
+        LLM_FAILED: _("The language model could not answer: %(detail)s"),
+        SANDBOX: _("The sandbox could not run commands: %(detail)s"),
+        INVALID_OUTPUT: _("The %(agent)s agent gave an answer that could not be used: %(detail)s"),
+        TOO_MANY_QUESTIONS: _("The specification still had open questions after your answers."),
+        CANCELLED: _("Stopped at your request."),
+        INTERNAL: _("An internal error stopped the run; it has been logged."),
+    }
+
+
+def reason_text(code: str, params: dict[str, Any]) -> str:
+    if not code:
+        return ""
+    template = _templates().get(code, _templates()[INTERNAL])
+    try:
+        return template % params
+    except (KeyError, TypeError, ValueError):
+        return _templates()[INTERNAL]

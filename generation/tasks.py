@@ -1,0 +1,26 @@
+"""Celery tasks of the generation context: thin, they take ids and call one service."""
+
+from celery import shared_task
+
+from generation.pipeline import run_drive
+from generation.services import run_requeue, runs_stale
+
+
+@shared_task(name="generation.run_generation", acks_late=True, reject_on_worker_lost=True)
+def run_generation_task(project_id: str, user_id: int) -> None:
+    """RunGeneration for the project's active run (domain: run_generation_task).
+
+    Acks late and is rejected back to the queue when its worker dies, so a redelivered
+    message resumes the run from its last committed step; ``run_claim`` makes a
+    duplicate delivery a no-op while the run is alive elsewhere.
+    """
+    run_drive(project_id=project_id, user_id=user_id)
+
+
+@shared_task(name="generation.resume_stale_runs")
+def resume_stale_runs_task() -> int:
+    """Beat: re-enqueue runs whose heartbeat stopped (the worker was killed outright)."""
+    stale = runs_stale()
+    for run in stale:
+        run_requeue(run=run)
+    return len(stale)
