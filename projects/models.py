@@ -23,9 +23,7 @@ class Project(models.Model):
     max_run_cost = models.DecimalField(
         _("budget per run, USD"), max_digits=10, decimal_places=2, null=True, blank=True
     )
-    max_run_llm_calls = models.PositiveIntegerField(
-        _("LLM calls per run"), null=True, blank=True
-    )
+    max_run_llm_calls = models.PositiveIntegerField(_("LLM calls per run"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:

@@ -312,3 +312,8 @@ if TESTING:
         "django.contrib.auth.hashers.MD5PasswordHasher",
         *PASSWORD_HASHERS,
     ]
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # A file, not memory: Celery workers started by the pipeline tests share it.
+        DATABASES["default"]["TEST"] = {
+            "NAME": str(VAR_DIR / f"test-{env.str('CACHE_KEY_PREFIX', default='run')}.sqlite3")
+        }

@@ -1,0 +1,125 @@
+"""Run API: start, watch, answer and stop generations. Thin views over services."""
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import APIException
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from generation import selectors, services
+from generation.models import GenerationRun
+from generation.serializers import (
+    AnswerSerializer,
+    EventSerializer,
+    RunSerializer,
+    RunStartSerializer,
+)
+from llm.errors import KeyMissing
+from llm.keys import key_resolve
+from projects.api import ProjectScopedMixin
+from projects.selectors import branch_get
+from samokoder_site.api import as_api_error
+
+
+class RunConflictError(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _conflict(exc: services.RunConflict) -> RunConflictError:
+    return RunConflictError(detail=exc.messages[0], code=exc.code or "conflict")
+
+
+class ProjectRunsAPI(ProjectScopedMixin, generics.ListCreateAPIView):
+    serializer_class = RunSerializer
+
+    def get_queryset(self) -> QuerySet[GenerationRun]:
+        return selectors.run_list(project=self.get_project())
+
+    @extend_schema(request=RunStartSerializer, responses={201: RunSerializer})
+    def create(self, request: Request, project_id: str) -> Response:
+        project = self.get_project()
+        data = RunStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        options = data.validated_data
+        provider = options.get("provider") or selectors.provider_default(user=request.user)
+        _require_key(request.user.pk, provider)
+        branch = branch_get(project=project, name=options["branch"])
+        try:
+            run = services.run_start(
+                project=project, user=request.user, provider=provider, model=options["model"],
+                branch=branch, change=options["change"],
+            )  # fmt: skip
+        except services.RunConflict as exc:
+            raise _conflict(exc) from exc
+        return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+def _require_key(user_id: int, provider: str | None) -> None:
+    """Refuse a run that could not make a single LLM call, before it is queued."""
+    message = _("Store an API key for %(provider)s under Settings → API keys first.")
+    try:
+        if provider is None:
+            raise KeyMissing("no provider")
+        key_resolve(user_id=user_id, provider=provider)
+    except KeyMissing as exc:
+        detail = {"provider": [message % {"provider": provider or "OpenAI"}]}
+        raise as_api_error(ValidationError(detail)) from exc
+
+
+class RunScopedMixin:
+    def get_object(self) -> GenerationRun:
+        return selectors.run_get(user=self.request.user, run_id=self.kwargs["run_id"])
+
+
+class RunDetailAPI(RunScopedMixin, generics.RetrieveAPIView):
+    serializer_class = RunSerializer
+
+
+class RunCancelAPI(RunScopedMixin, generics.GenericAPIView):
+    serializer_class = RunSerializer
+
+    @extend_schema(request=None, responses={200: RunSerializer})
+    def post(self, request: Request, run_id: str) -> Response:
+        try:
+            run = services.run_cancel(run=self.get_object())
+        except services.RunConflict as exc:
+            raise _conflict(exc) from exc
+        return Response(RunSerializer(run).data)
+
+
+class RunAnswerAPI(RunScopedMixin, generics.GenericAPIView):
+    serializer_class = AnswerSerializer
+
+    @extend_schema(request=AnswerSerializer, responses={200: RunSerializer})
+    def post(self, request: Request, run_id: str) -> Response:
+        run = self.get_object()
+        data = AnswerSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            run = services.run_answer(run=run, answer=data.validated_data["answer"])
+        except services.RunConflict as exc:
+            raise _conflict(exc) from exc
+        except ValidationError as exc:
+            raise as_api_error(exc) from exc
+        return Response(RunSerializer(run).data)
+
+
+AFTER = OpenApiParameter("after", int, description="Only events with a larger sequence number")
+
+
+class RunEventsAPI(RunScopedMixin, generics.GenericAPIView):
+    serializer_class = EventSerializer
+
+    @extend_schema(parameters=[AFTER], responses={200: EventSerializer(many=True)})
+    def get(self, request: Request, run_id: str) -> Response:
+        run = self.get_object()
+        after = request.query_params.get("after", "0")
+        if not after.isdigit():
+            detail = {"after": [_("A sequence number (0 or more) is expected.")]}
+            raise as_api_error(ValidationError(detail))
+        rows = selectors.run_events(run=run, after=int(after))
+        return Response(EventSerializer(rows, many=True).data)

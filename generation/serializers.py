@@ -1,0 +1,44 @@
+from rest_framework import serializers
+
+from generation.models import GenerationRun, PipelineEvent
+from generation.selectors import PROVIDER_ORDER
+
+
+class RunSerializer(serializers.ModelSerializer):
+    branch = serializers.CharField(source="branch.name", read_only=True)
+    reason = serializers.CharField(read_only=True)
+    stage_label = serializers.CharField(source="get_stage_display", read_only=True)
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+
+    class Meta:
+        model = GenerationRun
+        fields = [
+            "id", "project", "branch", "provider", "model", "iteration", "status",
+            "status_label", "stage", "stage_label", "progress", "question", "reason_code",
+            "reason", "prompt_tokens", "completion_tokens", "cost", "llm_calls", "max_cost",
+            "max_llm_calls", "last_seq", "cancel_requested", "created_at", "started_at",
+            "finished_at", "heartbeat_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class RunStartSerializer(serializers.Serializer):
+    provider = serializers.ChoiceField(choices=PROVIDER_ORDER, required=False)
+    model = serializers.CharField(max_length=128, required=False, default="")
+    branch = serializers.CharField(max_length=64, required=False, default="main")
+    change = serializers.CharField(
+        max_length=20_000, required=False, default="", trim_whitespace=True
+    )
+
+
+class AnswerSerializer(serializers.Serializer):
+    answer = serializers.CharField(max_length=20_000)
+
+
+class EventSerializer(serializers.ModelSerializer):
+    run = serializers.UUIDField(source="run_id", read_only=True)
+
+    class Meta:
+        model = PipelineEvent
+        fields = ["seq", "run", "name", "payload", "created_at"]
+        read_only_fields = fields

@@ -1,0 +1,107 @@
+"""The reference scenario end to end: API → Celery worker → SDK over HTTP → replay server,
+bubblewrap sandbox, PostgreSQL/SQLite and Redis. Nothing in the pipeline is faked."""
+
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from execution.models import ExecutionLog
+from files.selectors import state_get, state_texts
+from generation.models import GenerationRun
+from generation.schemas import PipelineState
+from llm.models import LLMRequest, ModelPrice
+from tests.generation.scenario import (
+    ANSWER,
+    USER_KEY,
+    expected_files,
+    project_for,
+    reference,
+    wait_for,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+EXPECTED_EVENTS = [
+    "GenerationStarted",
+    "QuestionAsked", "GenerationStepCompleted", "ProjectStateUpdated",
+    "QuestionAnswered", "ProjectStateUpdated",
+    "GenerationResumed",
+    "SpecificationGenerated", "GenerationStepCompleted", "ProjectStateUpdated",
+    "ArchitectureDesigned", "GenerationStepCompleted", "ProjectStateUpdated",
+    "TasksCreated", "GenerationStepCompleted", "ProjectStateUpdated",
+    "StepsPlanned", "GenerationStepCompleted", "ProjectStateUpdated",
+    "CodeGenerated", "GenerationStepCompleted", "ProjectStateUpdated",
+    "CommandExecuted", "ErrorDetected", "GenerationStepCompleted", "ProjectStateUpdated",
+    "FixApplied", "GenerationStepCompleted", "ProjectStateUpdated",
+    "CommandExecuted", "ErrorFixed", "GenerationStepCompleted", "ProjectStateUpdated",
+    "CommandExecuted", "GenerationStepCompleted", "ProjectStateUpdated",
+    "GenerationCompleted",
+]  # fmt: skip
+
+
+def start(user, project) -> dict:
+    client = APIClient()
+    client.force_authenticate(user)
+    response = client.post(f"/api/v1/projects/{project.pk}/runs", {}, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_reference_scenario_generates_a_tested_code_base(user, worker, pipeline_settings, replay):
+    transcript = reference()
+    replay.load_dict(transcript)
+    project = project_for(user)
+    run_id = start(user, project)["id"]
+
+    run = wait_for(run_id, "awaiting_input", worker=worker)
+    assert run.question == "Should the counter read standard input when no file is given?"
+    client = APIClient()
+    client.force_authenticate(user)
+    answered = client.post(f"/api/v1/runs/{run_id}/answer", {"answer": ANSWER}, format="json")
+    assert answered.status_code == 200, answered.content
+    run = wait_for(run_id, "completed", "failed", worker=worker)
+
+    assert run.status == "completed", run.reason
+    assert run.progress == 100 and run.finished_at is not None
+    branch = project.branches.get(name="main")
+    final = state_get(branch=branch)
+    assert dict(state_texts(state=final)) == expected_files(transcript)
+    assert replay.remaining() == 0
+
+    # Every state: one per step, contiguous, each a valid pipeline state.
+    states = list(branch.states.order_by("step_index"))
+    assert [s.step_index for s in states] == list(range(len(states)))
+    assert len(states) == 14
+    data = [PipelineState.model_validate(s.data) for s in states]
+    assert data[4].specification is not None and data[3].specification is None
+    assert data[-1].tests_passed and data[-1].iterations[-1].status == "completed"
+
+    # The events, in order, with no gap in their sequence numbers.
+    events = list(GenerationRun.objects.get(pk=run_id).events.order_by("seq"))
+    assert [e.name for e in events] == EXPECTED_EVENTS
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    steps = [e.payload["step_index"] for e in events if e.name == "GenerationStepCompleted"]
+    assert steps == sorted(set(steps))  # no step committed twice
+
+    # The sandbox ran the tests three times: failing, then passing twice.
+    logs = list(ExecutionLog.objects.filter(run_id=run_id).order_by("created_at"))
+    assert [log.command for log in logs] == ["python3 -m unittest -v"] * 3
+    assert [log.exit_code for log in logs] == [1, 0, 0]
+    assert "FAILED" in logs[0].stderr and "OK" in logs[1].stderr
+
+    # Every LLM call went through the user's key, was recorded and priced.
+    requests = list(LLMRequest.objects.filter(run_id=run_id))
+    assert len(requests) == 8 and all(r.status == "success" for r in requests)
+    assert all(r.key_source == "user" for r in requests)
+    assert all(USER_KEY not in str(r.prompt) for r in requests)
+    assert sorted(r.agent for r in requests) == sorted(
+        ["SpecWriter"] * 2
+        + ["Architect", "TechLead", "Developer", "BugHunter"]
+        + ["CodeMonkey"] * 2
+    )
+    price = ModelPrice.objects.get(provider="openai", model=requests[0].model)
+    one = (1000 * price.input_per_million + 200 * price.output_per_million) / Decimal(1_000_000)
+    assert run.cost == sum(r.cost for r in requests) == 8 * one
+    assert (run.llm_calls, run.prompt_tokens, run.completion_tokens) == (8, 8000, 1600)
+    assert all(r["api_key"] == USER_KEY for r in replay.requests)
