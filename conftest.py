@@ -7,6 +7,9 @@ import uuid
 # prefix of this run's own so rate-limit counters never leak between runs sharing Redis.
 os.environ.setdefault("SAMOKODER_TESTING", "1")
 os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
+# Runs started by tests go to a queue of this session's own: a `make run` worker on the
+# same Redis never picks them up, and the test workers never see another session's.
+os.environ.setdefault("SAMOKODER_QUEUE_GENERATION", f"{os.environ['CACHE_KEY_PREFIX']}-generation")
 
 import pytest
 
@@ -22,6 +25,15 @@ def _fresh_rate_limits():
     with redis.Redis.from_url(settings.REDIS_URL) as client:
         for key in client.scan_iter(match=f"{prefix}:*", count=500):
             client.delete(key)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Drop what this session left in the broker (runs queued by API tests)."""
+    import redis
+    from django.conf import settings
+
+    with redis.Redis.from_url(settings.CELERY_BROKER_URL) as client:
+        client.delete(settings.SAMOKODER_QUEUE_GENERATION)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -3,8 +3,10 @@
 The sentence is rendered when it is shown, so each user reads it in their own language.
 """
 
+from decimal import Decimal
 from typing import Any
 
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 BUDGET_COST = "budget_cost"
@@ -59,11 +61,23 @@ def _templates() -> dict[str, str]:
     }
 
 
+MONEY = {"limit", "spent"}  # amounts in USD, formatted for the active language
+
+
 def reason_text(code: str, params: dict[str, Any]) -> str:
     if not code:
         return ""
     template = _templates().get(code, _templates()[INTERNAL])
+    if code == BUDGET_COST:
+        params = {key: _money(value) if key in MONEY else value for key, value in params.items()}
     try:
         return template % params
     except (KeyError, TypeError, ValueError):
         return _templates()[INTERNAL]
+
+
+def _money(value: Any) -> str:
+    try:
+        return number_format(Decimal(str(value)), decimal_pos=2, use_l10n=True)
+    except ArithmeticError:
+        return str(value)

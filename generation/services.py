@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -201,7 +201,9 @@ def run_finish(
         _refresh_usage(run)
         run.save()
         _mark_iteration(run, status)
-        _append(run, [_finish_event(run)])
+        # The event's sentence is for the run's owner, whoever's request stopped it.
+        with translation.override(run.user.language or settings.LANGUAGE_CODE):
+            _append(run, [_finish_event(run)])
 
 
 def _finish_event(run: GenerationRun) -> DomainEvent:

@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from files.services import file_save
+from generation.models import GenerationRun
 from projects.models import Project, ProjectEvent, ProjectState
 from projects.services import project_create
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 METHODS = ["get", "post", "put", "patch", "delete"]
 PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
-# Routes with object ids that are not a project's (none yet) would be listed here.
+# Runs (run_id) belong to a project, so they are checked here too.
 NOT_PROJECT_SCOPED = {"provider"}  # a user's own key, addressed by provider, never by id
 
 
@@ -47,9 +48,23 @@ def _fill(route: str, values: dict[str, str]) -> str:
 
 @pytest.fixture
 def victim_project(other_user):
-    project = project_create(owner=other_user, name="Private")
-    file_save(branch=project.branches.get(), path="secret.txt", text="top secret")
+    project = project_create(owner=other_user, name="Private", description="Secret app")
+    branch = project.branches.get()
+    file_save(branch=branch, path="secret.txt", text="top secret")
+    # A run that waits for its owner's answer: an answer or a cancel from anyone else
+    # would change it, so the snapshot below would see it.
+    GenerationRun.objects.create(
+        project=project, branch=branch, user=other_user, provider="openai",
+        status=GenerationRun.Status.AWAITING_INPUT, question="top secret?",
+        max_cost=1, max_llm_calls=10,
+    )  # fmt: skip
     return project
+
+
+def _values(project: Project) -> dict[str, str]:
+    run = project.runs.get()
+    return {"project_id": str(project.pk), "run_id": str(run.pk), "step": "1",
+            "path": "secret.txt"}  # fmt: skip
 
 
 def _snapshot(project: Project) -> tuple:
@@ -58,23 +73,25 @@ def _snapshot(project: Project) -> tuple:
         ProjectState.objects.filter(branch__project=project).count(),
         project.branches.count(),
         ProjectEvent.objects.filter(project=project).count(),
+        list(project.runs.values_list("status", "question", "cancel_requested", "last_seq")),
+        project.runs.count(),
     )
 
 
 def test_the_url_conf_has_project_routes_to_check():
-    assert len(_project_routes()) >= 9
+    assert len(_project_routes()) >= 14
 
 
 @pytest.mark.parametrize("method", METHODS)
 def test_every_project_route_is_404_for_another_users_project(user, victim_project, method):
     client = APIClient()
     client.force_login(user)
-    values = {"project_id": str(victim_project.pk), "step": "1", "path": "secret.txt"}
+    values = _values(victim_project)
     before = _snapshot(victim_project)
 
     for route in _project_routes():
         url = _fill(route, values)
-        body = {"name": "stolen", "content": "overwritten", "step": 0}
+        body = {"name": "stolen", "content": "overwritten", "step": 0, "answer": "stolen"}
         response = getattr(client, method)(url, body, format="json")
         # 405 says only that the route never takes this method, for anyone.
         assert response.status_code in {404, 405}, f"{method.upper()} {url}: {response.status_code}"
@@ -89,7 +106,7 @@ def test_every_project_route_reaches_the_ownership_check(user, victim_project):
     """Each route answers 404 to some method, so none of them only ever says 405."""
     client = APIClient()
     client.force_login(user)
-    values = {"project_id": str(victim_project.pk), "step": "1", "path": "secret.txt"}
+    values = _values(victim_project)
 
     for route in _project_routes():
         url = _fill(route, values)
@@ -101,7 +118,7 @@ def test_the_owner_reaches_the_same_routes(other_user, victim_project):
     """The checks above are only meaningful if those URLs work for the owner."""
     client = APIClient()
     client.force_login(other_user)
-    values = {"project_id": str(victim_project.pk), "step": "1", "path": "secret.txt"}
+    values = _values(victim_project)
 
     for route in _project_routes():
         url = _fill(route, values) + ("?from=0" if route.endswith("diff") else "")

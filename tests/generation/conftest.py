@@ -9,7 +9,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +20,8 @@ from execution.backends.base import SandboxUnavailable
 from execution.services import process_manager
 
 ROOT = Path(__file__).resolve().parents[2]
-QUEUE = f"generation-test-{uuid.uuid4().hex[:8]}"
+QUEUE = os.environ["SAMOKODER_QUEUE_GENERATION"]  # this session's own (root conftest)
+STALE_SECONDS = "3"  # a killed worker's run is handed on after this long without a beat
 
 
 def _database_url() -> str:
@@ -105,7 +105,7 @@ def worker_env(django_db_setup, django_db_blocker, replay_server, sandbox_worksp
         "LLM_RETRY_BASE_DELAY": "0.05",
         "LLM_RETRY_MAX_DELAY": "0.5",
         "SAMOKODER_RUN_HEARTBEAT_SECONDS": "0.5",
-        "SAMOKODER_RUN_STALE_SECONDS": "3",
+        "SAMOKODER_RUN_STALE_SECONDS": STALE_SECONDS,
         "SAMOKODER_SANDBOX_BACKEND": "bubblewrap",
         "SAMOKODER_WORKSPACES_DIR": sandbox_workspaces,
         "SAMOKODER_ENCRYPTION_KEYS": ",".join(django_settings.SAMOKODER_ENCRYPTION_KEYS),
@@ -136,6 +136,7 @@ def pipeline_settings(settings, replay, sandbox_workspaces):
     settings.SAMOKODER_QUEUE_GENERATION = QUEUE
     settings.SAMOKODER_SANDBOX_BACKEND = "bubblewrap"
     settings.SAMOKODER_WORKSPACES_DIR = sandbox_workspaces
+    settings.SAMOKODER_RUN_STALE_SECONDS = float(STALE_SECONDS)
     settings.LLM_BASE_URLS = {"openai": f"{replay.url}/v1", "anthropic": replay.url,
                               "groq": replay.url}  # fmt: skip
     return settings

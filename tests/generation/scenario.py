@@ -59,3 +59,32 @@ def wait_for(run_id, *statuses: str, timeout: float = 90, worker=None) -> Genera
         time.sleep(0.1)
     log = worker.log()[-4000:] if worker else ""
     raise AssertionError(f"run {run_id} is {run.status} ({run.reason}), not {statuses}\n{log}")
+
+
+def api_for(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def run_start_api(user, project, **body) -> str:
+    response = api_for(user).post(f"/api/v1/projects/{project.pk}/runs", body, format="json")
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def run_to_end(user, project, worker, *, answer: str = ANSWER, **body) -> GenerationRun:
+    """Start a run, answer its question if it asks one, and wait until it stops."""
+    run_id = run_start_api(user, project, **body)
+    run = wait_for(run_id, "awaiting_input", "completed", "failed", "cancelled", worker=worker)
+    if run.status == "awaiting_input":
+        response = api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": answer})
+        assert response.status_code == 200, response.content
+        run = wait_for(run_id, "completed", "failed", "cancelled", worker=worker)
+    return run
+
+
+def event_names(run: GenerationRun) -> list[str]:
+    return list(run.events.order_by("seq").values_list("name", flat=True))

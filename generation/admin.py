@@ -1,0 +1,39 @@
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from generation.models import GenerationRun, PipelineEvent
+from generation.services import RunConflict, run_cancel
+from projects.admin import ReadOnlyAdminMixin
+
+
+class PipelineEventInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = PipelineEvent
+    fields = ["seq", "name", "payload", "created_at"]
+    readonly_fields = fields
+    ordering = ["seq"]
+    extra = 0
+
+
+@admin.register(GenerationRun)
+class GenerationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "project", "user", "status", "stage", "progress",
+                    "llm_calls", "cost", "reason_code"]  # fmt: skip
+    list_filter = ["status", "stage", "provider"]
+    search_fields = ["project__name", "user__email"]
+    list_select_related = ["project", "user"]
+    readonly_fields = [*(f.name for f in GenerationRun._meta.fields), "reason"]
+    inlines = [PipelineEventInline]
+    actions = ["cancel"]
+
+    @admin.action(description=_("Cancel selected runs"))
+    def cancel(self, request, queryset) -> None:
+        count = 0
+        for run in queryset.filter(status__in=GenerationRun.ACTIVE):
+            try:
+                run_cancel(run=run)
+                count += 1
+            except RunConflict:
+                pass  # finished meanwhile
+        message = ngettext("%(count)d run cancelled.", "%(count)d runs cancelled.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)

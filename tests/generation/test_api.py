@@ -1,0 +1,107 @@
+"""The run API: clear refusals, the one-active-run rule, answers and events."""
+
+import pytest
+from django.db import IntegrityError
+
+from accounts.services import key_store
+from generation.models import GenerationRun
+from generation.services import run_start
+from projects.services import project_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project(user):
+    return project_create(owner=user, name="App", description="A calculator")
+
+
+@pytest.fixture
+def keyed(user, settings):
+    settings.LLM_SYSTEM_KEYS = {"openai": "", "anthropic": "", "groq": ""}
+    key_store(user=user, provider="anthropic", api_key="sk-ant-test-000000000000")
+    return user
+
+
+def test_a_run_needs_a_key_and_says_where_to_store_one(auth_api_client, project, settings):
+    settings.LLM_SYSTEM_KEYS = {"openai": "", "anthropic": "", "groq": ""}
+    response = auth_api_client.post(f"/api/v1/projects/{project.pk}/runs", {}, format="json")
+    assert response.status_code == 400
+    assert "provider" in response.json()
+    assert not GenerationRun.objects.exists()
+
+
+def test_the_users_own_provider_is_used_by_default(auth_api_client, project, keyed):
+    response = auth_api_client.post(f"/api/v1/projects/{project.pk}/runs", {}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["provider"] == "anthropic" and body["status"] == "queued"
+    assert body["branch"] == "main" and body["iteration"] == 0
+
+
+def test_a_second_active_run_is_refused(auth_api_client, project, keyed):
+    url = f"/api/v1/projects/{project.pk}/runs"
+    assert auth_api_client.post(url, {}, format="json").status_code == 201
+    second = auth_api_client.post(url, {}, format="json")
+    assert second.status_code == 409 and second.json()["code"] == "active"
+    assert GenerationRun.objects.count() == 1
+
+
+def test_the_database_itself_holds_one_active_run_per_project(project, user):
+    branch = project.branches.get()
+    fields = {"project": project, "branch": branch, "user": user, "provider": "openai",
+              "max_cost": 1, "max_llm_calls": 1}  # fmt: skip
+    GenerationRun.objects.create(status="running", **fields)
+    GenerationRun.objects.create(status="completed", **fields)  # finished ones do not count
+    with pytest.raises(IntegrityError):
+        GenerationRun.objects.create(status="awaiting_input", **fields)
+
+
+def test_a_project_without_description_cannot_start(auth_api_client, user, keyed):
+    empty = project_create(owner=user, name="Empty")
+    response = auth_api_client.post(f"/api/v1/projects/{empty.pk}/runs", {}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "no_description"
+
+
+def test_answers_only_go_to_a_waiting_run(auth_api_client, project, keyed):
+    run = run_start(project=project, user=keyed, provider="anthropic")
+    url = f"/api/v1/runs/{run.pk}/answer"
+    assert auth_api_client.post(url, {"answer": "yes"}, format="json").status_code == 409
+    run.status = GenerationRun.Status.AWAITING_INPUT
+    run.save()
+    blank = auth_api_client.post(url, {"answer": "   "}, format="json")
+    assert blank.status_code == 400 and "answer" in blank.json()
+    assert GenerationRun.objects.get(pk=run.pk).status == "awaiting_input"
+
+
+def test_cancelling_a_queued_run_stops_it_at_once(auth_api_client, project, keyed):
+    run = run_start(project=project, user=keyed, provider="anthropic")
+    response = auth_api_client.post(f"/api/v1/runs/{run.pk}/cancel")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    events = auth_api_client.get(f"/api/v1/runs/{run.pk}/events").json()
+    assert [e["name"] for e in events] == ["GenerationCancelled"]
+    # And the project may start again.
+    again = auth_api_client.post(f"/api/v1/projects/{project.pk}/runs", {}, format="json")
+    assert again.status_code == 201
+
+
+def test_events_after_a_sequence_number(auth_api_client, project, keyed):
+    run = run_start(project=project, user=keyed, provider="anthropic")
+    auth_api_client.post(f"/api/v1/runs/{run.pk}/cancel")
+    url = f"/api/v1/runs/{run.pk}/events"
+    assert len(auth_api_client.get(url, {"after": 0}).json()) == 1
+    assert auth_api_client.get(url, {"after": 1}).json() == []
+    bad = auth_api_client.get(url, {"after": "x"})
+    assert bad.status_code == 400 and "after" in bad.json()
+
+
+def test_a_stop_reason_reads_in_the_users_language(project, user):
+    from django.utils import translation
+
+    run = GenerationRun(project=project, branch=project.branches.get(), user=user,
+                        reason_code="fix_attempts",
+                        reason_params={"command": "make test", "attempts": 3})  # fmt: skip
+    with translation.override("en"):
+        assert run.reason.startswith("“make test” still fails after 3 attempts")
+    with translation.override("ru"):
+        assert "make test" in run.reason and "still fails" not in run.reason

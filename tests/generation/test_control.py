@@ -1,0 +1,205 @@
+"""Control of a run: crash and resume on another worker, cancel mid-command, iterations,
+branches. Each test uses its own worker processes where it kills or restarts them."""
+
+import json
+import time
+
+import pytest
+
+from execution.models import ExecutionLog
+from files.selectors import state_get, state_texts
+from files.services import branch_fork
+from generation.models import GenerationRun
+from generation.tasks import resume_stale_runs_task
+from tests.generation.conftest import QUEUE, Worker
+from tests.generation.scenario import (
+    api_for,
+    event_names,
+    expected_files,
+    project_for,
+    reference,
+    run_start_api,
+    run_to_end,
+    wait_for,
+    with_entry,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+def files_of(branch) -> dict[str, str]:
+    return dict(state_texts(state=state_get(branch=branch)))
+
+
+def wait_until(condition, timeout: float = 60, message: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, message or "timed out"
+        time.sleep(0.1)
+
+
+def test_a_killed_worker_run_resumes_elsewhere_with_no_step_twice(
+    user, worker_env, sandbox_ready, pipeline_settings, replay
+):
+    transcript = reference()
+    # The first TechLead answer is slow: the worker is killed while it waits for it.
+    transcript = with_entry(transcript, "TechLead", {"text": "{}", "fault": {"delay": 30}})
+    replay.load_dict(transcript)
+    project = project_for(user)
+    first = Worker(worker_env).start()
+    try:
+        run_id = run_start_api(user, project)
+        run = wait_for(run_id, "awaiting_input", worker=first)
+        api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": "No."})
+        wait_until(lambda: any(r["agent"] == "TechLead" for r in replay.requests))
+        first.kill()
+    finally:
+        first.kill()
+    killed_at = GenerationRun.objects.get(pk=run_id)
+    assert killed_at.status == "running" and killed_at.lease is not None
+
+    second = Worker(worker_env).start()
+    try:
+        # The beat task (run here through the broker, as beat would) finds the stale run.
+        wait_until(lambda: _stale(run_id), timeout=20, message="heartbeat never went stale")
+        resume_stale_runs_task.apply_async(queue=QUEUE)
+        run = wait_for(run_id, "completed", "failed", worker=second, timeout=120)
+    finally:
+        second.stop()
+
+    assert run.status == "completed", run.reason
+    branch = project.branches.get(name="main")
+    assert files_of(branch) == expected_files(transcript)
+    steps = list(branch.states.order_by("step_index").values_list("step_index", flat=True))
+    assert steps == list(range(14))  # the same steps as an uninterrupted run
+    completed = list(
+        run.events.filter(name="GenerationStepCompleted").values_list("payload", flat=True)
+    )
+    indices = [payload["step_index"] for payload in completed]
+    assert len(indices) == len(set(indices))
+    assert "GenerationResumed" in event_names(run)
+    assert run.events.filter(name="GenerationResumed", payload__after="crash").exists()
+    seqs = list(run.events.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+def _stale(run_id) -> bool:
+    from generation.services import runs_stale
+
+    return any(str(run.pk) == str(run_id) for run in runs_stale())
+
+
+def test_cancel_kills_the_running_command_and_keeps_the_state(
+    user, worker, pipeline_settings, replay
+):
+    transcript = reference()
+    developer = next(e for e in transcript["responses"] if e["agent"] == "Developer")
+    plan = json.loads(developer["text"])
+    plan["steps"][2]["content"] = "sleep 60; python3 -m unittest -v"
+    developer["text"] = json.dumps(plan)
+    replay.load_dict(transcript)
+    project = project_for(user)
+    run_id = run_start_api(user, project)
+    wait_for(run_id, "awaiting_input", worker=worker)
+    api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": "No."})
+    branch = project.branches.get(name="main")
+    wait_until(
+        lambda: GenerationRun.objects.get(pk=run_id).events.filter(name="CodeGenerated").exists()
+    )
+    time.sleep(1.5)  # the sleep is running in the sandbox now
+    steps_before = branch.states.count()
+
+    response = api_for(user).post(f"/api/v1/runs/{run_id}/cancel")
+    assert response.status_code == 200
+    started = time.monotonic()
+    run = wait_for(run_id, "cancelled", "failed", "completed", worker=worker, timeout=30)
+
+    assert run.status == "cancelled"
+    assert time.monotonic() - started < 15  # not the 60 s of the command
+    log = ExecutionLog.objects.get(run_id=run_id)
+    assert log.exit_code is None and log.duration_ms < 15_000
+    assert branch.states.count() == steps_before  # nothing half-done was committed
+    assert event_names(run)[-1] == "GenerationCancelled"
+    again = api_for(user).post(f"/api/v1/runs/{run_id}/cancel")
+    assert again.status_code == 409 and again.json()["code"] == "finished"
+
+
+ITERATION = [
+    {"agent": "TechLead", "text": json.dumps({"tasks": [{
+        "description": "Add a --words flag", "files": ["wordcount.py"],
+        "instructions": "With --words print only the number of words."}]})},
+    {"agent": "Developer", "text": json.dumps({"steps": [
+        {"type": "save_file", "content": "add --words", "related_files": ["wordcount.py"]},
+        {"type": "command", "content": "python3 wordcount.py --words wordcount.py"}]})},
+]  # fmt: skip
+
+
+def iteration_transcript(new_module: str) -> dict:
+    code = {
+        "agent": "CodeMonkey",
+        "text": json.dumps({"path": "wordcount.py", "content": new_module}),
+    }
+    return {"version": 1, "responses": [*ITERATION, code]}
+
+
+def test_a_change_after_completion_is_a_new_iteration_on_the_current_state(
+    user, worker, pipeline_settings, replay
+):
+    transcript = reference()
+    replay.load_dict(transcript)
+    project = project_for(user)
+    first = run_to_end(user, project, worker)
+    assert first.status == "completed"
+    branch = project.branches.get(name="main")
+    steps_after_first = branch.states.count()
+    module = expected_files(transcript)["wordcount.py"]
+    changed = module.replace(
+        "    if len(argv) != 1:",
+        '    if argv[:1] == ["--words"]:\n'
+        '        with open(argv[1], encoding="utf-8") as handle:\n'
+        "            print(count(handle.read())[1])\n"
+        "        return 0\n"
+        "    if len(argv) != 1:",
+    )
+    replay.load_dict(iteration_transcript(changed))
+
+    second = run_to_end(user, project, worker, change="Add a --words flag")
+
+    assert second.status == "completed", second.reason
+    assert second.iteration == 1 and first.iteration == 0
+    assert files_of(branch)["wordcount.py"] == changed
+    assert files_of(branch)["test_wordcount.py"] == expected_files(transcript)["test_wordcount.py"]
+    assert branch.states.count() > steps_after_first  # continued, nothing rewritten
+    agents = [r["agent"] for r in replay.requests]
+    assert agents == ["TechLead", "Developer", "CodeMonkey"]  # no new spec or architecture
+    outputs = ExecutionLog.objects.filter(run_id=second.pk).order_by("created_at")
+    assert outputs[0].exit_code == 0 and outputs[0].stdout.strip().isdigit()
+    data = state_get(branch=branch).data
+    assert [i["status"] for i in data["iterations"]] == ["completed", "completed"]
+
+
+def test_a_branch_from_an_earlier_step_continues_there_and_leaves_main_alone(
+    user, worker, pipeline_settings, replay
+):
+    transcript = reference()
+    replay.load_dict(transcript)
+    project = project_for(user)
+    assert run_to_end(user, project, worker).status == "completed"
+    main = project.branches.get(name="main")
+    main_steps = list(main.states.values_list("pk", "step_index"))
+    main_files = files_of(main)
+    code_step = main.states.get(step_index=8)  # the code written, the tests not yet run
+    assert code_step.data["steps"] and not code_step.data["tests_passed"]
+    fork = branch_fork(source=main, step=8, name="retry")
+    fix = next(e for e in transcript["responses"] if e["agent"] == "BugHunter")
+    replay.load_dict({"version": 1, "responses": [fix]})
+
+    run = run_to_end(user, project, worker, branch="retry")
+
+    assert run.status == "completed", run.reason
+    assert run.branch_id == fork.pk
+    assert [r["agent"] for r in replay.requests] == ["BugHunter"]
+    assert files_of(fork) == expected_files(transcript)
+    assert fork.states.order_by("step_index").first().step_index == 8
+    assert list(main.states.values_list("pk", "step_index")) == main_steps
+    assert files_of(main) == main_files
