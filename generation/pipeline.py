@@ -158,7 +158,10 @@ class Runner:
 
     async def _ask(self, agent: Agent, values: dict):
         llm = await LLMGateway.open(self._context(agent))
-        return await agent.ask(llm, **values)
+        try:
+            return await agent.ask(llm, **values)
+        finally:
+            await llm.aclose()  # async_to_sync ends this loop when we return
 
     def ask_many(self, agent: Agent, many: list[dict]) -> list:
         """Several answers from ``agent`` at once (parallel CodeMonkeys)."""
@@ -171,7 +174,10 @@ class Runner:
                 async with gate:
                     return await agent.ask(llm, **values)
 
-            return await asyncio.gather(*(one(values) for values in many))
+            try:
+                return await asyncio.gather(*(one(values) for values in many))
+            finally:
+                await llm.aclose()
 
         return async_to_sync(gather)()
 

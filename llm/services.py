@@ -71,6 +71,10 @@ class LLMGateway:
         )
         return cls(context, key, client_for(config))
 
+    async def aclose(self) -> None:
+        """Release the adapter's connections; call before the event loop ends."""
+        await self.client.aclose()
+
     @property
     def model(self) -> str:
         return self.client.config.model

@@ -1,5 +1,9 @@
-"""WebSocket routes; each app that streams to the browser adds its consumers here."""
+"""WebSocket routes (the ASGI router's ``websocket`` branch)."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from generation.consumers import ProjectConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/projects/<uuid:project_id>/", ProjectConsumer.as_asgi()),
+]

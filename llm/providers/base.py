@@ -51,6 +51,16 @@ class BaseLLMClient(ABC):
             self._client, self._client_loop = self._make_client(), loop
         return self._client
 
+    async def aclose(self) -> None:
+        """Close the SDK client's connections in the loop that opened them.
+
+        Left to the garbage collector, the SDK closes them from whatever loop runs then;
+        a connection of a loop that has since closed then fails ("Event loop is closed").
+        """
+        client, self._client, self._client_loop = self._client, None, None
+        if client is not None:
+            await client.close()
+
     @abstractmethod
     async def complete(self, conversation: Conversation, *, agent: str) -> Completion:
         """One answer, whole."""

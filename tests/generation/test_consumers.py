@@ -1,0 +1,132 @@
+"""The project socket (/ws/projects/<id>/): who may listen, and nothing lost or doubled."""
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from rest_framework_simplejwt.tokens import AccessToken
+
+from generation.models import GenerationRun, PipelineEvent
+from generation.publish import project_group
+from projects.services import project_create
+from samokoder_site.asgi import application
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+ORIGIN = (b"origin", b"http://localhost")
+
+
+@pytest.fixture
+def project(user):
+    return project_create(owner=user, name="Watched", description="d")
+
+
+@pytest.fixture
+def run(project, user):
+    run = GenerationRun.objects.create(
+        project=project, branch=project.branches.get(), user=user, provider="openai",
+        max_cost=1, max_llm_calls=1, last_seq=5,
+    )  # fmt: skip
+    for seq in range(1, 6):
+        PipelineEvent.objects.create(run=run, project=project, seq=seq, name=f"E{seq}")
+    return run
+
+
+def session_headers(user) -> list[tuple[bytes, bytes]]:
+    client = Client()
+    client.force_login(user)
+    return [ORIGIN, (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode())]
+
+
+def bearer_headers(user) -> list[tuple[bytes, bytes]]:
+    return [ORIGIN, (b"authorization", f"Bearer {AccessToken.for_user(user)}".encode())]
+
+
+def socket(project, headers, query: str = "") -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, f"/ws/projects/{project.pk}/{query}", headers)
+
+
+def run_async(coroutine_function):
+    return async_to_sync(coroutine_function)()
+
+
+def test_an_anonymous_socket_is_closed_with_4401(project):
+    async def scenario():
+        connected, code = await socket(project, [ORIGIN]).connect()
+        return connected, code
+
+    assert run_async(scenario) == (False, 4401)
+
+
+def test_another_users_project_is_refused_with_4403(project, other_user):
+    both = [session_headers(other_user), bearer_headers(other_user)]
+
+    async def scenario():
+        for headers in both:
+            connected, code = await socket(project, headers).connect()
+            assert (connected, code) == (False, 4403)
+
+    run_async(scenario)
+
+
+def test_a_bad_token_is_anonymous(project):
+    async def scenario():
+        headers = [ORIGIN, (b"authorization", b"Bearer not-a-token")]
+        return await socket(project, headers).connect()
+
+    assert run_async(scenario) == (False, 4401)
+
+
+def test_the_owner_gets_the_events_after_the_sequence_number_sent(project, user, run):
+    headers = bearer_headers(user)
+
+    async def scenario():
+        listener = socket(project, headers, f"?run={run.pk}&after=2")
+        connected, _ = await listener.connect()
+        assert connected
+        received = [await listener.receive_json_from() for _ in range(3)]
+        assert await listener.receive_nothing()
+        await listener.disconnect()
+        return received
+
+    received = run_async(scenario)
+    assert [(m["seq"], m["name"]) for m in received] == [(3, "E3"), (4, "E4"), (5, "E5")]
+    assert all(m["run"] == str(run.pk) and m["type"] == "event" for m in received)
+
+
+def test_live_events_are_relayed_once_and_in_order_filling_gaps(project, user, run):
+    def message(seq: int) -> dict:
+        return {"seq": seq, "run": str(run.pk), "name": f"E{seq}", "payload": {}, "at": ""}
+
+    headers = session_headers(user)
+
+    async def scenario():
+        listener = socket(project, headers)
+        assert (await listener.connect())[0]
+        replayed = [(await listener.receive_json_from())["seq"] for _ in range(5)]
+        layer = get_channel_layer()
+        group = project_group(project.pk)
+        # Already sent (a replay raced the publish): dropped. Then one new event.
+        await layer.group_send(
+            group, {"type": "pipeline.events", "events": [message(4), message(5), message(6)]}
+        )
+        live = [(await listener.receive_json_from())["seq"]]
+        # Event 7 was committed but its publish never arrived: 8 makes the socket fetch it.
+        await _create_event(run, 7)
+        await layer.group_send(group, {"type": "pipeline.events", "events": [message(8)]})
+        live += [(await listener.receive_json_from())["seq"] for _ in range(2)]
+        assert await listener.receive_nothing()
+        await listener.disconnect()
+        return replayed, live
+
+    replayed, live = run_async(scenario)
+    assert replayed == [1, 2, 3, 4, 5]
+    assert live == [6, 7, 8]
+
+
+async def _create_event(run, seq: int) -> None:
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(PipelineEvent.objects.create)(
+        run=run, project_id=run.project_id, seq=seq, name=f"E{seq}"
+    )
