@@ -97,6 +97,12 @@ class GenerationRun(models.Model):
         """Why the run stopped, in the active language ("" while it has not)."""
         return reason_text(self.reason_code, self.reason_params)
 
+    def execution_logs(self):
+        """The sandbox commands this run ran, newest first."""
+        from execution.models import ExecutionLog  # execution never imports generation
+
+        return ExecutionLog.objects.filter(run_id=self.pk).order_by("-created_at")
+
     def finish(self, status: str, *, code: str = "", params: dict | None = None) -> None:
         self.status = status
         self.reason_code, self.reason_params = code, params or {}

@@ -34,6 +34,12 @@ def run_events(*, run: GenerationRun, after: int = 0, limit: int = 500) -> list[
     return list(run.events.filter(seq__gt=after).order_by("seq")[:limit])
 
 
+def providers_available(*, user: User) -> list[str]:
+    """Providers a run could use now: the user's keys, then the platform's system keys."""
+    own = set(ProviderKey.objects.filter(user=user).values_list("provider", flat=True))
+    return [p for p in PROVIDER_ORDER if p in own or settings.LLM_SYSTEM_KEYS.get(p)]
+
+
 def provider_default(*, user: User) -> str | None:
     """The provider a run uses when none is asked for: the user's own key first
     (invariant 16), then one the platform has a system key for; None when neither."""

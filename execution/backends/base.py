@@ -3,6 +3,7 @@
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -87,18 +88,24 @@ class ProcessManager(ABC):
 CANCEL_POLL = 0.2  # seconds between looks at a cancel flag while a command runs
 
 
-def wait_until(done, *, timeout: float, cancel: threading.Event | None) -> str:
-    """Poll ``done()`` until it is true ("done"), the timeout passes ("timeout") or
-    ``cancel`` is set ("cancelled")."""
+def wait_until(
+    wait: Callable[[float], bool], *, timeout: float, cancel: threading.Event | None
+) -> str:
+    """Block on ``wait(seconds) -> finished`` until it finishes ("done"), the timeout
+    passes ("timeout") or ``cancel`` is set ("cancelled").
+
+    ``wait`` blocks at most the seconds given and returns as soon as the command ends, so
+    a short command costs no polling delay; cancel is looked at every ``CANCEL_POLL``.
+    """
     deadline = time.monotonic() + timeout
-    while not done():
+    while True:
         if cancel is not None and cancel.is_set():
             return "cancelled"
         left = deadline - time.monotonic()
         if left <= 0:
             return "timeout"
-        (cancel or threading.Event()).wait(min(CANCEL_POLL, left))
-    return "done"
+        if wait(min(CANCEL_POLL, left)):
+            return "done"
 
 
 class CappedOutput:

@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from django.conf import settings
@@ -136,7 +137,7 @@ class BubblewrapProcessManager(ProcessManager):
                    CappedReader(process.stderr, self.limits.output_bytes)]  # fmt: skip
         for reader in readers:
             reader.start()
-        outcome = wait_until(lambda: process.poll() is not None, timeout=timeout, cancel=cancel)
+        outcome = wait_until(partial(_exited, process), timeout=timeout, cancel=cancel)
         timed_out = outcome == "timeout"
         if outcome != "done":
             os.killpg(process.pid, signal.SIGKILL)
@@ -153,3 +154,11 @@ class BubblewrapProcessManager(ProcessManager):
             truncated=bool(out.dropped or err.dropped),
             cancelled=outcome == "cancelled",
         )
+
+
+def _exited(process: subprocess.Popen, seconds: float) -> bool:
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True

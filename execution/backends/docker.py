@@ -12,6 +12,7 @@ import contextlib
 import threading
 import time
 from datetime import datetime
+from functools import partial
 
 import docker
 from django.conf import settings
@@ -124,7 +125,7 @@ class DockerProcessManager(ProcessManager):
         started = time.monotonic()
         reader = _DemuxReader(stream, self.limits.output_bytes)
         reader.start()
-        outcome = wait_until(lambda: not reader.is_alive(), timeout=timeout, cancel=cancel)
+        outcome = wait_until(partial(_finished, reader), timeout=timeout, cancel=cancel)
         timed_out = outcome == "timeout"
         self._kill_all(handle)  # a stopped command, and anything left in the background
         reader.join(10)
@@ -169,3 +170,8 @@ class _DemuxReader(threading.Thread):
             for output, chunk in zip(self.outputs, chunks, strict=True):
                 if chunk:
                     output.add(chunk)
+
+
+def _finished(reader: threading.Thread, seconds: float) -> bool:
+    reader.join(seconds)
+    return not reader.is_alive()

@@ -1,0 +1,400 @@
+"""The generation pipeline: orchestration overhead, parallel CodeMonkeys, prompt size.
+
+Everything runs in-process against the replay server (real SDK client over HTTP), the
+bubblewrap sandbox and Redis (events are published, the queued Celery message is sent to a
+throwaway queue that nobody consumes and deleted at the end); ``run_drive`` is called
+directly, as the worker would. Figures are printed, never asserted.
+
+1. Orchestration overhead per step: the reference scenario (a word counter whose first
+   unittest run fails and BugHunter fixes it; SpecWriter asks one question first) at
+   zero LLM latency, RUNS times on SQLite and, in a child process of this script, on
+   PostgreSQL. Overhead = wall time of both ``run_drive`` calls - the run's
+   LLMRequest.latency_ms - its ExecutionLog.duration_ms, divided by the ProjectState rows
+   those calls created (10 steps and the iteration's completion). Median over the runs.
+   Latencies of concurrent requests (the two CodeMonkeys) add up, so LLM time is slightly
+   overstated; sandbox time is what the backend reports for each command.
+2. Total wall time of that scenario (median run) and its split: LLM, sandbox, the rest.
+3. CodeMonkeys on 16 independent files at 1 s LLM latency, with SAMOKODER_CODEMONKEY_LIMIT
+   1, 4 and 8: the run's wall time and its Development stage (Developer's plan and the
+   CodeMonkeys, from the TechLead's commit to the commit that closes the task).
+4. Prompt size of one CodeMonkey call in projects of 10, 50 and 200 files (characters / 4,
+   an estimate) against the whole project's size.
+
+    python scripts/with_redis.py python bench/pipeline.py
+"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from setup import ROOT, django_on_fresh_database
+
+RUNS = 5
+CHILD_FLAG = "--overhead-only"
+POSTGRES_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/samokoder_bench"
+)
+TRANSCRIPT = ROOT / "tests" / "generation" / "transcripts" / "reference.json"
+DESCRIPTION = (
+    "A command-line word counter: `python3 wordcount.py FILE` prints the number of lines, "
+    "words and characters. Standard library only, with unittest tests."
+)
+ANSWER = "No, a file path is required."
+QUEUE = f"bench-unused-{uuid.uuid4().hex[:8]}"
+FILES, LATENCY, LIMITS = 16, 1.0, (1, 4, 8)
+PROJECT_SIZES = (10, 50, 200)
+
+
+# ---- setting up -------------------------------------------------------------------------
+
+
+def configure(server_url: str) -> str:
+    """Point the pipeline at the replay server, bubblewrap and a fresh workspaces folder."""
+    from django.conf import settings
+
+    workspaces = tempfile.mkdtemp(prefix="bench-pipeline-", dir="/tmp")
+    Path(workspaces).chmod(0o755)  # the sandbox drops to uid 10001 and must traverse it
+    settings.LLM_BASE_URLS = {"openai": f"{server_url}/v1", "anthropic": server_url,
+                              "groq": server_url}  # fmt: skip
+    settings.SAMOKODER_SANDBOX_BACKEND = "bubblewrap"
+    settings.SAMOKODER_WORKSPACES_DIR = workspaces
+    settings.SAMOKODER_QUEUE_GENERATION = QUEUE
+    return workspaces
+
+
+def bench_user():
+    from accounts.models import User
+    from accounts.services import key_store
+
+    user = User.objects.create_user(email=f"bench-{uuid.uuid4().hex[:8]}@example.com",
+                                    password="bench-password")  # fmt: skip
+    key_store(user=user, provider="openai", api_key="sk-bench-pipeline-0000000001")
+    return user
+
+
+def forget_queue() -> None:
+    """Delete the messages run_start and run_answer queued (nobody consumes QUEUE)."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client.delete(QUEUE, f"_kombu.binding.{QUEUE}", f"_kombu.binding_permanent.{QUEUE}")
+
+
+# ---- driving one run --------------------------------------------------------------------
+
+
+def drive(project, user) -> tuple[float, int]:
+    """One ``run_drive`` call: its wall time and the ProjectState rows it created."""
+    from generation.pipeline import run_drive
+    from projects.models import ProjectState
+
+    states = ProjectState.objects.filter(branch__project=project)
+    before = states.count()
+    started = time.perf_counter()
+    run_drive(project_id=str(project.pk), user_id=user.pk)
+    wall = time.perf_counter() - started
+    return wall, states.count() - before
+
+
+def expect(run, status: str) -> None:
+    run.refresh_from_db()
+    if run.status != status:
+        raise RuntimeError(f"run {run.pk} is {run.status}, not {status}: {run.reason} {run.error}")
+
+
+def spent(run) -> tuple[float, float]:
+    """Seconds the run spent in LLM requests and in sandbox commands, as recorded."""
+    from django.db.models import Sum
+
+    from execution.models import ExecutionLog
+    from llm.models import LLMRequest
+
+    llm = LLMRequest.objects.filter(run_id=run.pk).aggregate(t=Sum("latency_ms"))["t"] or 0
+    sandbox = ExecutionLog.objects.filter(run_id=run.pk).aggregate(t=Sum("duration_ms"))["t"]
+    return llm / 1000, (sandbox or 0) / 1000
+
+
+# ---- 1 and 2: the reference scenario ----------------------------------------------------
+
+
+def reference_once(server, user, index: int) -> dict:
+    from generation.services import run_answer, run_start
+    from projects.services import project_create
+
+    server.load_dict(json.loads(TRANSCRIPT.read_text(encoding="utf-8")))
+    project = project_create(owner=user, name=f"Word counter {index}", description=DESCRIPTION)
+    run = run_start(project=project, user=user, provider="openai")
+    asking, asked_states = drive(project, user)
+    expect(run, "awaiting_input")
+    run_answer(run=run, answer=ANSWER)
+    rest, rest_states = drive(project, user)
+    expect(run, "completed")
+    llm, sandbox = spent(run)
+    wall, states = asking + rest, asked_states + rest_states
+    return {"wall": wall, "llm": llm, "sandbox": sandbox, "states": states,
+            "per_step": (wall - llm - sandbox) / states}  # fmt: skip
+
+
+def reference_runs() -> dict:
+    """RUNS reference scenarios on this process's database; the figures of 1 and 2."""
+    from django.db import connection
+
+    from llm.replay import ReplayServer
+
+    with ReplayServer() as server:
+        workspaces = configure(server.url)
+        user = bench_user()
+        try:
+            runs = [reference_once(server, user, i) for i in range(RUNS)]
+        finally:
+            forget_queue()
+            shutil.rmtree(workspaces, ignore_errors=True)
+    middle = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
+    per_step = statistics.median(r["per_step"] for r in runs)
+    return {"vendor": connection.vendor, "states": middle["states"], "per_step": per_step,
+            "median_run": middle}  # fmt: skip
+
+
+def postgres_figures() -> dict | str:
+    """The same runs on PostgreSQL, in a child process (Django is set up once per process);
+    a line saying why when there are none."""
+    if not postgres_database():
+        return "PostgreSQL: not reachable"
+    env = {**os.environ, "BENCH_DATABASE_URL": POSTGRES_URL}
+    child = subprocess.run([sys.executable, __file__, CHILD_FLAG], env=env, cwd=ROOT,
+                           stdout=subprocess.PIPE, text=True, check=False)  # fmt: skip
+    lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
+    if child.returncode or not lines:
+        return f"PostgreSQL: the benchmark failed (exit {child.returncode}, see above)"
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def postgres_database() -> bool:
+    """(Re)create the bench database; False when PostgreSQL does not answer."""
+    import psycopg
+
+    base, _, name = POSTGRES_URL.rpartition("/")
+    try:
+        with psycopg.connect(f"{base}/postgres", autocommit=True, connect_timeout=3) as conn:
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            except psycopg.errors.ObjectInUse:
+                return True  # someone is connected: migrate the existing one
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def print_reference(columns: list[dict]) -> None:
+    names = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+    first = columns[0]
+    print(f"Reference scenario, zero LLM latency, {RUNS} runs per database "
+          f"({first['states']} ProjectState rows per run by run_drive):")  # fmt: skip
+    print(f"  {'':30}" + "".join(f"{names[c['vendor']]:>12}" for c in columns))
+    rows = [
+        ("overhead per step, median", lambda c: c["per_step"] * 1000, "ms"),
+        ("total wall, median run", lambda c: c["median_run"]["wall"] * 1000, "ms"),
+        ("  LLM requests", lambda c: c["median_run"]["llm"] * 1000, "ms"),
+        ("  sandbox commands", lambda c: c["median_run"]["sandbox"] * 1000, "ms"),
+        ("  the rest (orchestration)", lambda c: rest_of(c["median_run"]) * 1000, "ms"),
+    ]
+    for label, value, unit in rows:
+        print(f"  {label:30}" + "".join(f"{value(c):>9.1f} {unit}" for c in columns))
+
+
+def rest_of(run: dict) -> float:
+    return run["wall"] - run["llm"] - run["sandbox"]
+
+
+# ---- 3: parallel CodeMonkeys ------------------------------------------------------------
+
+
+def entry(agent: str, answer: dict, **extra) -> dict:
+    return {"agent": agent, "text": json.dumps(answer), **extra}
+
+
+def parallel_transcript() -> dict:
+    paths = [f"f_{n:02d}.py" for n in range(1, FILES + 1)]
+    spec = {"summary": "Sixteen small modules.", "requirements": ["Sixteen modules."]}
+    architecture = {
+        "runtime": "python3", "summary": "Sixteen independent modules.",
+        "files": [{"path": p, "purpose": f"module {p}"} for p in paths],
+        "test_command": "python3 -c pass",
+    }  # fmt: skip
+    task = {"description": "Write the modules", "instructions": "", "files": paths}
+    steps = [{"type": "save_file", "content": f"module {p}", "related_files": [p]} for p in paths]
+    monkeys = [
+        entry("CodeMonkey", {"path": p, "content": f'"""Module {p}."""\n\nVALUE = 1\n'},
+              match=f"content of the file {p}", fault={"delay": LATENCY})
+        for p in paths
+    ]  # fmt: skip
+    return {"version": 1, "responses": [
+        entry("SpecWriter", {"questions": [], "specification": spec}),
+        entry("Architect", architecture),
+        entry("TechLead", {"epics": [], "tasks": [task]}),
+        entry("Developer", {"steps": steps}),
+        *monkeys,
+    ]}  # fmt: skip
+
+
+def development_span(project) -> float:
+    """Seconds from the TechLead's commit to the commit that closed the task."""
+    from projects.models import ProjectState
+
+    states = list(ProjectState.objects.filter(branch__project=project).order_by("step_index"))
+    planned = next(s for s in states if s.data.get("tasks"))
+    closed = next(s for s in states if task_closed(s.data))
+    return (closed.created_at - planned.created_at).total_seconds()
+
+
+def task_closed(data: dict) -> bool:
+    return bool(data.get("tasks")) and all(t["status"] == "done" for t in data["tasks"])
+
+
+def parallel_once(server, user, limit: int) -> tuple[float, float]:
+    from django.conf import settings
+
+    from generation.services import run_start
+    from projects.services import project_create
+
+    settings.SAMOKODER_CODEMONKEY_LIMIT = limit
+    server.load_dict(parallel_transcript())
+    project = project_create(owner=user, name=f"Sixteen files {limit}", description="Modules.")
+    run = run_start(project=project, user=user, provider="openai")
+    wall, _ = drive(project, user)
+    expect(run, "completed")
+    return wall, development_span(project)
+
+
+def print_parallel() -> None:
+    from django.conf import settings
+
+    from llm.replay import ReplayServer
+
+    default = settings.SAMOKODER_CODEMONKEY_LIMIT
+    with ReplayServer() as server:
+        workspaces = configure(server.url)
+        user = bench_user()
+        try:
+            timings = {limit: parallel_once(server, user, limit) for limit in LIMITS}
+        finally:
+            settings.SAMOKODER_CODEMONKEY_LIMIT = default
+            forget_queue()
+            shutil.rmtree(workspaces, ignore_errors=True)
+    print(f"CodeMonkeys on {FILES} independent files, {LATENCY:g} s LLM latency each "
+          f"(SAMOKODER_CODEMONKEY_LIMIT, default {default}):")  # fmt: skip
+    run_1, dev_1 = timings[1]
+    for limit, (wall, development) in timings.items():
+        print(f"  limit {limit}: run {wall:6.2f} s ({run_1 / wall:4.1f}x), "
+              f"Development {development:6.2f} s ({dev_1 / development:4.1f}x)")  # fmt: skip
+
+
+# ---- 4: prompt size against project size ------------------------------------------------
+
+
+def module_text(index: int) -> str:
+    """A realistic ~40-line module with a docstring."""
+    name = f"record_{index}"
+    return f'''"""Reading, validating and totalling {name} entries for the reports."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class Record{index}:
+    """One {name} line: who, what and how much."""
+
+    owner: str
+    label: str
+    amount: Decimal
+    quantity: int = 1
+
+
+def parse_{name}(line: str) -> Record{index}:
+    """Split a CSV line into a record; raises ValueError when a field is missing."""
+    owner, label, amount, *rest = (part.strip() for part in line.split(","))
+    quantity = int(rest[0]) if rest else 1
+    return Record{index}(owner, label, Decimal(amount), quantity)
+
+
+def validate_{name}(record: Record{index}) -> list[str]:
+    """The problems of a record, empty when it is fine."""
+    problems = []
+    if not record.owner:
+        problems.append("owner is empty")
+    if record.amount < 0:
+        problems.append("amount is negative")
+    if record.quantity <= 0:
+        problems.append("quantity must be positive")
+    return problems
+
+
+def total_{name}(records: list[Record{index}]) -> Decimal:
+    """The sum of amount times quantity over valid records."""
+    valid = [r for r in records if not validate_{name}(r)]
+    return sum((r.amount * r.quantity for r in valid), Decimal(0))
+'''
+
+
+def project_files(count: int) -> dict[str, str]:
+    folders = ("app/billing", "app/reports", "app/users", "app/shared", "tests")
+    return {f"{folders[i % len(folders)]}/record_{i}.py": module_text(i) for i in range(count)}
+
+
+def prompt_tokens(files: dict[str, str], target: str) -> int:
+    from generation.agents import CodeMonkey
+    from generation.context import project_context
+
+    conversation = CodeMonkey().conversation(
+        path=target, purpose="Reading and totalling records.",
+        task={"description": "t", "instructions": ""},
+        architecture={"summary": "Modules per feature.", "test_command": "python3 -m unittest"},
+        context=project_context(files, [target]),
+    )  # fmt: skip
+    return sum(len(message.content) for message in conversation.messages) // 4
+
+
+def print_context() -> None:
+    print("Prompt tokens per CodeMonkey call (estimated as characters / 4):")
+    print(f"  {'files':>6} {'project':>10} {'prompt':>8} {'prompt / project':>17}")
+    for count in PROJECT_SIZES:
+        files = project_files(count)
+        whole = sum(len(text) for text in files.values()) // 4
+        prompt = prompt_tokens(files, next(iter(files)))
+        print(f"  {count:>6} {whole:>10} {prompt:>8} {prompt / whole:>16.0%}")
+
+
+# ---- main -------------------------------------------------------------------------------
+
+
+def main() -> None:
+    if CHILD_FLAG in sys.argv:  # the PostgreSQL half of 1 and 2 (its own name: setup
+        django_on_fresh_database("pipeline-postgres")  # deletes that SQLite file first)
+        print("RESULT " + json.dumps(reference_runs()), flush=True)
+        return
+    os.environ.pop("BENCH_DATABASE_URL", None)  # this process is the SQLite column
+    django_on_fresh_database("pipeline")
+    sqlite, postgres = reference_runs(), postgres_figures()
+    if isinstance(postgres, str):
+        print_reference([sqlite])
+        print(postgres)
+    else:
+        print_reference([sqlite, postgres])
+    print()
+    print_parallel()
+    print()
+    print_context()
+
+
+if __name__ == "__main__":
+    main()

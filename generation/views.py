@@ -1,0 +1,129 @@
+"""The generation panel of the project page: start, watch, answer, stop, ask for changes.
+
+Each form works without JavaScript (POST, then back to the project page); with htmx the
+panel swaps itself in place. The panel is also what the page's socket script reloads when
+a step lands.
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from files.selectors import state_get
+from generation import display, selectors, services
+from generation.forms import AnswerForm, ChangeForm, RunStartForm
+from generation.models import GenerationRun
+from generation.schemas import PipelineState
+from llm.models import LLMRequest
+from projects.selectors import branch_get, project_get
+
+
+def _scope(request: HttpRequest, project_id):
+    project = project_get(user=request.user, project_id=project_id)
+    branch = branch_get(
+        project=project, name=request.GET.get("branch") or request.POST.get("branch")
+    )
+    return project, branch
+
+
+@login_required
+def panel_view(request: HttpRequest, project_id) -> HttpResponse:
+    project, branch = _scope(request, project_id)
+    return _panel(request, project, branch)
+
+
+def _panel(request, project, branch, *, forms: dict | None = None, status: int = 200):
+    run = (
+        selectors.run_active(project=project)
+        or selectors.run_list(project=project).filter(branch=branch).first()
+    )
+    data = PipelineState.model_validate(state_get(branch=branch).data)
+    providers = selectors.providers_available(user=request.user)
+    context = {
+        "project": project, "branch": branch, "run": run, "data": data,
+        "stages": display.stages(data, run),
+        "timeline": display.timeline(run) if run else [],
+        "labels": display.event_labels(),
+        "requests": LLMRequest.objects.filter(run_id=run.pk).order_by("created_at") if run else [],
+        "log": run and run.execution_logs().first(),
+        "providers": providers,
+        "start_form": RunStartForm(providers=providers) if providers else None,
+        "change_form": ChangeForm(),
+        "answer_form": AnswerForm(),
+        "can_change": bool(data.iterations) and data.iterations[-1].status == "completed",
+        **(forms or {}),
+    }  # fmt: skip
+    return render(request, "generation/_panel.html", context, status=status)
+
+
+def _back(request, project, branch, **forms) -> HttpResponse:
+    """htmx: the panel in place; otherwise the project page, with any error as a message."""
+    if request.headers.get("HX-Request"):
+        return _panel(request, project, branch, forms=forms)
+    for form in forms.values():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+    url = reverse("files:project", args=[project.pk])
+    return redirect(f"{url}?{urlencode({'branch': branch.name})}#generation")
+
+
+@login_required
+@require_POST
+def run_start_view(request: HttpRequest, project_id) -> HttpResponse:
+    project, branch = _scope(request, project_id)
+    change = "change" in request.POST
+    form = (
+        ChangeForm(request.POST)
+        if change
+        else RunStartForm(request.POST, providers=selectors.providers_available(user=request.user))
+    )
+    if form.is_valid():
+        run = selectors.run_list(project=project).filter(branch=branch).first()
+        provider = form.cleaned_data.get("provider") or (run.provider if run else None)
+        provider = provider or selectors.provider_default(user=request.user)
+        try:
+            services.run_start(
+                project=project, user=request.user, provider=provider,
+                model=form.cleaned_data.get("model") or (run.model if run else ""),
+                branch=branch, change=form.cleaned_data.get("change", ""),
+            )  # fmt: skip
+        except ValidationError as exc:
+            form.add_error(None, exc.messages[0])
+    return _back(request, project, branch, **{"change_form" if change else "start_form": form})
+
+
+@login_required
+@require_POST
+def run_answer_view(request: HttpRequest, project_id, run_id) -> HttpResponse:
+    project, branch = _scope(request, project_id)
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    form = AnswerForm(request.POST)
+    if form.is_valid():
+        try:
+            services.run_answer(run=run, answer=form.cleaned_data["answer"])
+        except ValidationError as exc:
+            form.add_error(None, exc.messages[0])
+    return _back(request, project, branch, answer_form=form)
+
+
+@login_required
+@require_POST
+def run_cancel_view(request: HttpRequest, project_id, run_id) -> HttpResponse:
+    project, branch = _scope(request, project_id)
+    run = selectors.run_get(user=request.user, run_id=run_id)
+    try:
+        services.run_cancel(run=run)
+    except services.RunConflict as exc:
+        messages.info(request, exc.messages[0])
+    else:
+        if run.status == GenerationRun.Status.RUNNING:
+            messages.info(request, _("Stopping after the current step…"))
+    return _back(request, project, branch)

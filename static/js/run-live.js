@@ -1,0 +1,95 @@
+// The project page's live view of a run: one WebSocket per page, events in order.
+// The server renders the panel; this script appends events as they arrive, moves the
+// progress bar, and asks htmx to re-render the panel (and the file list) when a step
+// changes what they show. On reconnect it sends the last sequence number it saw.
+(function () {
+  "use strict";
+  var REFRESHING = ["QuestionAsked", "QuestionAnswered", "SpecificationGenerated", "ArchitectureDesigned",
+    "TasksCreated", "StepsPlanned", "CodeGenerated", "CommandExecuted", "FixApplied", "ErrorFixed",
+    "GenerationStarted", "GenerationResumed", "GenerationCompleted", "GenerationFailed", "GenerationCancelled"];
+  var QUIET = ["ProjectStateUpdated", "GenerationStepCompleted"];
+  var panelId = "generation-panel";
+  var lastSeq = {};
+  var retry = 500;
+  var refreshTimer = null;
+
+  function panel() { return document.getElementById(panelId); }
+
+  function labels() {
+    var node = document.getElementById("event-labels");
+    return node ? JSON.parse(node.textContent) : {};
+  }
+
+  function socketUrl(root) {
+    var run = root.dataset.run;
+    var after = lastSeq[run] || Number(root.dataset.seq || 0);
+    var scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    var query = run ? "?run=" + encodeURIComponent(run) + "&after=" + after : "";
+    return scheme + "//" + location.host + document.getElementById("generation").dataset.ws + query;
+  }
+
+  function refresh() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(function () {
+      var root = panel();
+      if (!root || !window.htmx) { return; }
+      htmx.ajax("GET", root.dataset.panelUrl, { target: "#" + panelId, swap: "outerHTML" });
+      if (document.getElementById("files-card")) {
+        htmx.ajax("GET", location.pathname + location.search.replace(/([?&])step=\d+/, "$1"),
+          { target: "#files-card", select: "#files-card", swap: "outerHTML" });
+      }
+    }, 150);
+  }
+
+  function show(event) {
+    var root = panel();
+    if (!root) { return; }
+    if (event.name === "ProjectStateUpdated") {
+      var bar = document.getElementById("run-progress");
+      var text = document.getElementById("run-progress-text");
+      if (bar) { bar.value = event.payload.progress; }
+      if (text) { text.textContent = event.payload.progress + "%"; }
+    }
+    var list = document.getElementById("timeline");
+    if (list && QUIET.indexOf(event.name) < 0 && !list.querySelector('[data-seq="' + event.seq + '"]')
+        && event.run === root.dataset.run) {
+      var item = document.createElement("li");
+      item.className = "event " + event.name;
+      item.dataset.seq = event.seq;
+      var label = document.createElement("span");
+      label.className = "event-label";
+      label.textContent = labels()[event.name] || event.name;
+      item.appendChild(label);
+      list.appendChild(item);
+      list.scrollTop = list.scrollHeight;
+    }
+    if (REFRESHING.indexOf(event.name) >= 0 || event.run !== root.dataset.run) { refresh(); }
+  }
+
+  var connected = false;
+
+  function connect() {
+    var root = panel();
+    if (!root || root.dataset.run === undefined) { return; }  // the panel has not loaded yet
+    connected = true;
+    var socket = new WebSocket(socketUrl(root));
+    socket.onopen = function () { retry = 500; document.body.dataset.socket = "open"; };
+    socket.onmessage = function (message) {
+      var event = JSON.parse(message.data);
+      if (event.type !== "event") { return; }
+      if (event.seq <= (lastSeq[event.run] || 0)) { return; }
+      lastSeq[event.run] = event.seq;
+      show(event);
+    };
+    socket.onclose = function (closed) {
+      document.body.dataset.socket = "closed";
+      if (closed.code === 4401 || closed.code === 4403) { return; }  // not allowed: do not retry
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 10000);
+    };
+  }
+
+  // The panel arrives by htmx after the page: connect once it is there.
+  document.addEventListener("htmx:afterSettle", function () { if (!connected) { connect(); } });
+  document.addEventListener("DOMContentLoaded", connect);
+})();

@@ -1,0 +1,81 @@
+"""The generation panel as each kind of user meets it (server-rendered, no browser)."""
+
+import pytest
+
+from accounts.services import key_store
+from generation.models import GenerationRun
+from generation.services import run_start
+from projects.services import project_create
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project(user):
+    return project_create(owner=user, name="App", description="A calculator")
+
+
+@pytest.fixture
+def no_system_keys(settings):
+    settings.LLM_SYSTEM_KEYS = {"openai": "", "anthropic": "", "groq": ""}
+
+
+def panel(client, project):
+    return client.get(f"/projects/{project.pk}/generation/", HTTP_ACCEPT_LANGUAGE="en")
+
+
+def test_without_a_key_the_panel_says_what_to_do(client, user, project, no_system_keys):
+    client.force_login(user)
+    body = panel(client, project).content.decode()
+    assert 'id="no-key"' in body and "/settings/" in body
+    assert 'id="run-start"' not in body
+
+
+def test_with_a_key_the_panel_offers_to_start(client, user, project, no_system_keys):
+    key_store(user=user, provider="groq", api_key="gsk-test-000000000000")
+    client.force_login(user)
+    body = panel(client, project).content.decode()
+    assert 'id="run-start"' in body and "Groq" in body
+
+
+def test_starting_from_the_page_queues_a_run(client, user, project, no_system_keys):
+    key_store(user=user, provider="groq", api_key="gsk-test-000000000000")
+    client.force_login(user)
+    response = client.post(f"/projects/{project.pk}/generation/start/", {"provider": "groq"})
+    assert response.status_code == 302
+    run = GenerationRun.objects.get()
+    assert (run.provider, run.status) == ("groq", "queued")
+
+
+def test_a_waiting_run_shows_its_question_and_takes_the_answer(
+    client, user, project, no_system_keys
+):
+    key_store(user=user, provider="groq", api_key="gsk-test-000000000000")
+    run = run_start(project=project, user=user, provider="groq")
+    GenerationRun.objects.filter(pk=run.pk).update(status="awaiting_input", question="Stdin?")
+    client.force_login(user)
+    body = panel(client, project).content.decode()
+    assert 'id="run-question"' in body and "Stdin?" in body
+    answered = client.post(
+        f"/projects/{project.pk}/runs/{run.pk}/answer/", {"answer": "No"}, HTTP_HX_REQUEST="true"
+    )
+    assert answered.status_code == 200
+    assert GenerationRun.objects.get(pk=run.pk).status == "queued"
+
+
+def test_a_failed_run_says_why_and_offers_to_resume(client, user, project, no_system_keys):
+    key_store(user=user, provider="groq", api_key="gsk-test-000000000000")
+    run = run_start(project=project, user=user, provider="groq")
+    GenerationRun.objects.filter(pk=run.pk).update(
+        status="failed", reason_code="budget_calls", reason_params={"limit": 200}
+    )
+    client.force_login(user)
+    body = panel(client, project).content.decode()
+    assert 'id="run-reason"' in body and "200 LLM calls" in body
+    assert 'id="run-resume"' in body
+
+
+def test_another_users_panel_and_actions_are_404(client, other_user, project):
+    client.force_login(other_user)
+    assert panel(client, project).status_code == 404
+    assert client.post(f"/projects/{project.pk}/generation/start/").status_code == 404
