@@ -24,12 +24,17 @@ CLOSE_FORBIDDEN = 4403
 class ProjectConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
         project_id = str(self.scope["url_route"]["kwargs"]["project_id"])
-        if not await _owns(user, project_id):
-            await self.close(code=CLOSE_FORBIDDEN)
+        refusal = None
+        if user is None or not user.is_authenticated:
+            refusal = CLOSE_UNAUTHENTICATED
+        elif not await _owns(user, project_id):
+            refusal = CLOSE_FORBIDDEN
+        if refusal:
+            # Accept, then close: a browser only sees a close code after the handshake
+            # (a refused handshake reads as 1006). Nothing is sent in between.
+            await self.accept()
+            await self.close(code=refusal)
             return
         self.project_id, self.sent = project_id, {}
         self.group = project_group(project_id)

@@ -34,9 +34,10 @@
       var root = panel();
       if (!root || !window.htmx) { return; }
       htmx.ajax("GET", root.dataset.panelUrl, { target: "#" + panelId, swap: "outerHTML" });
-      if (document.getElementById("files-card")) {
-        htmx.ajax("GET", location.pathname + location.search.replace(/([?&])step=\d+/, "$1"),
-          { target: "#files-card", select: "#files-card", swap: "outerHTML" });
+      // The files follow the latest step, unless the user chose a step to look at.
+      if (document.getElementById("project-live") && !/[?&]step=/.test(location.search)) {
+        htmx.ajax("GET", location.pathname + location.search,
+          { target: "#project-live", select: "#project-live", swap: "outerHTML" });
       }
     }, 150);
   }
@@ -89,7 +90,16 @@
     };
   }
 
-  // The panel arrives by htmx after the page: connect once it is there.
-  document.addEventListener("htmx:afterSettle", function () { if (!connected) { connect(); } });
+  // The panel arrives by htmx after the page: connect once it is there. A re-render that
+  // raced a newer event (it shows an older sequence number) is simply fetched again.
+  document.addEventListener("htmx:afterSettle", function () {
+    var list = document.getElementById("timeline");
+    if (list) { list.scrollTop = list.scrollHeight; }
+    if (!connected) { connect(); return; }
+    var root = panel();
+    if (root && root.dataset.run && Number(root.dataset.seq || 0) < (lastSeq[root.dataset.run] || 0)) {
+      refresh();
+    }
+  });
   document.addEventListener("DOMContentLoaded", connect);
 })();

@@ -6,6 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.live import (  # noqa: F401 - fixtures for the journeys through the whole system
+    asgi_server,
+    pipeline_settings,
+    sandbox_ready,
+    sandbox_workspaces,
+    worker,
+    worker_env,
+)
+
 CHROMIUM = os.environ.get("SAMOKODER_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [

@@ -5,7 +5,10 @@ from playwright.sync_api import expect
 
 from accounts.models import ProviderKey, User
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 PASSWORD = "a long browser password"
 KEY = "sk-browser-SECRET-material-LAST"

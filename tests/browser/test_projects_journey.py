@@ -6,7 +6,10 @@ from playwright.sync_api import expect
 
 from tests.accounts.factories import PASSWORD, UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def _log_in(page) -> None:

@@ -11,7 +11,6 @@ from files.selectors import state_get, state_texts
 from files.services import branch_fork
 from generation.models import GenerationRun
 from generation.tasks import resume_stale_runs_task
-from tests.generation.conftest import QUEUE, Worker
 from tests.generation.scenario import (
     api_for,
     event_names,
@@ -23,6 +22,7 @@ from tests.generation.scenario import (
     wait_for,
     with_entry,
 )
+from tests.live import QUEUE, Worker
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
