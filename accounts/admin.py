@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -25,17 +26,41 @@ class ProviderKeyInline(admin.TabularInline):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
-    list_display = ["email", "is_active", "is_staff", "language", "date_joined"]
+    list_display = ["email", "is_active", "is_staff", "language", "date_joined",
+                    "usage_tokens", "usage_cost"]  # fmt: skip
     list_filter = ["is_active", "is_staff", "language"]
     search_fields = ["email"]
     inlines = [ProviderKeyInline]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         (_("Preferences"), {"fields": ["language"]}),
+        (
+            _("Generation defaults"),
+            {"fields": ["default_models", "run_max_cost", "run_max_llm_calls"]},
+        ),
         (_("Permissions"), {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
         (_("Dates"), {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    def get_queryset(self, request):
+        # All-time LLM usage from the per-day totals (reverse relation: no import of llm).
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                tokens=Sum("token_usage__prompt_tokens") + Sum("token_usage__completion_tokens"),
+                spent=Sum("token_usage__cost"),
+            )
+        )
+
+    @admin.display(description=_("LLM tokens"), ordering="tokens")
+    def usage_tokens(self, user) -> int:
+        return user.tokens or 0
+
+    @admin.display(description=_("LLM cost, USD"), ordering="spent")
+    def usage_cost(self, user):
+        return user.spent or 0
 
 
 @admin.register(ProviderKey)

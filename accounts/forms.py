@@ -1,4 +1,7 @@
+from decimal import Decimal
+
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -44,3 +47,51 @@ class KeyForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
         help_text=_("Stored encrypted; only its last 4 characters are ever shown."),
     )
+
+
+class GenerationDefaultsForm(forms.Form):
+    """Models per provider and a budget per run, used when a run or project sets none."""
+
+    openai_model = forms.CharField(label=_("OpenAI model"), max_length=128, required=False)
+    anthropic_model = forms.CharField(label=_("Anthropic model"), max_length=128, required=False)
+    groq_model = forms.CharField(label=_("Groq model"), max_length=128, required=False)
+    run_max_cost = forms.DecimalField(
+        label=_("Budget per run, USD"), required=False, min_value=Decimal("0.01"),
+        max_value=Decimal("10000"), decimal_places=2, localize=True,
+    )  # fmt: skip
+    run_max_llm_calls = forms.IntegerField(
+        label=_("LLM calls per run"), required=False, min_value=1, max_value=100_000
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Said in the language of the request, not of the import.
+        defaults = {"openai": "openai_model", "anthropic": "anthropic_model", "groq": "groq_model"}
+        for provider, field in defaults.items():
+            self.fields[field].help_text = _("Empty: %(model)s.") % {
+                "model": settings.LLM_DEFAULT_MODELS[provider]
+            }
+        self.fields["run_max_cost"].help_text = _("Empty: %(default)s USD.") % {
+            "default": settings.SAMOKODER_RUN_MAX_COST
+        }
+        self.fields["run_max_llm_calls"].help_text = _("Empty: %(default)s.") % {
+            "default": settings.SAMOKODER_RUN_MAX_LLM_CALLS
+        }
+
+    @classmethod
+    def for_user(cls, user, data=None) -> "GenerationDefaultsForm":
+        initial = {f"{p}_model": m for p, m in user.default_models.items()}
+        initial.update(run_max_cost=user.run_max_cost, run_max_llm_calls=user.run_max_llm_calls)
+        return cls(data, initial=initial)
+
+    def models(self) -> dict[str, str]:
+        return {p: self.cleaned_data[f"{p}_model"] for p in ("openai", "anthropic", "groq")}
+
+    def clean(self):
+        data = super().clean()
+        for field in ("openai_model", "anthropic_model", "groq_model"):
+            value = (data.get(field) or "").strip()
+            if any(ch.isspace() for ch in value):
+                self.add_error(field, _("A model name has no spaces."))
+            data[field] = value
+        return data

@@ -35,6 +35,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     language = models.CharField(
         _("language"), max_length=8, choices=settings.LANGUAGES, blank=True, default=""
     )
+    # Generation defaults: a model per provider ({"openai": "gpt-4.1-mini"}) and a budget
+    # per run; empty means the platform's defaults. A project's own budget wins.
+    default_models = models.JSONField(_("default models"), default=dict, blank=True)
+    run_max_cost = models.DecimalField(
+        _("budget per run, USD"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    run_max_llm_calls = models.PositiveIntegerField(_("LLM calls per run"), null=True, blank=True)
 
     objects = UserManager()
 

@@ -1,5 +1,7 @@
 """Writes of the User Management context: registration, log-in, keys, language."""
 
+from decimal import Decimal
+
 from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -54,6 +56,19 @@ def user_authenticate(
 def user_set_language(*, user: User, language: str) -> None:
     user.language = language
     user.save(update_fields=["language"])
+
+
+def user_set_generation_defaults(
+    *,
+    user: User,
+    models: dict[str, str],
+    run_max_cost: Decimal | None,
+    run_max_llm_calls: int | None,
+) -> None:
+    """Store the user's default model per provider and budget per run (empty = platform's)."""
+    user.default_models = {provider: name for provider, name in models.items() if name}
+    user.run_max_cost, user.run_max_llm_calls = run_max_cost, run_max_llm_calls
+    user.save(update_fields=["default_models", "run_max_cost", "run_max_llm_calls"])
 
 
 def key_store(*, user: User, provider: str, api_key: str) -> ProviderKey:

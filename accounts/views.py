@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.forms import KeyForm, LoginForm, RegistrationForm
+from accounts.forms import GenerationDefaultsForm, KeyForm, LoginForm, RegistrationForm
 from accounts.models import Provider, User
 from samokoder_site.forms import form_apply_errors
 from samokoder_site.ratelimit import rate_limit
@@ -73,6 +73,8 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def settings_view(request: HttpRequest) -> HttpResponse:
+    if request.POST.get("form") == "defaults":
+        return _defaults_save(request)
     form = KeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -84,9 +86,26 @@ def settings_view(request: HttpRequest) -> HttpResponse:
                 request, _("%(provider)s key saved.") % {"provider": key.get_provider_display()}
             )
             return redirect("accounts:settings")
-    keys = selectors.key_list(user=request.user)
     status = 400 if request.method == "POST" else 200
-    return render(request, "accounts/settings.html", {"form": form, "keys": keys}, status=status)
+    return _settings_page(request, form, GenerationDefaultsForm.for_user(request.user), status)
+
+
+def _settings_page(request, form, defaults, status: int) -> HttpResponse:
+    context = {"form": form, "defaults": defaults, "keys": selectors.key_list(user=request.user)}
+    return render(request, "accounts/settings.html", context, status=status)
+
+
+def _defaults_save(request: HttpRequest) -> HttpResponse:
+    defaults = GenerationDefaultsForm.for_user(request.user, request.POST)
+    if not defaults.is_valid():
+        return _settings_page(request, KeyForm(), defaults, 400)
+    services.user_set_generation_defaults(
+        user=request.user, models=defaults.models(),
+        run_max_cost=defaults.cleaned_data["run_max_cost"],
+        run_max_llm_calls=defaults.cleaned_data["run_max_llm_calls"],
+    )  # fmt: skip
+    messages.success(request, _("Generation defaults saved."))
+    return redirect("accounts:settings")
 
 
 @login_required

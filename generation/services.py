@@ -73,13 +73,14 @@ def run_start(
     RunConflict when the project already has an active run (the database enforces it).
     """
     branch = branch or project.branches.get(name="main")
+    model = model or user.default_models.get(provider, "")
     data = PipelineState.model_validate(state_get(branch=branch).data)
     iteration = _iteration_for(project, data, change)
     try:
         with transaction.atomic():
             run = GenerationRun.objects.create(
                 project=project, branch=branch, user=user, provider=provider, model=model,
-                iteration=iteration, **_budget(project),
+                iteration=iteration, **_budget(project, user),
             )  # fmt: skip
             if iteration >= len(data.iterations):
                 _open_iteration(run, data, project.description if iteration == 0 else change)
@@ -119,11 +120,11 @@ def _retry_debugging(run: GenerationRun, data: PipelineState) -> None:
     files_commit(branch=run.branch, changes={}, data=data.model_dump(mode="json"))
 
 
-def _budget(project: Project) -> dict[str, Any]:
-    return {
-        "max_cost": project.max_run_cost or settings.SAMOKODER_RUN_MAX_COST,
-        "max_llm_calls": project.max_run_llm_calls or settings.SAMOKODER_RUN_MAX_LLM_CALLS,
-    }
+def _budget(project: Project, user: User) -> dict[str, Any]:
+    """The project's budget, else the user's defaults, else the platform's."""
+    cost = project.max_run_cost or user.run_max_cost or settings.SAMOKODER_RUN_MAX_COST
+    calls = project.max_run_llm_calls or user.run_max_llm_calls
+    return {"max_cost": cost, "max_llm_calls": calls or settings.SAMOKODER_RUN_MAX_LLM_CALLS}
 
 
 def _enqueue(run: GenerationRun) -> None:

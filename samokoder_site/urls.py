@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("", include("files.urls")),
     path("", include("generation.urls")),
+    path("", include("llm.urls")),
 ]
