@@ -14,7 +14,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from execution.backends.base import ExecutionResult, Limits, ProcessManager, SandboxHandle
+from execution.backends.base import (
+    ExecutionResult,
+    Limits,
+    OnOutput,
+    ProcessManager,
+    SandboxHandle,
+)
 from execution.events import (
     CommandExecuted,
     CommandTimeout,
@@ -133,11 +139,13 @@ def command_run(
     timeout: float | None = None,
     dependency_install: bool = False,
     cancel: threading.Event | None = None,
+    on_output: OnOutput | None = None,
 ) -> CommandRun:
     """Run ``command`` on the branch's latest files and collect what it changed.
 
     The caller commits the changes (the pipeline does, together with its step). Setting
-    ``cancel`` kills the command; its log then says so. Raises SandboxError when the
+    ``cancel`` kills the command; its log then says so. ``on_output`` sees the output as
+    it arrives (see ProcessManager.execute). Raises SandboxError when the
     sandbox itself cannot run.
     """
     project = branch.project
@@ -149,7 +157,9 @@ def command_run(
     workspace_materialize(fs, files)
     limit = timeout or settings.SAMOKODER_COMMAND_TIMEOUT
     network = dependency_install and settings.SAMOKODER_SANDBOX_INSTALL_NETWORK
-    result = manager.execute(handle, command, timeout=limit, network=network, cancel=cancel)
+    result = manager.execute(
+        handle, command, timeout=limit, network=network, cancel=cancel, on_output=on_output
+    )
     log = ExecutionLog.objects.create(
         project=project, container=container, run_id=run_id, command=command,
         stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code,

@@ -1,5 +1,8 @@
 """The project socket: authenticate, check ownership, replay, then relay in order.
 
+Besides logged events (``type: event``, with ``seq``), two live-only kinds are relayed:
+``output`` (a running command's output, batched) and ``activity`` (which agent works).
+
 ``/ws/projects/<id>/?run=<run id>&after=<seq>`` replays that run's events after ``seq``
 (default: the project's latest run, from the start), then relays live events of every
 run of the project. Each message is a PipelineEvent's ``message()``; a client that
@@ -67,6 +70,14 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
                     continue
             await self._send(event)
 
+    async def pipeline_output(self, message: dict) -> None:
+        """A running command's output so far (live only, batched by the worker)."""
+        await self.send_json({"type": "output", **_without_type(message)})
+
+    async def pipeline_activity(self, message: dict) -> None:
+        """Which agent works now (live only)."""
+        await self.send_json({"type": "activity", **_without_type(message)})
+
     async def _replay(self, run_id: str | None, after: int) -> None:
         for event in await _events(self.project_id, run_id, after):
             if event["seq"] > self.sent.get(event["run"], 0):
@@ -75,6 +86,10 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
     async def _send(self, event: dict) -> None:
         self.sent[event["run"]] = event["seq"]
         await self.send_json({"type": "event", **event})
+
+
+def _without_type(message: dict) -> dict:
+    return {key: value for key, value in message.items() if key != "type"}
 
 
 def _query(scope) -> tuple[str | None, int]:

@@ -30,6 +30,13 @@ def event_labels() -> dict[str, str]:
         "GenerationCompleted": _("Generation completed"),
         "GenerationFailed": _("Generation stopped"),
         "GenerationCancelled": _("Generation cancelled"),
+        # What the activity line says while an agent works.
+        "working:SpecWriter": _("SpecWriter is writing the specification…"),
+        "working:Architect": _("Architect is designing the structure…"),
+        "working:TechLead": _("TechLead is planning the tasks…"),
+        "working:Developer": _("Developer is planning the steps…"),
+        "working:CodeMonkey": _("CodeMonkey is writing files…"),
+        "working:BugHunter": _("BugHunter is looking for the bug…"),
     }
 
 

@@ -36,6 +36,7 @@ from generation.context import project_context
 from generation.language import language_name, text_language
 from generation.models import GenerationRun
 from generation.orchestrator import Action, next_action
+from generation.publish import OutputRelay, publish_transient
 from generation.schemas import Debugging, PipelineState, Task
 from generation.services import (
     LeaseLost,
@@ -154,7 +155,14 @@ class Runner:
 
     def ask(self, agent: Agent, **values):
         """One typed answer from ``agent`` through the user's key (or the system's)."""
+        self.working(agent.name)
         return async_to_sync(self._ask)(agent, values)
+
+    def working(self, agent: str, detail: str = "") -> None:
+        """Tell the browser which agent works now (live only; the step's events follow)."""
+        message = {"type": "pipeline.activity", "run": str(self.run.pk), "agent": agent,
+                   "detail": detail}  # fmt: skip
+        publish_transient(self.run.project_id, message)
 
     async def _ask(self, agent: Agent, values: dict):
         llm = await LLMGateway.open(self._context(agent))
@@ -165,6 +173,7 @@ class Runner:
 
     def ask_many(self, agent: Agent, many: list[dict]) -> list:
         """Several answers from ``agent`` at once (parallel CodeMonkeys)."""
+        self.working(agent.name, ", ".join(str(values.get("path", "")) for values in many))
 
         async def gather():
             llm = await LLMGateway.open(self._context(agent))
@@ -345,9 +354,14 @@ class Step:
 
     def _execute(self, command: str, *, step: int | None) -> StepChange:
         run = self.runner.run
-        ran = command_run(
-            branch=run.branch, command=command, run_id=run.pk, cancel=self.runner.cancel
-        )
+        relay = OutputRelay(run.project_id, run.pk, command)
+        try:
+            ran = command_run(
+                branch=run.branch, command=command, run_id=run.pk, cancel=self.runner.cancel,
+                on_output=relay,
+            )  # fmt: skip
+        finally:
+            relay.close()
         if ran.result.cancelled:
             raise Cancelled
         commands_refused_report(branch=run.branch, refused=ran.refused)

@@ -5,7 +5,10 @@ not connected) replays the log from its last sequence number. So publishing is b
 effort: a channel-layer outage is logged, never allowed to fail the run.
 """
 
+import codecs
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -36,3 +39,48 @@ def publish(project_id: uuid.UUID | str, messages: list[dict]) -> None:
     except Exception:
         logger.warning("publishing %d events for project %s failed", len(messages), project_id,
                        exc_info=True)  # fmt: skip
+
+
+def publish_transient(project_id: uuid.UUID | str, message: dict) -> None:
+    """A message that is not in the log (what an agent is doing, a command's output so
+    far): shown live, never replayed; what matters is in the next step's events."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(project_group(project_id), message)
+    except Exception:
+        logger.warning("live message for project %s not sent", project_id, exc_info=True)
+
+
+class OutputRelay:
+    """A running command's output to the browser, batched: at most one message every
+    ``every`` seconds and ``limit`` bytes in all (the ExecutionLog keeps the whole).
+
+    Called from the sandbox's reader threads, so it locks.
+    """
+
+    def __init__(self, project_id, run_id, command: str, every: float = 0.25,
+                 limit: int = 64_000) -> None:  # fmt: skip
+        self.project_id, self.run_id, self.command = project_id, str(run_id), command
+        self.every, self.left = every, limit
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.pending, self.sent_at = "", None  # the first output goes out at once
+        self.lock = threading.Lock()
+
+    def __call__(self, chunk: bytes) -> None:
+        with self.lock:
+            chunk = chunk[: max(self.left, 0)]
+            self.left -= len(chunk)
+            self.pending += self.decoder.decode(chunk)
+            due = self.sent_at is None or time.monotonic() - self.sent_at >= self.every
+            if self.pending and due:
+                self._send(final=False)
+
+    def close(self) -> None:
+        with self.lock:
+            self.pending += self.decoder.decode(b"", final=True)
+            self._send(final=True)
+
+    def _send(self, *, final: bool) -> None:
+        message = {"type": "pipeline.output", "run": self.run_id, "command": self.command,
+                   "text": self.pending, "final": final}  # fmt: skip
+        self.pending, self.sent_at = "", time.monotonic()
+        publish_transient(self.project_id, message)

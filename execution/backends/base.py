@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+OnOutput = Callable[[bytes], None]  # receives a command's output as it arrives
+
 
 class SandboxError(Exception):
     """The sandbox itself failed (not the command): unavailable, misconfigured, gone."""
@@ -68,12 +70,14 @@ class ProcessManager(ABC):
         timeout: float,
         network: bool = False,
         cancel: threading.Event | None = None,
+        on_output: OnOutput | None = None,
     ) -> ExecutionResult:
         """ExecuteCommand: run ``command`` (a shell line) in /workspace; never raises for
         the command's own failure, only SandboxError when the sandbox cannot run it.
 
         Setting ``cancel`` kills the command (and everything it started) within
-        ``CANCEL_POLL`` seconds; the result then says ``cancelled``."""
+        ``CANCEL_POLL`` seconds; the result then says ``cancelled``. ``on_output`` gets the
+        kept output as it arrives (from reader threads), for showing it live."""
 
     @abstractmethod
     def stop(self, handle: SandboxHandle) -> None:
@@ -111,15 +115,18 @@ def wait_until(
 class CappedOutput:
     """At most ``limit`` bytes of one stream; what is dropped is counted so the text says so."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int, on_kept: OnOutput | None = None) -> None:
+        self.limit, self.on_kept = limit, on_kept
         self.kept = bytearray()
         self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
         room = self.limit - len(self.kept)
-        self.kept += chunk[:room]
+        kept = chunk[:room]
+        self.kept += kept
         self.dropped += max(len(chunk) - room, 0)
+        if kept and self.on_kept is not None:
+            self.on_kept(kept)
 
     def text(self) -> str:
         text = self.kept.decode("utf-8", errors="replace")
@@ -134,10 +141,10 @@ class CappedReader(threading.Thread):
     Reading on past the cap keeps the command from blocking on a full pipe.
     """
 
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
+    def __init__(self, stream: IO[bytes], limit: int, on_kept: OnOutput | None = None) -> None:
         super().__init__(daemon=True)
         self.stream = stream
-        self.output = CappedOutput(limit)
+        self.output = CappedOutput(limit, on_kept)
 
     def run(self) -> None:
         while chunk := self.stream.read(65536):

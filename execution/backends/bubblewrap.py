@@ -24,6 +24,7 @@ from django.conf import settings
 from execution.backends.base import (
     CappedReader,
     ExecutionResult,
+    OnOutput,
     ProcessManager,
     SandboxHandle,
     SandboxUnavailable,
@@ -54,6 +55,7 @@ class BubblewrapProcessManager(ProcessManager):
         timeout: float,
         network: bool = False,
         cancel: threading.Event | None = None,
+        on_output: OnOutput | None = None,
     ) -> ExecutionResult:
         bwrap = self._require_bwrap()
         hand_over(handle.workspace)
@@ -68,7 +70,7 @@ class BubblewrapProcessManager(ProcessManager):
             preexec_fn=self._limit_child,  # rlimits belong to the child only
             env={"PATH": "/usr/bin:/bin"},
         )
-        return self._collect(process, started, timeout, cancel)
+        return self._collect(process, started, timeout, cancel, on_output)
 
     def stop(self, handle: SandboxHandle) -> None:
         """Nothing keeps running between commands: each dies with its PID namespace."""
@@ -132,9 +134,11 @@ class BubblewrapProcessManager(ProcessManager):
         started: float,
         timeout: float,
         cancel: threading.Event | None,
+        on_output: OnOutput | None,
     ) -> ExecutionResult:
-        readers = [CappedReader(process.stdout, self.limits.output_bytes),
-                   CappedReader(process.stderr, self.limits.output_bytes)]  # fmt: skip
+        limit = self.limits.output_bytes
+        readers = [CappedReader(process.stdout, limit, on_output),
+                   CappedReader(process.stderr, limit, on_output)]  # fmt: skip
         for reader in readers:
             reader.start()
         outcome = wait_until(partial(_exited, process), timeout=timeout, cancel=cancel)

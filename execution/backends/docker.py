@@ -108,7 +108,9 @@ class DockerProcessManager(ProcessManager):
             ],
         }
 
-    def execute(self, handle, command, *, timeout, network=False, cancel=None) -> ExecutionResult:
+    def execute(
+        self, handle, command, *, timeout, network=False, cancel=None, on_output=None
+    ) -> ExecutionResult:
         # network: a container made with network "none" stays so; installs that need the
         # network run on bubblewrap or a separate, operator-approved container.
         hand_over(handle.workspace)
@@ -123,7 +125,7 @@ class DockerProcessManager(ProcessManager):
                 "The project's sandbox container is gone; it will be recreated."
             ) from exc
         started = time.monotonic()
-        reader = _DemuxReader(stream, self.limits.output_bytes)
+        reader = _DemuxReader(stream, self.limits.output_bytes, on_output)
         reader.start()
         outcome = wait_until(partial(_finished, reader), timeout=timeout, cancel=cancel)
         timed_out = outcome == "timeout"
@@ -160,10 +162,10 @@ class DockerProcessManager(ProcessManager):
 class _DemuxReader(threading.Thread):
     """Drain a demultiplexed exec stream into one ``CappedOutput`` per stream."""
 
-    def __init__(self, stream, limit: int) -> None:
+    def __init__(self, stream, limit: int, on_kept=None) -> None:
         super().__init__(daemon=True)
         self.stream = stream
-        self.outputs = (CappedOutput(limit), CappedOutput(limit))
+        self.outputs = (CappedOutput(limit, on_kept), CappedOutput(limit, on_kept))
 
     def run(self) -> None:
         for chunks in self.stream:

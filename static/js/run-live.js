@@ -69,6 +69,28 @@
 
   var connected = false;
 
+  var outputCommand = null;
+
+  function output(message) {
+    var terminal = document.getElementById("terminal");
+    if (!terminal) { return; }
+    if (outputCommand !== message.command) {  // a new command: a fresh screen
+      outputCommand = message.command;
+      terminal.textContent = "$ " + message.command + "\n";
+    }
+    terminal.textContent += message.text;
+    terminal.scrollTop = terminal.scrollHeight;
+    if (message.final) { outputCommand = null; }
+  }
+
+  function activity(message) {
+    var line = document.getElementById("activity");
+    if (!line) { return; }
+    var names = labels();
+    line.textContent = (names["working:" + message.agent] || message.agent) +
+      (message.detail ? " · " + message.detail : "");
+  }
+
   function connect() {
     var root = panel();
     if (!root || root.dataset.run === undefined) { return; }  // the panel has not loaded yet
@@ -77,6 +99,8 @@
     socket.onopen = function () { retry = 500; document.body.dataset.socket = "open"; };
     socket.onmessage = function (message) {
       var event = JSON.parse(message.data);
+      if (event.type === "output") { return output(event); }
+      if (event.type === "activity") { return activity(event); }
       if (event.type !== "event") { return; }
       if (event.seq <= (lastSeq[event.run] || 0)) { return; }
       lastSeq[event.run] = event.seq;

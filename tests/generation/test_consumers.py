@@ -137,3 +137,27 @@ async def _create_event(run, seq: int) -> None:
     await database_sync_to_async(PipelineEvent.objects.create)(
         run=run, project_id=run.project_id, seq=seq, name=f"E{seq}"
     )
+
+
+def test_live_output_and_activity_reach_the_owner_without_a_sequence_number(project, user, run):
+    headers = bearer_headers(user)
+
+    async def scenario():
+        listener = socket(project, headers, f"?run={run.pk}&after=5")
+        assert (await listener.connect())[0]
+        layer = get_channel_layer()
+        group = project_group(project.pk)
+        activity = {"type": "pipeline.activity", "run": str(run.pk), "agent": "CodeMonkey",
+                    "detail": "a.py"}  # fmt: skip
+        output = {"type": "pipeline.output", "run": str(run.pk), "command": "ls",
+                  "text": "a.py\n", "final": True}  # fmt: skip
+        await layer.group_send(group, activity)
+        await layer.group_send(group, output)
+        received = [await listener.receive_json_from() for _ in range(2)]
+        await listener.disconnect()
+        return received
+
+    activity, output = run_async(scenario)
+    assert activity == {"type": "activity", "run": str(run.pk), "agent": "CodeMonkey",
+                        "detail": "a.py"}  # fmt: skip
+    assert output["type"] == "output" and output["text"] == "a.py\n" and "seq" not in output
