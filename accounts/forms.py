@@ -71,7 +71,7 @@ class GenerationDefaultsForm(forms.Form):
             self.fields[field].help_text = _("Empty: %(model)s.") % {
                 "model": settings.LLM_DEFAULT_MODELS[provider]
             }
-        self.fields["run_max_cost"].help_text = _("Empty: %(default)s USD.") % {
+        self.fields["run_max_cost"].help_text = _("Empty: $%(default)s.") % {
             "default": settings.SAMOKODER_RUN_MAX_COST
         }
         self.fields["run_max_llm_calls"].help_text = _("Empty: %(default)s.") % {

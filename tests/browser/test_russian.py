@@ -5,6 +5,7 @@ from pathlib import Path
 
 import polib
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
 from accounts.models import User
@@ -19,7 +20,11 @@ EMAIL = "ivan@example.com"
 PASSWORD = "длинный пароль ивана"
 # Names that stay as they are in Russian text: the brand, providers, the language
 # switcher's own "English", and what the user typed.
-KEPT_AS_IS = ["Samokoder", "OpenAI", "Anthropic", "Groq", "English", "E-mail", "API", "LLM", EMAIL]
+# Model names, the currency, the default branch, a path example and the archive format
+# are names too.
+KEPT_AS_IS = ["Samokoder", "OpenAI", "Anthropic", "Groq", "English", "E-mail", "API", "LLM",
+              "USD", "main", "src/app.py", "zip", EMAIL,
+              *settings.LLM_DEFAULT_MODELS.values()]  # fmt: skip
 
 
 def _english_msgids() -> list[str]:
@@ -80,3 +85,11 @@ def test_switching_to_russian_translates_register_keys_and_dashboard(page, scree
     expect(page.get_by_text("Ваши ключи готовы к генерации:")).to_be_visible()
     _assert_no_english(page)
     assert User.objects.get(email=EMAIL).language == "ru"
+
+    # The project page with its generation panel (loaded by htmx) is Russian too.
+    page.locator("#id_name").fill("Счётчик слов")
+    page.locator("#id_description").fill("Консольный счётчик слов со своими тестами.")
+    page.locator("form[action$='/projects/new/'] button[type=submit]").click()
+    expect(page.locator("#run-start")).to_be_visible()
+    _assert_no_english(page)
+    screenshot("project-ru")
