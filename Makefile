@@ -91,3 +91,4 @@ bench: install-dev
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/llm_parallel.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/sandbox.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/pipeline.py
+	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/websocket.py

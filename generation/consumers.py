@@ -5,7 +5,8 @@ Besides logged events (``type: event``, with ``seq``), two live-only kinds are r
 
 ``/ws/projects/<id>/?run=<run id>&after=<seq>`` replays that run's events after ``seq``
 (default: the project's latest run, from the start), then relays live events of every
-run of the project. Each message is a PipelineEvent's ``message()``; a client that
+run of the project. Frames are ``{"type": "events", "events": [...]}``, each event a
+PipelineEvent's ``message()`` (a step's events share one frame); a client that
 reconnects with the last ``seq`` it saw misses nothing and sees nothing twice.
 """
 
@@ -22,6 +23,7 @@ from projects.selectors import project_get
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+REPLAY_FRAME = 200  # events per frame when replaying the log
 
 
 class ProjectConsumer(AsyncJsonWebsocketConsumer):
@@ -53,22 +55,32 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:
-        # {"type": "resume", "run": ..., "after": n} re-reads the log, e.g. after a gap.
+        # {"type": "resume", "run": ..., "after": n}: the client lost what came after n
+        # (or noticed a gap): send the log from there again.
         if isinstance(content, dict) and content.get("type") == "resume":
             after = content.get("after")
-            await self._replay(content.get("run"), after if isinstance(after, int) else 0)
+            after = after if isinstance(after, int) and after >= 0 else 0
+            run = str(content.get("run") or "")
+            if run in self.sent:
+                self.sent[run] = min(self.sent[run], after)
+            await self._replay(run or None, after)
 
     async def pipeline_events(self, message: dict) -> None:
+        fresh = []
         for event in message["events"]:
             run, seq = event["run"], event["seq"]
             last = self.sent.get(run, 0)
             if seq <= last:
                 continue
-            if seq > last + 1:  # something committed before we joined, not yet replayed
+            if seq > last + 1:  # committed before we joined, or a message was dropped
+                await self._send(fresh)
+                fresh = []
                 await self._replay(run, last)
                 if seq <= self.sent.get(run, 0):
                     continue
-            await self._send(event)
+            fresh.append(event)
+            self.sent[run] = seq
+        await self._send(fresh)
 
     async def pipeline_output(self, message: dict) -> None:
         """A running command's output so far (live only, batched by the worker)."""
@@ -79,13 +91,22 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "activity", **_without_type(message)})
 
     async def _replay(self, run_id: str | None, after: int) -> None:
-        for event in await _events(self.project_id, run_id, after):
-            if event["seq"] > self.sent.get(event["run"], 0):
-                await self._send(event)
+        events = [
+            event
+            for event in await _events(self.project_id, run_id, after)
+            if event["seq"] > self.sent.get(event["run"], 0)
+        ]
+        for start in range(0, len(events), REPLAY_FRAME):
+            frame = events[start : start + REPLAY_FRAME]
+            for event in frame:
+                self.sent[event["run"]] = event["seq"]
+            await self._send(frame)
 
-    async def _send(self, event: dict) -> None:
-        self.sent[event["run"]] = event["seq"]
-        await self.send_json({"type": "event", **event})
+    async def _send(self, events: list[dict]) -> None:
+        # One frame per batch (a step's events arrive together): fan-out to many sockets
+        # costs per frame, not per byte.
+        if events:
+            await self.send_json({"type": "events", "events": events})
 
 
 def _without_type(message: dict) -> dict:

@@ -5,14 +5,15 @@ not connected) replays the log from its last sequence number. So publishing is b
 effort: a channel-layer outage is logged, never allowed to fail the run.
 """
 
+import asyncio
 import codecs
 import logging
+import os
 import threading
 import time
 import uuid
 from collections.abc import Iterable
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -30,12 +31,45 @@ def publish_after_commit(project_id: uuid.UUID | str, rows: Iterable) -> None:
         transaction.on_commit(lambda: publish(project_id, messages))
 
 
+class _Sender:
+    """One event loop in a background thread for this process's publishing.
+
+    ``async_to_sync(group_send)`` from a worker makes a new loop per call, and the channel
+    layer keeps its Redis connections per loop: a new connection for every step (about
+    10 ms). One long-lived loop keeps one pool. Made lazily, and again after a fork.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="publish", daemon=True).start()
+
+    def send(self, group: str, message: dict) -> None:
+        future = asyncio.run_coroutine_threadsafe(_group_send(group, message), self.loop)
+        future.result(timeout=SEND_TIMEOUT)
+
+
+async def _group_send(group: str, message: dict) -> None:
+    await get_channel_layer().group_send(group, message)
+
+
+SEND_TIMEOUT = 5.0
+_sender: _Sender | None = None
+_sender_lock = threading.Lock()
+
+
+def _send(group: str, message: dict) -> None:
+    global _sender
+    with _sender_lock:
+        if _sender is None or _sender.pid != os.getpid():
+            _sender = _Sender()
+    _sender.send(group, message)
+
+
 def publish(project_id: uuid.UUID | str, messages: list[dict]) -> None:
-    # One group_send per step, not per event: each call from sync code costs a loop hop.
+    """The step's events in one message to the project's group (best effort)."""
     try:
-        layer = get_channel_layer()
-        payload = {"type": "pipeline.events", "events": messages}
-        async_to_sync(layer.group_send)(project_group(project_id), payload)
+        _send(project_group(project_id), {"type": "pipeline.events", "events": messages})
     except Exception:
         logger.warning("publishing %d events for project %s failed", len(messages), project_id,
                        exc_info=True)  # fmt: skip
@@ -45,7 +79,7 @@ def publish_transient(project_id: uuid.UUID | str, message: dict) -> None:
     """A message that is not in the log (what an agent is doing, a command's output so
     far): shown live, never replayed; what matters is in the next step's events."""
     try:
-        async_to_sync(get_channel_layer().group_send)(project_group(project_id), message)
+        _send(project_group(project_id), message)
     except Exception:
         logger.warning("live message for project %s not sent", project_id, exc_info=True)
 

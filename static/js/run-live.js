@@ -98,13 +98,15 @@
     var socket = new WebSocket(socketUrl(root));
     socket.onopen = function () { retry = 500; document.body.dataset.socket = "open"; };
     socket.onmessage = function (message) {
-      var event = JSON.parse(message.data);
+      var event = JSON.parse(message.data);  // {type: events | output | activity, ...}
       if (event.type === "output") { return output(event); }
       if (event.type === "activity") { return activity(event); }
-      if (event.type !== "event") { return; }
-      if (event.seq <= (lastSeq[event.run] || 0)) { return; }
-      lastSeq[event.run] = event.seq;
-      show(event);
+      if (event.type !== "events") { return; }
+      event.events.forEach(function (one) {
+        if (one.seq <= (lastSeq[one.run] || 0)) { return; }
+        lastSeq[one.run] = one.seq;
+        show(one);
+      });
     };
     socket.onclose = function (closed) {
       document.body.dataset.socket = "closed";

@@ -88,7 +88,7 @@ def test_switching_to_russian_translates_register_keys_and_dashboard(page, scree
 
     # The project page with its generation panel (loaded by htmx) is Russian too.
     page.locator("#id_name").fill("Счётчик слов")
-    page.locator("#id_description").fill("Консольный счётчик слов со своими тестами.")
+    page.locator("#id_description").fill("Консольный счётчик слов и тесты для него.")
     page.locator("form[action$='/projects/new/'] button[type=submit]").click()
     expect(page.locator("#run-start")).to_be_visible()
     _assert_no_english(page)

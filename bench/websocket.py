@@ -1,0 +1,490 @@
+"""WebSocket fan-out (issue 7): 200 clients watching one generation run, every event in order?
+
+daphne serves the real ASGI app (``samokoder_site.asgi:application``) as a subprocess on
+this benchmark's SQLite database, with the real Redis channel layer. CLIENTS aiohttp
+sockets connect all at once to ``/ws/projects/<id>/?run=<run id>&after=0`` with a JWT
+(``Authorization: Bearer``), as API clients do. Once every socket is open, a thread of this
+process plays the worker: each step appends 3 events with ``generation.services._append``
+inside ``transaction.atomic()``, which publishes them to the project's group after the
+commit (``generation.publish``), as ``step_commit`` does. Two phases on the same sockets:
+PACED steps at a rate one daphne process keeps up with, then a BURST of steps at 20/s
+(200 clients x 3 events x 20/s = 12,000 messages/s offered).
+
+Latency of an event = the client's ``time.time()`` at receipt - the worker's
+``time.time()`` just before its transaction block exits; so it includes the commit and the
+``group_send`` (the on_commit callbacks run synchronously inside that exit), then Redis,
+daphne and the socket. Clients and the worker share this process and its clock. The
+worker's own cost (commit + publish, measured around the block's exit), daphne's CPU time
+per message delivered and the burst's delivered messages/s are printed too.
+
+RECONNECTING of the clients close their socket at the middle event of the burst, wait
+RECONNECT_PAUSE while events keep coming, and reconnect with ``after=<last seq seen>``:
+they must still end with every event exactly once and in order. Latency figures are over
+the other clients (a resumed client's replayed events are late by design). An event not
+received DRAIN_TIMEOUT s after the last publish counts as lost.
+
+All of this runs once per channel layer: the default ``channels_redis.core
+.RedisChannelLayer`` and ``channels_redis.pubsub.RedisPubSubChannelLayer``. Settings read no
+variable for the layer, so daphne gets a settings module written to a temporary folder at
+run time (``from samokoder_site.settings import *``, another BACKEND, the same CONFIG) and
+this process overrides ``CHANNEL_LAYERS``. Figures are printed, never asserted.
+
+    python scripts/with_redis.py python bench/websocket.py
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+from setup import ROOT, django_on_fresh_database
+
+CLIENTS, RECONNECTING = 200, 20
+PHASES = (("paced", 40, 4.0), ("burst", 100, 20.0))  # (name, steps, steps/s)
+PER_STEP = 3  # CodeGenerated, GenerationStepCompleted, ProjectStateUpdated
+EVENTS = PER_STEP * sum(steps for _, steps, _ in PHASES)
+LEAVE_AT = EVENTS - PER_STEP * PHASES[-1][1] // 2  # the middle event of the burst
+RECONNECT_PAUSE = 0.25  # ~5 burst steps are published while a resuming client is away
+LAYERS = {
+    "RedisChannelLayer": "channels_redis.core.RedisChannelLayer",
+    "RedisPubSubChannelLayer": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
+ORIGIN = "http://127.0.0.1"  # AllowedHostsOriginValidator: an allowed host
+SETTINGS_MODULE = "bench_websocket_settings"
+START_TIMEOUT, CONNECT_TIMEOUT, DRAIN_TIMEOUT = 30, 30, 20  # seconds
+WATCHDOG = 170  # the whole script, however it goes
+
+
+# ---- daphne -----------------------------------------------------------------------------
+
+
+def settings_folder(backend: str) -> str:
+    """A temporary folder holding a settings module that swaps the channel layer."""
+    folder = tempfile.mkdtemp(prefix="bench-websocket-")
+    Path(folder, f"{SETTINGS_MODULE}.py").write_text(
+        "from samokoder_site.settings import *  # noqa: F403\n\n"
+        "CHANNEL_LAYERS = {\n"
+        f'    "default": {{**CHANNEL_LAYERS["default"], "BACKEND": {backend!r}}}  # noqa: F405\n'
+        "}\n",
+        encoding="utf-8",
+    )
+    return folder
+
+
+class Daphne:
+    """``python -m daphne`` in its own process group, on this process's database."""
+
+    def __init__(self, folder: str) -> None:
+        from django.conf import settings
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
+            "PYTHONPATH": os.pathsep.join([folder, str(ROOT)]),
+            "DATABASE_URL": os.environ["DATABASE_URL"],
+            "SECRET_KEY": settings.SECRET_KEY,
+            "SAMOKODER_ENCRYPTION_KEYS": ",".join(settings.SAMOKODER_ENCRYPTION_KEYS),
+            "REDIS_URL": settings.REDIS_URL,
+        }
+        self.process: subprocess.Popen | None = None
+        self.lines: list[str] = []
+
+    def start(self) -> "Daphne":
+        command = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port",
+                   str(self.port), "samokoder_site.asgi:application"]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        )  # fmt: skip
+        threading.Thread(target=self._drain, daemon=True).start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("daphne did not start:\n" + self.tail())
+            time.sleep(0.1)
+        return self
+
+    def _answers(self) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of daphne so far (Linux: /proc)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def tail(self, count: int = 30) -> str:
+        return "".join(self.lines[-count:])
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+# ---- the run and its worker -------------------------------------------------------------
+
+
+def watched_run(layer: str):
+    """A user, a project and a running GenerationRun (one per layer: one active run each)."""
+    from accounts.models import User
+    from generation.models import GenerationRun
+    from projects.services import project_create
+
+    user = User.objects.create_user(email=f"bench-{uuid.uuid4().hex[:8]}@example.com",
+                                    password="bench-password")  # fmt: skip
+    project = project_create(owner=user, name=f"Watched by {CLIENTS} ({layer})",
+                             description="A run watched by many sockets.")  # fmt: skip
+    return GenerationRun.objects.create(
+        project=project, branch=project.branches.get(), user=user, provider="openai",
+        max_cost=1, max_llm_calls=1, status="running",
+    )  # fmt: skip
+
+
+class Worker(threading.Thread):
+    """The worker's side, in its own thread (and database connection): every phase's steps."""
+
+    def __init__(self, run) -> None:
+        super().__init__(daemon=True)
+        self.run_row = run
+        self.published: dict[int, float] = {}  # seq -> time.time() just before the commit
+        self.costs: dict[str, list[float]] = {name: [] for name, _, _ in PHASES}
+        self.failure: Exception | None = None
+
+    def run(self) -> None:
+        from django.db import connection
+
+        try:
+            step = 0
+            for name, steps, rate in PHASES:
+                started = time.monotonic()
+                for index in range(steps):
+                    pause = started + index / rate - time.monotonic()
+                    if pause > 0:
+                        time.sleep(pause)
+                    step += 1
+                    self.costs[name].append(self.step(step))
+        except Exception as exc:
+            self.failure = exc
+        finally:
+            connection.close()
+
+    def step(self, step: int) -> float:
+        """One step's events, committed and published; returns the commit + publish time."""
+        from django.db import transaction
+
+        from generation import events, services
+
+        project = str(self.run_row.project_id)
+        batch = [
+            events.CodeGenerated(project_id=project, files=[f"app/module_{step}.py"]),
+            events.GenerationStepCompleted(project_id=project, step_index=step,
+                                           stage="development", agent="CodeMonkey"),
+            events.ProjectStateUpdated(project_id=project, step_index=step, progress=50),
+        ]  # fmt: skip
+        with transaction.atomic():
+            rows = services._append(self.run_row, batch)
+            sent = time.time()  # the commit and its on_commit publish follow
+        cost = time.time() - sent
+        for row in rows:
+            self.published[row.seq] = sent
+        return cost
+
+
+# ---- the clients ------------------------------------------------------------------------
+
+
+class Client:
+    def __init__(self, index: int, url: str, token: str) -> None:
+        self.url, self.token = url, token
+        self.resumes = index < RECONNECTING
+        self.ws = None
+        self.connect_seconds: float | None = None
+        self.error: str | None = None
+        self.received: list[tuple[int, float]] = []  # (seq, time.time() at receipt)
+        self.resumed_after: int | None = None
+
+    async def connect(self, session, after: int = 0) -> None:
+        import aiohttp
+
+        started = time.perf_counter()
+        try:
+            self.ws = await session.ws_connect(
+                f"{self.url}&after={after}", autoping=True, heartbeat=None,
+                headers={"Authorization": f"Bearer {self.token}", "Origin": ORIGIN},
+                timeout=aiohttp.ClientWSTimeout(ws_close=2),
+            )  # fmt: skip
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            return
+        if after == 0:
+            self.connect_seconds = time.perf_counter() - started
+
+    async def listen(self, session) -> None:
+        """Read until the last event; a resuming client leaves once midway and comes back."""
+        while self.ws is not None:
+            if not await self._read():
+                return
+            await self.ws.close()
+            await asyncio.sleep(RECONNECT_PAUSE)
+            self.resumed_after, self.ws = self.received[-1][0], None
+            await self.connect(session, after=self.resumed_after)
+
+    async def _read(self) -> bool:
+        """True when the client leaves to resume later, False when it is done."""
+        import aiohttp
+
+        async for message in self.ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                self.error = f"unexpected {message.type.name} message"
+                return False
+            now = time.time()
+            seq = json.loads(message.data)["seq"]
+            self.received.append((seq, now))
+            if seq >= EVENTS:
+                return False
+            if self.resumes and self.resumed_after is None and seq >= LEAVE_AT:
+                return True
+        self.error = f"closed by the server (code {self.ws.close_code})"
+        return False
+
+    async def close(self) -> None:
+        if self.ws is not None and not self.ws.closed:
+            await self.ws.close()
+
+    def complete(self) -> bool:
+        """Every event exactly once, in order."""
+        return [seq for seq, _ in self.received] == list(range(1, EVENTS + 1))
+
+
+async def watch(daphne: Daphne, run, token: str) -> dict:
+    """Connect the clients, play the worker, collect what each client received."""
+    import aiohttp
+
+    url = f"ws://127.0.0.1:{daphne.port}/ws/projects/{run.project_id}/?run={run.pk}"
+    clients = [Client(i, url, token) for i in range(CLIENTS)]
+    worker = Worker(run)
+    # aiohttp allows 100 connections per session by default; a socket holds one for good.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        started = time.perf_counter()
+        with contextlib.suppress(TimeoutError):  # the stragglers are reported below
+            await asyncio.wait_for(
+                asyncio.gather(*(client.connect(session) for client in clients)),
+                CONNECT_TIMEOUT,
+            )
+        connect_wall = time.perf_counter() - started
+        for client in clients:
+            if client.ws is None and client.error is None:
+                client.error = f"not connected after {CONNECT_TIMEOUT} s"
+        listeners = {
+            asyncio.create_task(client.listen(session)): client for client in clients if client.ws
+        }
+        cpu = daphne.cpu_seconds()
+        worker.start()
+        await asyncio.to_thread(worker.join, sum(s / r for _, s, r in PHASES) + DRAIN_TIMEOUT)
+        if listeners:
+            _, pending = await asyncio.wait(listeners, timeout=DRAIN_TIMEOUT)
+            for task in pending:
+                task.cancel()
+                listeners[task].error = f"still waiting {DRAIN_TIMEOUT} s after the last publish"
+            await asyncio.gather(*pending, return_exceptions=True)
+        cpu = daphne.cpu_seconds() - cpu
+        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
+        wall = time.perf_counter() - started
+    if worker.is_alive():
+        raise RuntimeError("the worker thread did not finish")
+    if worker.failure:
+        raise worker.failure
+    return {"clients": clients, "worker": worker, "connect_wall": connect_wall,
+            "cpu": cpu, "wall": wall}  # fmt: skip
+
+
+def one_layer(name: str, backend: str) -> dict:
+    from django.conf import settings
+    from django.test import override_settings
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from generation.models import PipelineEvent
+
+    run = watched_run(name)
+    token = str(AccessToken.for_user(run.user))
+    folder = settings_folder(backend)
+    daphne = Daphne(folder)
+    layers = {"default": {**settings.CHANNEL_LAYERS["default"], "BACKEND": backend}}
+    try:
+        with override_settings(CHANNEL_LAYERS=layers):  # this process publishes on it too
+            daphne.start()
+            outcome = asyncio.run(watch(daphne, run, token))
+    except Exception:
+        print(f"{name}: daphne's last lines:\n{daphne.tail()}", file=sys.stderr)
+        raise
+    finally:
+        daphne.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+    outcome["logged"] = PipelineEvent.objects.filter(run=run).count()
+    return summary(outcome)
+
+
+# ---- figures ----------------------------------------------------------------------------
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[round(share * (len(ordered) - 1))]
+
+
+def phase_figures(steady: list[Client], published: dict[int, float], first: int, last: int,
+                  costs: list[float]) -> dict:  # fmt: skip
+    """Latency, worker cost and delivered messages/s of the events first..last."""
+    latencies = [at - published[seq] for c in steady for seq, at in c.received
+                 if first <= seq <= last and seq in published]  # fmt: skip
+    arrivals = [at for c in steady for seq, at in c.received if first <= seq <= last]
+    start = published.get(first)
+    span = max(arrivals) - start if arrivals and start else float("nan")
+    return {"p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
+            "max": max(latencies, default=float("nan")),
+            "worker_p50": percentile(costs, 0.5), "worker_max": max(costs, default=0.0),
+            "delivered_per_s": len(arrivals) / span if span > 0 else float("nan")}  # fmt: skip
+
+
+def summary(outcome: dict) -> dict:
+    clients, worker = outcome["clients"], outcome["worker"]
+    connected = [c for c in clients if c.connect_seconds is not None]
+    steady = [c for c in connected if not c.resumes]
+    resuming = [c for c in connected if c.resumes]
+    phases, first = {}, 1
+    for name, steps, _ in PHASES:
+        last = first + PER_STEP * steps - 1
+        phases[name] = phase_figures(steady, worker.published, first, last, worker.costs[name])
+        first = last + 1
+    distinct = sum(len({seq for seq, _ in c.received}) for c in connected)
+    received = sum(len(c.received) for c in connected)
+    return {
+        "connected": len(connected),
+        "connect_wall": outcome["connect_wall"],
+        "connect_p50": percentile([c.connect_seconds for c in connected], 0.5),
+        "connect_max": max((c.connect_seconds for c in connected), default=float("nan")),
+        "phases": phases,
+        "published": len(worker.published),
+        "logged": outcome["logged"],
+        "expected": len(connected) * EVENTS,
+        "received": received,
+        "lost": len(connected) * EVENTS - distinct,
+        "duplicates": received - distinct,
+        "complete": sum(c.complete() for c in connected),
+        "resuming": len(resuming),
+        "resumed": sum(c.resumed_after is not None and c.ws is not None for c in resuming),
+        "resumed_complete": sum(c.complete() for c in resuming),
+        "cpu_per_message": outcome["cpu"] / received if received else float("nan"),
+        "wall": outcome["wall"],
+        "errors": sorted({c.error for c in clients if c.error}),
+    }
+
+
+def ms(seconds: float) -> str:
+    value = seconds * 1000
+    return f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
+def print_figures(columns: dict[str, dict]) -> None:
+    names = list(columns)
+    print(f"WebSocket fan-out: {CLIENTS} clients on one run ({EVENTS} events), one daphne "
+          f"process, Redis, SQLite:")  # fmt: skip
+    print(f"  {'':46}" + "".join(f"{name:>26}" for name in names))
+    rows = [
+        (f"sockets open (of {CLIENTS}, all at once)", lambda f: str(f["connected"])),
+        ("  time until all were open", lambda f: f"{f['connect_wall']:.2f} s"),
+        ("  one handshake, p50 / max", lambda f: f"{ms(f['connect_p50'])} / "
+                                                 f"{ms(f['connect_max'])} ms"),
+    ]  # fmt: skip
+    for name, steps, rate in PHASES:
+        offered = CLIENTS * PER_STEP * rate
+        rows += [
+            (f"{name}: {steps} steps at {rate:g}/s ({offered:,.0f} msgs/s)", lambda f: ""),
+            ("  latency publish -> receipt, p50", lambda f, n=name: ms(f["phases"][n]["p50"])
+                                                                    + " ms"),
+            ("                              p99", lambda f, n=name: ms(f["phases"][n]["p99"])
+                                                                    + " ms"),
+            ("                              max", lambda f, n=name: ms(f["phases"][n]["max"])
+                                                                    + " ms"),
+            ("  worker: commit + publish, p50 / max",
+             lambda f, n=name: f"{ms(f['phases'][n]['worker_p50'])} / "
+                               f"{ms(f['phases'][n]['worker_max'])} ms"),
+            ("  delivered msgs/s (first publish to last)",
+             lambda f, n=name: f"{f['phases'][n]['delivered_per_s']:,.0f}"),
+        ]  # fmt: skip
+    rows += [
+        ("events published / in the run's log", lambda f: f"{f['published']} / {f['logged']}"),
+        ("messages expected / received", lambda f: f"{f['expected']} / {f['received']}"),
+        ("lost / duplicated", lambda f: f"{f['lost']} / {f['duplicates']}"),
+        ("clients with every event once, in order", lambda f: f"{f['complete']} / "
+                                                               f"{f['connected']}"),
+        (f"left at seq {LEAVE_AT}, resumed with after=<last>", lambda f: f"{f['resumed']} / "
+                                                                         f"{f['resuming']}"),
+        ("  of them every event once, in order", lambda f: f"{f['resumed_complete']} / "
+                                                            f"{f['resuming']}"),
+        ("daphne CPU per message delivered", lambda f: f"{f['cpu_per_message'] * 1e6:.0f} µs"),
+        ("wall time (first connect to last close)", lambda f: f"{f['wall']:.1f} s"),
+    ]  # fmt: skip
+    for label, value in rows:
+        cells = "".join(f"{value(columns[name]):>26}" for name in names)
+        print(f"  {label:46}{cells}".rstrip())
+    print(f"  Latency: over the {CLIENTS - RECONNECTING} clients that stayed connected "
+          f"({RECONNECTING} left for {RECONNECT_PAUSE:g} s).")  # fmt: skip
+    for name in names:
+        for error in columns[name]["errors"]:
+            print(f"  {name}: {error}")
+
+
+# ---- main -------------------------------------------------------------------------------
+
+
+def timed_out(*_) -> None:
+    raise TimeoutError(f"the benchmark did not finish within {WATCHDOG} s")
+
+
+def main() -> None:
+    django_on_fresh_database("websocket")
+    signal.signal(signal.SIGALRM, timed_out)
+    signal.alarm(WATCHDOG)
+    started = time.perf_counter()
+    columns: dict[str, dict] = {}
+    for name, backend in LAYERS.items():
+        try:
+            columns[name] = one_layer(name, backend)
+        except Exception as exc:
+            if not columns:
+                raise
+            print(f"{name}: failed ({type(exc).__name__}: {exc}); the default layer only.")
+    signal.alarm(0)
+    print_figures(columns)
+    print(f"Total: {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
