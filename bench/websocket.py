@@ -225,6 +225,7 @@ class Client:
         self.connect_seconds: float | None = None
         self.error: str | None = None
         self.received: list[tuple[int, float]] = []  # (seq, time.time() at receipt)
+        self.frames = 0  # a step's events arrive in one frame
         self.resumed_after: int | None = None
 
     async def connect(self, session, after: int = 0) -> None:
@@ -262,11 +263,15 @@ class Client:
                 self.error = f"unexpected {message.type.name} message"
                 return False
             now = time.time()
-            seq = json.loads(message.data)["seq"]
-            self.received.append((seq, now))
-            if seq >= EVENTS:
+            frame = json.loads(message.data)  # {"type": "events", "events": [...]}
+            if frame.get("type") != "events":
+                continue  # live-only output/activity messages: not counted
+            seqs = [event["seq"] for event in frame["events"]]
+            self.received += [(seq, now) for seq in seqs]
+            self.frames += 1
+            if seqs and seqs[-1] >= EVENTS:
                 return False
-            if self.resumes and self.resumed_after is None and seq >= LEAVE_AT:
+            if self.resumes and self.resumed_after is None and seqs and seqs[-1] >= LEAVE_AT:
                 return True
         self.error = f"closed by the server (code {self.ws.close_code})"
         return False
