@@ -27,21 +27,6 @@ def _fresh_rate_limits():
             client.delete(key)
 
 
-def pytest_collection_modifyitems(config, items):
-    """A transactional test must restore the migrations' data (prices, content types):
-    one that flushes without it breaks every serialized test that runs after it."""
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        if (
-            marker
-            and marker.kwargs.get("transaction")
-            and not marker.kwargs.get("serialized_rollback")
-        ):
-            raise pytest.UsageError(
-                f"{item.nodeid}: django_db(transaction=True) needs serialized_rollback=True"
-            )
-
-
 def pytest_sessionfinish(session, exitstatus):
     """Drop what this session left in the broker (runs queued by API tests)."""
     import redis

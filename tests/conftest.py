@@ -35,7 +35,7 @@ def fresh_rate_window():
 
     django-ratelimit counts in fixed windows; five requests that straddle a window's
     end would be counted in two, and the sixth would pass. Called with the group and
-    client IP a test is about to use; waits at most one window's tail (< 10 s).
+    client IP a test is about to use; waits at most one window's tail (< 20 s).
     """
     import time
 
@@ -48,7 +48,7 @@ def fresh_rate_window():
         usage = get_usage(
             request, group=group, key="ip", rate=rate or settings.RATELIMIT_AUTH, increment=False
         )
-        if usage is not None and usage["time_left"] < 10:
+        if usage is not None and usage["time_left"] < 20:
             time.sleep(usage["time_left"] + 0.5)
 
     return wait

@@ -2,6 +2,7 @@
 subprocesses on the test database, real Redis, the bubblewrap sandbox and the replay
 server. Fixtures here are imported by the conftests that use them."""
 
+import importlib
 import os
 import shutil
 import signal
@@ -184,7 +185,17 @@ def asgi_server(worker_env) -> Iterator[Daphne]:
 
 
 @pytest.fixture
-def pipeline_settings(settings, replay, sandbox_workspaces):
+def default_prices(transactional_db) -> None:
+    """The price table as migration llm/0002 fills it: a transactional test starts from a
+    flushed database, where that data is gone (post_migrate only recreates content types)."""
+    from django.apps import apps
+
+    migration = importlib.import_module("llm.migrations.0002_default_prices")
+    migration.add_prices(apps, None)
+
+
+@pytest.fixture
+def pipeline_settings(settings, replay, sandbox_workspaces, default_prices):
     """This process talks to the same queue, replay server and workspaces as the worker."""
     settings.SAMOKODER_QUEUE_GENERATION = QUEUE
     settings.SAMOKODER_SANDBOX_BACKEND = "bubblewrap"

@@ -8,6 +8,7 @@ import pytest
 
 from tests.live import (  # noqa: F401 - fixtures for the journeys through the whole system
     asgi_server,
+    default_prices,
     pipeline_settings,
     sandbox_ready,
     sandbox_workspaces,

@@ -14,7 +14,7 @@ from tests.generation.scenario import ANSWER, DESCRIPTION, expected_files, refer
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.django_db(transaction=True),
 ]
 EMAIL = "journey@example.com"
 WAIT = 60_000  # ms: a whole run with the sandbox takes a few seconds here

@@ -5,6 +5,7 @@ from tests.live import (  # noqa: F401 - fixtures
     QUEUE,
     STALE_SECONDS,
     Worker,
+    default_prices,
     pipeline_settings,
     sandbox_ready,
     sandbox_workspaces,

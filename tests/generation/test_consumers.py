@@ -12,7 +12,7 @@ from generation.publish import project_group
 from projects.services import project_create
 from samokoder_site.asgi import application
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 ORIGIN = (b"origin", b"http://localhost")
 
 

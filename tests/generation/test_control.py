@@ -24,7 +24,7 @@ from tests.generation.scenario import (
 )
 from tests.live import QUEUE, Worker
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def files_of(branch) -> dict[str, str]:

@@ -17,7 +17,7 @@ from tests.generation.scenario import (
     with_entry,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def final_files(project) -> dict[str, str]:

@@ -10,7 +10,7 @@ from generation.pipeline import run_drive
 from generation.services import run_answer, run_start
 from tests.generation.scenario import ANSWER, event_names, project_for, reference
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def drive(user, project, **start):

@@ -20,7 +20,7 @@ from tests.generation.scenario import (
     wait_for,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 EXPECTED_EVENTS = [
     "GenerationStarted",
