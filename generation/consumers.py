@@ -1,7 +1,8 @@
 """The project socket: authenticate, check ownership, replay, then relay in order.
 
-Besides logged events (``type: event``, with ``seq``), two live-only kinds are relayed:
-``output`` (a running command's output, batched) and ``activity`` (which agent works).
+Besides logged events, three live-only kinds are relayed: ``output`` (a running
+command's output, batched), ``stream`` (an agent's answer as it is written, batched) and
+``activity`` (which agent works).
 
 ``/ws/projects/<id>/?run=<run id>&after=<seq>`` replays that run's events after ``seq``
 (default: the project's latest run, from the start), then relays live events of every
@@ -85,6 +86,10 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
     async def pipeline_output(self, message: dict) -> None:
         """A running command's output so far (live only, batched by the worker)."""
         await self.send_json({"type": "output", **_without_type(message)})
+
+    async def pipeline_stream(self, message: dict) -> None:
+        """An agent's answer as it streams in (live only, batched by the worker)."""
+        await self.send_json({"type": "stream", **_without_type(message)})
 
     async def pipeline_activity(self, message: dict) -> None:
         """Which agent works now (live only)."""

@@ -36,7 +36,7 @@ from generation.context import project_context
 from generation.language import language_name, text_language
 from generation.models import GenerationRun
 from generation.orchestrator import Action, next_action
-from generation.publish import OutputRelay, publish_transient
+from generation.publish import OutputRelay, TextRelay, publish_transient
 from generation.schemas import Debugging, PipelineState, Task
 from generation.services import (
     LeaseLost,
@@ -166,9 +166,11 @@ class Runner:
 
     async def _ask(self, agent: Agent, values: dict):
         llm = await LLMGateway.open(self._context(agent))
+        relay = TextRelay(self.run.project_id, self.run.pk, agent.name)
         try:
-            return await agent.ask(llm, **values)
+            return await agent.ask(llm, on_text=relay, **values)
         finally:
+            relay.close()
             await llm.aclose()  # async_to_sync ends this loop when we return
 
     def ask_many(self, agent: Agent, many: list[dict]) -> list:
@@ -180,8 +182,13 @@ class Runner:
             gate = asyncio.Semaphore(settings.SAMOKODER_CODEMONKEY_LIMIT)
 
             async def one(values: dict):
+                relay = TextRelay(self.run.project_id, self.run.pk, agent.name,
+                                  str(values.get("path", "")))  # fmt: skip
                 async with gate:
-                    return await agent.ask(llm, **values)
+                    try:
+                        return await agent.ask(llm, on_text=relay, **values)
+                    finally:
+                        relay.close()
 
             try:
                 return await asyncio.gather(*(one(values) for values in many))

@@ -44,9 +44,11 @@ class _Sender:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="publish", daemon=True).start()
 
-    def send(self, group: str, message: dict) -> None:
+    def send(self, group: str, message: dict, *, wait: bool = True) -> None:
+        # Sends run one after another on this loop, so they keep their order either way.
         future = asyncio.run_coroutine_threadsafe(_group_send(group, message), self.loop)
-        future.result(timeout=SEND_TIMEOUT)
+        if wait:
+            future.result(timeout=SEND_TIMEOUT)
 
 
 async def _group_send(group: str, message: dict) -> None:
@@ -58,12 +60,12 @@ _sender: _Sender | None = None
 _sender_lock = threading.Lock()
 
 
-def _send(group: str, message: dict) -> None:
+def _send(group: str, message: dict, *, wait: bool = True) -> None:
     global _sender
     with _sender_lock:
         if _sender is None or _sender.pid != os.getpid():
             _sender = _Sender()
-    _sender.send(group, message)
+    _sender.send(group, message, wait=wait)
 
 
 def publish(project_id: uuid.UUID | str, messages: list[dict]) -> None:
@@ -118,3 +120,33 @@ class OutputRelay:
                    "text": self.pending, "final": final}  # fmt: skip
         self.pending, self.sent_at = "", time.monotonic()
         publish_transient(self.project_id, message)
+
+
+class TextRelay:
+    """An agent's answer as it streams in, to the browser in batches (live only).
+
+    Called on the LLM call's event loop, so it never waits for the send.
+    """
+
+    def __init__(self, project_id, run_id, agent: str, detail: str = "",
+                 every: float = 0.25) -> None:  # fmt: skip
+        self.group, self.every = project_group(project_id), every
+        self.base = {"type": "pipeline.stream", "run": str(run_id), "agent": agent,
+                     "detail": detail}  # fmt: skip
+        self.pending, self.sent_at = "", None
+
+    async def __call__(self, text: str) -> None:
+        self.pending += text
+        if self.sent_at is None or time.monotonic() - self.sent_at >= self.every:
+            self._send(final=False)
+
+    def close(self) -> None:
+        self._send(final=True)
+
+    def _send(self, *, final: bool) -> None:
+        message = {**self.base, "text": self.pending, "final": final}
+        self.pending, self.sent_at = "", time.monotonic()
+        try:
+            _send(self.group, message, wait=False)
+        except Exception:
+            logger.warning("streamed text for %s not sent", self.group, exc_info=True)

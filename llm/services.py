@@ -127,16 +127,31 @@ class LLMGateway:
 
         return list(await asyncio.gather(*(one(c) for c in conversations)))
 
-    async def send_structured(self, conversation: Conversation, schema: type[Model]) -> Model:
-        """A typed answer; a malformed one is sent back once with the parse error."""
+    async def send_structured(
+        self, conversation: Conversation, schema: type[Model], on_text: OnText | None = None
+    ) -> Model:
+        """A typed answer; a malformed one is sent back once with the parse error.
+
+        With ``on_text`` the answer's text is streamed to it as it arrives (where the
+        provider streams structured output), retried only before the first piece.
+        """
         name, json_schema = schema.__name__, schema.model_json_schema()
+        streamed = False
+
+        async def relay(text: str) -> None:
+            nonlocal streamed
+            streamed = True
+            await on_text(text)
 
         def ask(asked: Conversation) -> Callable[[], Awaitable[Completion]]:
-            return lambda: self.client.complete_json(
-                asked, agent=self.context.agent, name=name, schema=json_schema
-            )
+            options = {"agent": self.context.agent, "name": name, "schema": json_schema}
+            if on_text is None:
+                return lambda: self.client.complete_json(asked, **options)
+            return lambda: self.client.stream_json(asked, on_text=relay, **options)
 
-        completion = await self._with_retries(conversation, ask(conversation))
+        completion = await self._with_retries(
+            conversation, ask(conversation), may_retry=lambda: not streamed
+        )
         try:
             return schema.model_validate_json(completion.text)
         except pydantic.ValidationError as exc:
@@ -144,7 +159,8 @@ class LLMGateway:
                 Message("assistant", completion.text),
                 Message("user", f"{SCHEMA_MISMATCH}\n{exc}\n{ANSWER_AGAIN}"),
             )
-        completion = await self._with_retries(retry, ask(retry))
+        streamed = False
+        completion = await self._with_retries(retry, ask(retry), may_retry=lambda: not streamed)
         try:
             return schema.model_validate_json(completion.text)
         except pydantic.ValidationError as exc:

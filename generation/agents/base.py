@@ -1,5 +1,6 @@
 """What every agent shares: its prompt templates and one typed question to the LLM."""
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
@@ -14,10 +15,15 @@ PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 _engine = Engine(dirs=[str(PROMPTS)], autoescape=False)
 
 
+OnText = Callable[[str], Awaitable[None]]
+
+
 class LLM(Protocol):
     """The part of ``llm.services.LLMGateway`` an agent uses."""
 
-    async def send_structured(self, conversation: Conversation, schema: type[Answer]) -> Answer: ...
+    async def send_structured(
+        self, conversation: Conversation, schema: type[Answer], on_text: OnText | None = None
+    ) -> Answer: ...
 
 
 def render(template: str, **values: Any) -> str:
@@ -37,5 +43,6 @@ class Agent:
             messages=(Message("system", system), Message("user", render(self.template, **values)))
         )
 
-    async def ask(self, llm: LLM, **values: Any) -> Any:
-        return await llm.send_structured(self.conversation(**values), self.answer)
+    async def ask(self, llm: LLM, *, on_text: OnText | None = None, **values: Any) -> Any:
+        """The typed answer; ``on_text`` sees its text as it streams in, for watching."""
+        return await llm.send_structured(self.conversation(**values), self.answer, on_text)

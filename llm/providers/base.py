@@ -77,6 +77,24 @@ class BaseLLMClient(ABC):
     ) -> Completion:
         """One answer as JSON text meant to match ``schema`` (provider-native where it can)."""
 
+    async def stream_json(
+        self,
+        conversation: Conversation,
+        *,
+        agent: str,
+        name: str,
+        schema: dict[str, Any],
+        on_text: OnText,
+    ) -> Completion:
+        """``complete_json`` with the answer's text handed to ``on_text`` as it arrives.
+
+        This default answers whole and hands the text over once: for providers whose
+        structured mode does not stream (Anthropic's forced tool use, Groq's JSON schema).
+        """
+        completion = await self.complete_json(conversation, agent=agent, name=name, schema=schema)
+        await on_text(completion.text)
+        return completion
+
     def headers(self, agent: str) -> dict[str, str]:
         # Lets a replay server (and logs on a proxy) tell the agents apart.
         return {"X-Samokoder-Agent": agent}

@@ -5,6 +5,7 @@ from typing import Any
 
 import groq
 
+from llm.providers.base import BaseLLMClient
 from llm.providers.openai import OpenAIClient, _completion
 from llm.types import Completion, Conversation, Message
 
@@ -20,6 +21,9 @@ class GroqClient(OpenAIClient):
             timeout=self.config.timeout,
             max_retries=0,
         )
+
+    # Groq's JSON-schema mode is not streamed here: the answer comes whole (base class).
+    stream_json = BaseLLMClient.stream_json
 
     def _limit(self, conversation: Conversation) -> dict[str, int]:
         return {"max_completion_tokens": conversation.max_tokens}

@@ -63,12 +63,24 @@ class OpenAIClient(BaseLLMClient):
     async def stream(
         self, conversation: Conversation, *, agent: str, on_text: OnText
     ) -> Completion:
+        return await self._stream(self._stream_request(conversation, agent), conversation, on_text)
+
+    async def stream_json(self, conversation, *, agent, name, schema, on_text) -> Completion:
+        """Structured output streamed: the JSON text arrives in pieces, like any text."""
+        request = self._stream_request(conversation, agent)
+        request["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": name, "schema": schema},
+        }
+        return await self._stream(request, conversation, on_text)
+
+    async def _stream(
+        self, request: dict[str, Any], conversation: Conversation, on_text: OnText
+    ) -> Completion:
         pieces: list[str] = []
         usage, model = None, self.config.model
         try:
-            stream = await self.sdk_client().chat.completions.create(
-                **self._stream_request(conversation, agent)
-            )
+            stream = await self.sdk_client().chat.completions.create(**request)
             async for chunk in stream:
                 model = chunk.model or model
                 usage = _chunk_usage(chunk) or usage

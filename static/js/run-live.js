@@ -83,6 +83,19 @@
     if (message.final) { outputCommand = null; }
   }
 
+  var streams = {};
+  var STREAM_KEEP = 6000;  // characters of an agent's answer kept on screen
+
+  function stream(message) {
+    var box = document.getElementById("agent-text");
+    if (!box) { return; }
+    var key = message.agent + (message.detail ? " · " + message.detail : "");
+    streams[key] = ((streams[key] || "") + message.text).slice(-STREAM_KEEP);
+    box.textContent = key + "\n" + streams[key];
+    box.scrollTop = box.scrollHeight;
+    if (message.final) { delete streams[key]; }
+  }
+
   function activity(message) {
     var line = document.getElementById("activity");
     if (!line) { return; }
@@ -101,6 +114,7 @@
       var event = JSON.parse(message.data);  // {type: events | output | activity, ...}
       if (event.type === "output") { return output(event); }
       if (event.type === "activity") { return activity(event); }
+      if (event.type === "stream") { return stream(event); }
       if (event.type !== "events") { return; }
       event.events.forEach(function (one) {
         if (one.seq <= (lastSeq[one.run] || 0)) { return; }

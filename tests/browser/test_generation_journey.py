@@ -68,6 +68,16 @@ def test_register_generate_watch_answer_review_download_branch(
     expect(page.locator("#run-start")).to_be_visible()
     screenshot("project-before-start")
     page.evaluate("window.journeyMarker = 'same page'")  # gone if the page reloads
+    # Remember what the live boxes showed while the run went on (they are re-rendered).
+    page.evaluate("""() => {
+        window.seen = {agent: "", activity: ""};
+        new MutationObserver(() => {
+            const agent = document.getElementById("agent-text")?.textContent || "";
+            const activity = document.getElementById("activity")?.textContent || "";
+            if (agent.includes('"runtime"')) { window.seen.agent = agent; }
+            if (activity.includes("TechLead")) { window.seen.activity = activity; }
+        }).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
 
     page.locator("#run-start").click()
     expect(page.locator("#run-question")).to_contain_text("standard input", timeout=WAIT)
@@ -80,6 +90,9 @@ def test_register_generate_watch_answer_review_download_branch(
     screenshot("completed")
 
     assert page.evaluate("window.journeyMarker") == "same page"  # all of it live
+    seen = page.evaluate("window.seen")
+    assert seen["agent"].startswith("Architect") and '"python3"' in seen["agent"]  # streamed
+    assert "TechLead" in seen["activity"]
     timeline = page.locator("#timeline .event-label").all_inner_texts()
     assert (
         timeline.index("Error detected")

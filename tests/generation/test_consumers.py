@@ -166,13 +166,17 @@ def test_live_output_and_activity_reach_the_owner_without_a_sequence_number(proj
                     "detail": "a.py"}  # fmt: skip
         output = {"type": "pipeline.output", "run": str(run.pk), "command": "ls",
                   "text": "a.py\n", "final": True}  # fmt: skip
+        stream = {"type": "pipeline.stream", "run": str(run.pk), "agent": "CodeMonkey",
+                  "detail": "a.py", "text": '{"path": "a.py"', "final": False}  # fmt: skip
         await layer.group_send(group, activity)
         await layer.group_send(group, output)
-        received = [await listener.receive_json_from() for _ in range(2)]
+        await layer.group_send(group, stream)
+        received = [await listener.receive_json_from() for _ in range(3)]
         await listener.disconnect()
         return received
 
-    activity, output = run_async(scenario)
+    activity, output, streamed = run_async(scenario)
+    assert streamed["type"] == "stream" and streamed["text"] == '{"path": "a.py"'
     assert activity == {"type": "activity", "run": str(run.pk), "agent": "CodeMonkey",
                         "detail": "a.py"}  # fmt: skip
     assert output["type"] == "output" and output["text"] == "a.py\n" and "seq" not in output

@@ -436,3 +436,23 @@ def test_stream_chunks_is_an_async_iterator_of_the_pieces(wired, user):
     pieces = async_to_sync(read)()
     assert len(pieces) >= 3 and "".join(pieces) == "alpha beta gamma delta"
     assert LLMRequest.objects.get().status == "success"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_structured_answer_can_be_watched_as_it_is_written(wired, user, provider):
+    answer = '{"title": "Shop", "steps": ["write the spec", "write the code"]}'
+    wired.load_dict({"version": 1, "responses": [{"text": answer}]})
+    pieces: list[str] = []
+
+    async def watch(text: str) -> None:
+        pieces.append(text)
+
+    plan = async_to_sync(_gateway(user, provider).send_structured)(HELLO, Plan, watch)
+
+    assert plan == Plan(title="Shop", steps=["write the spec", "write the code"])
+    assert "".join(pieces).replace(" ", "") == answer.replace(" ", "")
+    # OpenAI streams structured output piece by piece; the others answer whole.
+    assert (len(pieces) > 3) == (provider == "openai"), pieces
+    body = wired.requests[0]["body"]
+    assert body.get("stream", False) == (provider == "openai")
+    assert LLMRequest.objects.get().prompt_tokens > 0
