@@ -43,14 +43,22 @@ def fresh_rate_window():
     from django.test import RequestFactory
     from django_ratelimit.core import get_usage
 
-    def wait(group: str, ip: str = "127.0.0.1", rate: str | None = None) -> None:
+    def usage(group: str, ip: str, rate: str | None):
         request = RequestFactory().post("/", REMOTE_ADDR=ip)
-        usage = get_usage(
-            request, group=group, key="ip", rate=rate or settings.RATELIMIT_AUTH, increment=False
-        )
-        if usage is not None and usage["time_left"] < 20:
-            time.sleep(usage["time_left"] + 0.5)
+        rate = rate or settings.RATELIMIT_AUTH
+        return get_usage(request, group=group, key="ip", rate=rate, increment=False)
 
+    def wait(group: str, ip: str = "127.0.0.1", rate: str | None = None) -> None:
+        current = usage(group, ip, rate)
+        if current is not None and current["time_left"] < 20:
+            time.sleep(current["time_left"] + 0.5)
+
+    def window(group: str, ip: str = "127.0.0.1", rate: str | None = None) -> int:
+        """Which window counts now (its end, in seconds): a burst that saw it change was
+        split in two, whatever the clock did meanwhile."""
+        return round(time.time()) + usage(group, ip, rate)["time_left"]
+
+    wait.window = window
     return wait
 
 

@@ -108,12 +108,17 @@ def test_sixth_token_request_in_a_minute_gets_429_with_retry_after(
 
 
 def test_rate_limit_counts_per_client_ip(user, fresh_rate_window):
-    fresh_rate_window("auth.token", ip="10.0.0.1")
     blocked, fresh = APIClient(REMOTE_ADDR="10.0.0.1"), APIClient(REMOTE_ADDR="10.0.0.2")
-    for _ in range(5):
-        _token(blocked, user.email, "wrong")
+    for _attempt in range(2):  # a second burst only if the first straddled two windows
+        fresh_rate_window("auth.token", ip="10.0.0.1")
+        window = fresh_rate_window.window("auth.token", ip="10.0.0.1")
+        for _ in range(5):
+            _token(blocked, user.email, "wrong")
+        sixth = _token(blocked, user.email).status_code
+        if fresh_rate_window.window("auth.token", ip="10.0.0.1") == window:
+            break
 
-    assert _token(blocked, user.email).status_code == 429
+    assert sixth == 429
     assert _token(fresh, user.email).status_code == 200
 
 
