@@ -8,7 +8,7 @@ A token is never read from the query string, where proxies and logs would keep i
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from rest_framework_simplejwt.authentication import JWTAuthentication
-from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
 
 
 class JWTAuthMiddleware(BaseMiddleware):
@@ -36,5 +36,5 @@ def _user_for(token: str):
     auth = JWTAuthentication()
     try:
         return auth.get_user(auth.get_validated_token(token))
-    except (InvalidToken, TokenError):
+    except (InvalidToken, TokenError, AuthenticationFailed):  # bad token, or user gone/inactive
         return None

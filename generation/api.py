@@ -118,7 +118,7 @@ class RunEventsAPI(RunScopedMixin, generics.GenericAPIView):
     def get(self, request: Request, run_id: str) -> Response:
         run = self.get_object()
         after = request.query_params.get("after", "0")
-        if not after.isdigit():
+        if not (after.isascii() and after.isdecimal()):
             detail = {"after": [_("A sequence number (0 or more) is expected.")]}
             raise as_api_error(ValidationError(detail))
         rows = selectors.run_events(run=run, after=int(after))

@@ -49,6 +49,9 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         run_id, after = _query(self.scope)
+        if run_id is not None:
+            # What the client already has: a later live event is then no gap to refill.
+            self.sent[run_id] = after
         await self._replay(run_id, after)
 
     async def disconnect(self, code: int) -> None:
@@ -119,10 +122,12 @@ def _without_type(message: dict) -> dict:
 
 
 def _query(scope) -> tuple[str | None, int]:
+    """The run asked for (None when absent or not a run id) and the last seq seen."""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     run = (query.get("run") or [None])[0]
     after = (query.get("after") or ["0"])[0]
-    return run, int(after) if after.isdigit() else 0
+    run = str(uuid.UUID(run)) if _is_uuid(run) else None
+    return run, int(after) if after.isascii() and after.isdecimal() else 0
 
 
 @database_sync_to_async

@@ -15,6 +15,7 @@ import uuid
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
@@ -97,13 +98,24 @@ class Heartbeat(threading.Thread):
         self.run_id, self.lease, self.cancel = run_id, lease, cancel
         self.stopped = threading.Event()
 
+    MISSES_ALLOWED = 3  # beats in a row that may fail (a database restart) before stopping
+
     def run(self) -> None:
+        misses = 0
         try:
             while not self.stopped.wait(settings.SAMOKODER_RUN_HEARTBEAT_SECONDS):
-                if run_heartbeat(run_id=self.run_id, lease=self.lease) is not False:
+                try:
+                    beat = run_heartbeat(run_id=self.run_id, lease=self.lease)
+                    misses = 0
+                except Exception:
+                    misses += 1
+                    logger.warning("heartbeat of run %s failed (%d in a row)", self.run_id,
+                                   misses, exc_info=True)  # fmt: skip
+                    close_old_connections()
+                    # Without beats another worker would take the run: stop this one first.
+                    beat = None if misses >= self.MISSES_ALLOWED else False
+                if beat is not False:
                     self.cancel.set()
-        except Exception:
-            logger.exception("heartbeat of run %s failed", self.run_id)
         finally:
             connection.close()
 
@@ -191,7 +203,12 @@ class Runner:
                         relay.close()
 
             try:
-                return await asyncio.gather(*(one(values) for values in many))
+                # A TaskGroup cancels the others when one fails, before the client closes.
+                async with asyncio.TaskGroup() as group:
+                    tasks = [group.create_task(one(values)) for values in many]
+                return [task.result() for task in tasks]
+            except* Exception as failed:
+                raise failed.exceptions[0] from None
             finally:
                 await llm.aclose()
 
@@ -227,6 +244,8 @@ def _reason_for(exc: Exception, run: GenerationRun) -> tuple[str, dict]:
         return reasons.LLM_FAILED, {"detail": str(exc)}
     if isinstance(exc, SandboxError):
         return reasons.SANDBOX, {"detail": str(exc)}
+    if isinstance(exc, ValidationError):  # a file the agents wrote breaks the file rules
+        return reasons.FILES_REFUSED, {"detail": " ".join(exc.messages)}
     return reasons.INTERNAL, {}
 
 
@@ -246,6 +265,10 @@ class Step:
         return StepChange(data=self.data, events=list(new_events), stage=self.action.stage,
                           agent=agent, **fields)  # fmt: skip
 
+    def _answers(self) -> list[tuple[str, str]]:
+        """The user's answers, each with the questions it answered (for every agent)."""
+        return list(zip(self.data.asked, self.data.answers, strict=False))
+
     def _files(self) -> dict[str, str]:
         return dict(state_texts(state=self.state))
 
@@ -255,9 +278,8 @@ class Step:
         description = self.data.iterations[0].description
         language = text_language(description)
         may_ask = not self.data.asked
-        answers = list(zip(self.data.asked, self.data.answers, strict=False))
         answer = self.runner.ask(
-            SpecWriter(), description=description, answers=answers, language=language,
+            SpecWriter(), description=description, answers=self._answers(), language=language,
             language_name=language_name(language), may_ask=may_ask,
         )  # fmt: skip
         if answer.questions and may_ask:
@@ -290,7 +312,7 @@ class Step:
         change = self.data.iterations[-1].description if iteration else ""
         plan = self.runner.ask(
             TechLead(), spec=self.data.specification, architecture=self.data.architecture,
-            change=change, context=project_context(self._files(), []),
+            change=change, context=project_context(self._files(), []), answers=self._answers(),
         )  # fmt: skip
         for task in plan.tasks:
             task.iteration, task.status = iteration, "pending"
@@ -310,9 +332,11 @@ class Step:
         task = self._task()
         plan = self.runner.ask(
             Developer(), task=task, architecture=self.data.architecture,
-            context=project_context(self._files(), task.files),
+            context=project_context(self._files(), task.files), answers=self._answers(),
         )  # fmt: skip
         task.status = "in_progress"
+        for step in plan.steps:
+            step.done = False  # what is done is for the pipeline to say, not the model
         self.data.steps = plan.steps
         listed = [step.model_dump(mode="json") for step in plan.steps]
         planned = events.StepsPlanned(
@@ -325,7 +349,7 @@ class Step:
         steps = [self.data.steps[i] for i in self.action.steps]
         many = [
             {"path": step.related_files[0], "purpose": step.content, "task": task,
-             "architecture": self.data.architecture,
+             "architecture": self.data.architecture, "answers": self._answers(),
              "context": project_context(files, [*step.related_files, *task.files])}
             for step in steps
         ]  # fmt: skip
@@ -419,7 +443,7 @@ class Step:
             BugHunter(), command=debugging.command, error=debugging.error,
             exit_code=debugging.exit_code, attempts=debugging.attempts,
             attempt=debugging.attempts + 1, architecture=self.data.architecture,
-            context=project_context(files, focus),
+            context=project_context(files, focus), answers=self._answers(),
         )  # fmt: skip
         written = {item.path: item.content for item in fix.files}
         manifest = state_manifest(self.state)

@@ -49,6 +49,13 @@ class _Sender:
         future = asyncio.run_coroutine_threadsafe(_group_send(group, message), self.loop)
         if wait:
             future.result(timeout=SEND_TIMEOUT)
+        else:
+            future.add_done_callback(_log_failure)
+
+
+def _log_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.warning("a live message was not sent", exc_info=future.exception())
 
 
 async def _group_send(group: str, message: dict) -> None:
@@ -69,9 +76,14 @@ def _send(group: str, message: dict, *, wait: bool = True) -> None:
 
 
 def publish(project_id: uuid.UUID | str, messages: list[dict]) -> None:
-    """The step's events in one message to the project's group (best effort)."""
+    """The step's events in one message to the project's group (best effort).
+
+    Never waits for Redis: a web request that answered or stopped a run must not stall
+    on it, and the worker's next step needs nothing from the send.
+    """
     try:
-        _send(project_group(project_id), {"type": "pipeline.events", "events": messages})
+        message = {"type": "pipeline.events", "events": messages}
+        _send(project_group(project_id), message, wait=False)
     except Exception:
         logger.warning("publishing %d events for project %s failed", len(messages), project_id,
                        exc_info=True)  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -74,16 +74,18 @@ def run_start(
     """
     branch = branch or project.branches.get(name="main")
     model = model or user.default_models.get(provider, "")
-    data = PipelineState.model_validate(state_get(branch=branch).data)
-    iteration = _iteration_for(project, data, change)
     try:
         with transaction.atomic():
             run = GenerationRun.objects.create(
                 project=project, branch=branch, user=user, provider=provider, model=model,
-                iteration=iteration, **_budget(project, user),
+                **_budget(project, user),
             )  # fmt: skip
-            if iteration >= len(data.iterations):
-                _open_iteration(run, data, project.description if iteration == 0 else change)
+            # Read after the run row exists: a run finishing meanwhile has committed.
+            data = PipelineState.model_validate(state_get(branch=branch).data)
+            run.iteration = _iteration_for(project, data, change)
+            run.save(update_fields=["iteration"])
+            if run.iteration >= len(data.iterations):
+                _open_iteration(run, data, project.description if run.iteration == 0 else change)
             elif data.debugging is not None:
                 _retry_debugging(run, data)
             transaction.on_commit(lambda: _enqueue(run))
@@ -100,6 +102,9 @@ def _iteration_for(project: Project, data: PipelineState, change: str) -> int:
         return 0
     last = data.iterations[-1]
     if last.status != "completed":
+        if change:
+            message = _("The last change is not finished yet: resume it before asking for another.")
+            raise RunConflict(message, code="unfinished")
         return len(data.iterations) - 1  # resume the unfinished iteration
     if not change:
         raise RunConflict(_("Describe the change you want."), code="no_change")
@@ -149,7 +154,8 @@ def run_answer(*, run: GenerationRun, answer: str) -> GenerationRun:
         state = files_commit(branch=run.branch, changes={}, data=data.model_dump(mode="json"))
         run.status, run.question = GenerationRun.Status.QUEUED, ""
         run.clock_started_at = None  # waiting for a person does not count against the clock
-        run.save(update_fields=["status", "question", "clock_started_at"])
+        run.heartbeat_at = timezone.now()  # queued again now, for the stale-run sweep
+        run.save(update_fields=["status", "question", "clock_started_at", "heartbeat_at"])
         answered = events.QuestionAnswered(project_id=str(run.project_id), answer=answer)
         _append(run, [answered, _state_updated(run, state)])
         transaction.on_commit(lambda: _enqueue(run))
@@ -158,7 +164,7 @@ def run_answer(*, run: GenerationRun, answer: str) -> GenerationRun:
 
 def _apply_answer(data: PipelineState, answer: str) -> None:
     data.answers.append(answer)
-    data.asked.extend(data.questions)
+    data.asked.append("\n".join(data.questions))  # one round of questions, one answer
     data.questions = []
     pending = next((step for step in data.steps if not step.done), None)
     if pending is not None and pending.type == "human_intervention":
@@ -181,10 +187,12 @@ def run_cancel(*, run: GenerationRun) -> GenerationRun:
         run = GenerationRun.objects.select_for_update().get(pk=run.pk)
         if not run.is_active:
             raise RunConflict(_("This run has already finished."), code="finished")
-        if run.status == GenerationRun.Status.RUNNING:
+        stale = timezone.now() - timedelta(seconds=settings.SAMOKODER_RUN_STALE_SECONDS)
+        alive = run.heartbeat_at is not None and run.heartbeat_at > stale
+        if run.status == GenerationRun.Status.RUNNING and alive:
             run.cancel_requested = True
             run.save(update_fields=["cancel_requested"])
-        else:
+        else:  # nobody drives it (queued, waiting for an answer, or its worker died)
             run_finish(run=run, status=GenerationRun.Status.CANCELLED, code="cancelled")
     return run
 
@@ -247,6 +255,7 @@ def run_claim(*, project_id: str, user_id: int) -> tuple[GenerationRun, uuid.UUI
         lease = uuid.uuid4()
         now = timezone.now()
         run.status, run.lease, run.heartbeat_at = GenerationRun.Status.RUNNING, lease, now
+        run.cancel_requested = False
         run.started_at = run.started_at or now
         run.clock_started_at = run.clock_started_at or now
         run.save()
@@ -261,11 +270,14 @@ def run_claim(*, project_id: str, user_id: int) -> tuple[GenerationRun, uuid.UUI
 
 
 def runs_stale() -> list[GenerationRun]:
-    """Running runs whose worker stopped beating (killed, or the machine went away)."""
+    """Runs nobody drives: running ones whose worker stopped beating (killed, or the
+    machine went away), and queued ones whose message never reached a worker."""
     stale = timezone.now() - timedelta(seconds=settings.SAMOKODER_RUN_STALE_SECONDS)
-    return list(
-        GenerationRun.objects.filter(status=GenerationRun.Status.RUNNING, heartbeat_at__lt=stale)
+    running = Q(status=GenerationRun.Status.RUNNING, heartbeat_at__lt=stale)
+    queued = Q(status=GenerationRun.Status.QUEUED, created_at__lt=stale) & (
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale)
     )
+    return list(GenerationRun.objects.filter(running | queued))
 
 
 def run_requeue(*, run: GenerationRun) -> None:
@@ -282,9 +294,12 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
         locked.stage = change.stage or locked.stage
         locked.progress = progress_of(change.data)
         locked.heartbeat_at = timezone.now()
-        if change.status:
+        # Stop pressed while a step that parks the run (a question) was running: the step
+        # is kept, and the run stops instead of waiting for an answer nobody will give.
+        parks_cancelled = bool(change.status) and locked.cancel_requested
+        if change.status and not parks_cancelled:
             locked.status, locked.lease = change.status, None
-        if change.question is not None:
+        if change.question is not None and not parks_cancelled:
             locked.question = change.question
         _refresh_usage(locked)
         locked.save()
@@ -293,6 +308,8 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
             project_id=project, step_index=state.step_index, stage=locked.stage, agent=change.agent
         )
         _append(locked, [*change.events, completed, _state_updated(locked, state)])
+        if parks_cancelled:
+            run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
     run.refresh_from_db()
     return state
 

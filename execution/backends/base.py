@@ -147,5 +147,6 @@ class CappedReader(threading.Thread):
         self.output = CappedOutput(limit, on_kept)
 
     def run(self) -> None:
-        while chunk := self.stream.read(65536):
+        # read1: whatever is there now (up to 64 KiB), so output can be shown as it comes.
+        while chunk := self.stream.read1(65536):
             self.output.add(chunk)

@@ -109,8 +109,9 @@
     if (!root || root.dataset.run === undefined) { return; }  // the panel has not loaded yet
     connected = true;
     var socket = new WebSocket(socketUrl(root));
-    socket.onopen = function () { retry = 500; document.body.dataset.socket = "open"; };
+    socket.onopen = function () { document.body.dataset.socket = "open"; };
     socket.onmessage = function (message) {
+      retry = 500;  // the server talks: reset the backoff (not on open, which may fail next)
       var event = JSON.parse(message.data);  // {type: events | output | activity, ...}
       if (event.type === "output") { return output(event); }
       if (event.type === "activity") { return activity(event); }
@@ -124,6 +125,7 @@
     };
     socket.onclose = function (closed) {
       document.body.dataset.socket = "closed";
+      connected = false;
       if (closed.code === 4401 || closed.code === 4403) { return; }  // not allowed: do not retry
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);

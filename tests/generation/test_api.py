@@ -105,3 +105,62 @@ def test_a_stop_reason_reads_in_the_users_language(project, user):
         assert run.reason.startswith("“make test” still fails after 3 attempts")
     with translation.override("ru"):
         assert "make test" in run.reason and "still fails" not in run.reason
+
+
+def test_a_change_while_the_last_one_is_unfinished_is_refused(auth_api_client, project, keyed):
+    run = run_start(project=project, user=keyed, provider="anthropic")
+    auth_api_client.post(f"/api/v1/runs/{run.pk}/cancel")
+    url = f"/api/v1/projects/{project.pk}/runs"
+    response = auth_api_client.post(url, {"change": "Add dark mode"}, format="json")
+    assert response.status_code == 409 and response.json()["code"] == "unfinished"
+    assert auth_api_client.post(url, {}, format="json").status_code == 201  # resume is fine
+
+
+def test_a_non_ascii_digit_is_not_a_sequence_number(auth_api_client, project, keyed):
+    run = run_start(project=project, user=keyed, provider="anthropic")
+    response = auth_api_client.get(f"/api/v1/runs/{run.pk}/events", {"after": "²"})
+    assert response.status_code == 400
+
+
+def test_stop_pressed_while_a_question_is_being_asked_stops_the_run(project, keyed):
+    from generation.schemas import PipelineState
+    from generation.services import StepChange, run_claim, run_heartbeat, step_commit
+
+    run_start(project=project, user=keyed, provider="anthropic")
+    run, lease = run_claim(project_id=str(project.pk), user_id=keyed.pk)
+    run_cancel_api = GenerationRun.objects.filter(pk=run.pk)
+    run_cancel_api.update(cancel_requested=True)  # as POST …/cancel does for a live run
+    assert run_heartbeat(run_id=run.pk, lease=lease) is True
+    data = PipelineState(questions=["Which database?"])
+    change = StepChange(data=data, status="awaiting_input", question="Which database?")
+
+    step_commit(run=run, lease=lease, change=change)
+
+    run.refresh_from_db()
+    assert run.status == "cancelled" and run.question == ""
+    names = list(run.events.order_by("seq").values_list("name", flat=True))
+    assert names[-3:] == ["GenerationStepCompleted", "ProjectStateUpdated", "GenerationCancelled"]
+
+
+def test_queued_runs_whose_message_was_lost_are_picked_up_again(project, keyed, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from generation.services import runs_stale
+
+    run = run_start(project=project, user=keyed, provider="anthropic")
+    assert runs_stale() == []
+    old = timezone.now() - timedelta(seconds=settings.SAMOKODER_RUN_STALE_SECONDS + 5)
+    GenerationRun.objects.filter(pk=run.pk).update(created_at=old)
+    assert [r.pk for r in runs_stale()] == [run.pk]
+
+
+def test_one_answer_goes_with_all_the_questions_it_answers():
+    from generation.schemas import PipelineState
+    from generation.services import _apply_answer
+
+    data = PipelineState(questions=["Which database?", "Which port?"])
+    _apply_answer(data, "SQLite on 8000")
+    assert data.asked == ["Which database?\nWhich port?"] and data.answers == ["SQLite on 8000"]
+    assert data.questions == []

@@ -180,3 +180,35 @@ def test_live_output_and_activity_reach_the_owner_without_a_sequence_number(proj
     assert activity == {"type": "activity", "run": str(run.pk), "agent": "CodeMonkey",
                         "detail": "a.py"}  # fmt: skip
     assert output["type"] == "output" and output["text"] == "a.py\n" and "seq" not in output
+
+
+def test_a_client_that_is_up_to_date_gets_only_what_is_new(project, user, run):
+    headers = bearer_headers(user)
+
+    def message(seq: int) -> dict:
+        return {"seq": seq, "run": str(run.pk), "name": f"E{seq}", "payload": {}, "at": ""}
+
+    async def scenario():
+        listener = socket(project, headers, f"?run={run.pk}&after=5")
+        assert (await listener.connect())[0]
+        assert await listener.receive_nothing()
+        await _create_event(run, 6)
+        layer = get_channel_layer()
+        events = {"type": "pipeline.events", "events": [message(6)]}
+        await layer.group_send(project_group(project.pk), events)
+        received = await received_events(listener)
+        await listener.disconnect()
+        return received
+
+    assert [event["seq"] for event in run_async(scenario)] == [6]  # not 1-5 again
+
+
+def test_a_token_of_a_deactivated_user_is_refused_with_4401(project, user):
+    headers = bearer_headers(user)
+    user.is_active = False
+    user.save()
+
+    async def scenario():
+        return await refused_with(socket(project, headers))
+
+    assert run_async(scenario) == 4401
