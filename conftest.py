@@ -14,10 +14,8 @@ os.environ.setdefault("SAMOKODER_QUEUE_GENERATION", f"{os.environ['CACHE_KEY_PRE
 import pytest
 
 
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    """Each test starts with no rate-limit counters (they live in the shared Redis)."""
-    yield
+def rate_limits_clear() -> None:
+    """Drop this session's rate-limit counters (they live in the shared Redis)."""
     import redis
     from django.conf import settings
 
@@ -25,6 +23,13 @@ def _fresh_rate_limits():
     with redis.Redis.from_url(settings.REDIS_URL) as client:
         for key in client.scan_iter(match=f"{prefix}:*", count=500):
             client.delete(key)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Each test starts with no rate-limit counters."""
+    yield
+    rate_limits_clear()
 
 
 def pytest_sessionfinish(session, exitstatus):
