@@ -54,9 +54,11 @@ def fresh_rate_window():
             time.sleep(current["time_left"] + 0.5)
 
     def window(group: str, ip: str = "127.0.0.1", rate: str | None = None) -> int:
-        """Which window counts now (its end, in seconds): a burst that saw it change was
-        split in two, whatever the clock did meanwhile."""
-        return round(time.time()) + usage(group, ip, rate)["time_left"]
+        """Which window counts now (its end, in seconds, as django-ratelimit computes it
+        for an IP key): a burst that saw it change was split in two."""
+        from django_ratelimit.core import _get_window, _split_rate
+
+        return _get_window(ip, _split_rate(rate or settings.RATELIMIT_AUTH)[1])
 
     def burst(run, group: str, ip: str = "127.0.0.1", rate: str | None = None):
         """``run()`` (a burst of requests) inside one window. Twice in CI the sixth request
