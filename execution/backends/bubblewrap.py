@@ -8,7 +8,6 @@ root's processes against RLIMIT_NPROC, so a fork bomb would otherwise go uncheck
 """
 
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -61,13 +60,13 @@ class BubblewrapProcessManager(ProcessManager):
         hand_over(handle.workspace)
         started = time.monotonic()
         # The command is untrusted by design: it runs only inside the sandbox built here.
+        sandbox = [bwrap, *self._arguments(handle.workspace, network), "/bin/sh", "-c", command]
         process = subprocess.Popen(  # noqa: S603
-            [bwrap, *self._arguments(handle.workspace, network), "/bin/sh", "-c", command],
+            [*self._launcher(), *sandbox],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # one process group to kill on timeout
-            preexec_fn=self._limit_child,  # rlimits belong to the child only
             env={"PATH": "/usr/bin:/bin"},
         )
         return self._collect(process, started, timeout, cancel, on_output)
@@ -115,18 +114,28 @@ class BubblewrapProcessManager(ProcessManager):
                 arguments += ["--ro-bind", path, path]
         return [*arguments, "--"]
 
-    def _limit_child(self) -> None:
-        limits = self.limits
-        mb = 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size_mb * mb,) * 2)
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.pids,) * 2)
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if os.geteuid() == 0:
-            uid = settings.SAMOKODER_SANDBOX_UID
-            os.setgroups([])
-            os.setgid(uid)
-            os.setuid(uid)
+    def _launcher(self) -> list[str]:
+        """setpriv (as root: drop to the sandbox uid, no groups) then prlimit (the limits),
+        both exec'ing the next: no Python runs in the child, so a worker's other threads
+        (heartbeat, publishing, output readers) cannot deadlock it as preexec_fn could.
+        Root is exempt from RLIMIT_NPROC, hence the uid first."""
+        limits, mb = self.limits, 1024 * 1024
+        prlimit = [
+            self._tool("prlimit"), f"--as={limits.memory_mb * mb}",
+            f"--fsize={limits.file_size_mb * mb}", f"--nproc={limits.pids}", "--core=0", "--",
+        ]  # fmt: skip
+        if os.geteuid() != 0:
+            return prlimit
+        uid = settings.SAMOKODER_SANDBOX_UID
+        setpriv = [self._tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
+        return [*setpriv, *prlimit]
+
+    @staticmethod
+    def _tool(name: str) -> str:
+        found = shutil.which(name, path="/usr/bin:/bin")
+        if found is None:
+            raise SandboxUnavailable(f"{name} (util-linux) is missing: apt-get install util-linux.")
+        return found
 
     def _collect(
         self,
