@@ -66,6 +66,7 @@ class GenerationRun(models.Model):
     max_llm_calls = models.PositiveIntegerField(_("budget, LLM calls"))
     last_seq = models.PositiveIntegerField(default=0)
     lease = models.UUIDField(null=True, blank=True)  # the worker currently driving the run
+    worker = models.CharField(max_length=128, blank=True)  # "host:pid" of that worker
     cancel_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)

@@ -7,6 +7,8 @@ published to the project's channel group only after that transaction commits.
 """
 
 import logging
+import os
+import socket
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -250,11 +252,13 @@ def run_claim(*, project_id: str, user_id: int) -> tuple[GenerationRun, uuid.UUI
         if run is None or run.status == GenerationRun.Status.AWAITING_INPUT:
             return None
         resumed = run.status == GenerationRun.Status.RUNNING
-        if resumed and run.heartbeat_at and run.heartbeat_at > stale:
+        fresh = run.heartbeat_at is not None and run.heartbeat_at > stale
+        if resumed and fresh and not _gone_from_here(run.worker):
             return None  # alive elsewhere
         lease = uuid.uuid4()
         now = timezone.now()
         run.status, run.lease, run.heartbeat_at = GenerationRun.Status.RUNNING, lease, now
+        run.worker = worker_id()
         run.cancel_requested = False
         run.started_at = run.started_at or now
         run.clock_started_at = run.clock_started_at or now
@@ -267,6 +271,29 @@ def run_claim(*, project_id: str, user_id: int) -> tuple[GenerationRun, uuid.UUI
             run, [started if first else events.GenerationResumed(project_id=project, after=after)]
         )
     return run, lease
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone_from_here(worker: str) -> bool:
+    """Whether the run's worker was a process on this machine that no longer exists.
+
+    A pool child killed mid-run has its message redelivered at once (acks late); its
+    heartbeat still looks fresh, but its process is gone: take the run over now rather
+    than after the stale-heartbeat sweep.
+    """
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdecimal():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def runs_stale() -> list[GenerationRun]:

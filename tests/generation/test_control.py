@@ -2,7 +2,10 @@
 branches. Each test uses its own worker processes where it kills or restarts them."""
 
 import json
+import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -203,3 +206,43 @@ def test_a_branch_from_an_earlier_step_continues_there_and_leaves_main_alone(
     assert fork.states.order_by("step_index").first().step_index == 8
     assert list(main.states.values_list("pk", "step_index")) == main_steps
     assert files_of(main) == main_files
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def test_a_killed_pool_child_has_its_run_taken_over_by_the_next_child_at_once(
+    user, worker_env, sandbox_ready, pipeline_settings, replay
+):
+    """The pool child dies (kill -9), the master lives: the message is redelivered (acks
+    late) and the next child takes the run over although its heartbeat still looks fresh;
+    no beat task is needed."""
+    transcript = with_entry(reference(), "TechLead", {"text": "{}", "fault": {"delay": 30}})
+    replay.load_dict(transcript)
+    project = project_for(user)
+    env = dict(worker_env, SAMOKODER_RUN_STALE_SECONDS="600")  # the sweep would be too late
+    pool = Worker(env).start()
+    try:
+        run_id = run_start_api(user, project)
+        wait_for(run_id, "awaiting_input", worker=pool)
+        api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": "No."})
+        wait_until(lambda: any(r["agent"] == "TechLead" for r in replay.requests))
+        children = _children(pool.process.pid)
+        assert len(children) == 1
+        os.kill(children[0], signal.SIGKILL)
+        run = wait_for(run_id, "completed", "failed", worker=pool, timeout=60)
+    finally:
+        pool.stop()
+
+    assert run.status == "completed", run.reason
+    assert files_of(project.branches.get(name="main")) == expected_files(transcript)
+    assert run.events.filter(name="GenerationResumed", payload__after="crash").exists()
