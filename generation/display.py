@@ -73,8 +73,7 @@ def timeline(run: GenerationRun, limit: int = 200) -> list[dict[str, Any]]:
 
 def stages(data: PipelineState, run: GenerationRun | None) -> list[dict[str, str]]:
     """Each stage as done, current or pending, from the committed state."""
-    iteration = len(data.iterations) - 1
-    tasks = [task for task in data.tasks if task.iteration == iteration]
+    tasks = data.iteration_tasks()
     done = {
         Stage.SPECIFICATION: data.specification is not None,
         Stage.ARCHITECTURE: data.architecture is not None,

@@ -28,8 +28,7 @@ def next_action(state: PipelineState, *, fix_attempts: int, parallel: int) -> Ac
         return Action("spec", Stage.SPECIFICATION)
     if state.architecture is None:
         return Action("architecture", Stage.ARCHITECTURE)
-    iteration = len(state.iterations) - 1
-    if not any(task.iteration == iteration for task in state.tasks):
+    if not state.iteration_tasks():
         return Action("tasks", Stage.TASKS)
     if state.debugging is not None:
         return _debugging(state, fix_attempts)

@@ -43,7 +43,6 @@ from generation.services import (
     LeaseLost,
     StepChange,
     _close_task_if_done,
-    _refresh_usage,
     run_claim,
     run_fail,
     run_heartbeat,
@@ -223,8 +222,10 @@ class Runner:
 
 
 def _guard(run: GenerationRun) -> None:
-    """Budget (cost, LLM calls) and wall clock, checked before every step."""
-    _refresh_usage(run)
+    """Budget (cost, LLM calls) and wall clock, checked before every step.
+
+    The totals are those the claim and each step's commit wrote (reloaded by the loop).
+    """
     if run.llm_calls >= run.max_llm_calls:
         raise StopRun(reasons.BUDGET_CALLS, limit=run.max_llm_calls)
     if run.cost >= run.max_cost:

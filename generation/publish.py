@@ -98,67 +98,69 @@ def publish_transient(project_id: uuid.UUID | str, message: dict) -> None:
         logger.warning("live message for project %s not sent", project_id, exc_info=True)
 
 
-class OutputRelay:
-    """A running command's output to the browser, batched: at most one message every
-    ``every`` seconds and ``limit`` bytes in all (the ExecutionLog keeps the whole).
+class LiveBatch:
+    """Live-only text for the project's group, in batches: the first piece at once, then
+    at most one message every ``every`` seconds, and the rest (``final``) on close.
+    Never waits for the send, so neither a reader thread nor an event loop stalls."""
 
-    Called from the sandbox's reader threads, so it locks.
-    """
-
-    def __init__(self, project_id, run_id, command: str, every: float = 0.25,
-                 limit: int = 64_000) -> None:  # fmt: skip
-        self.project_id, self.run_id, self.command = project_id, str(run_id), command
-        self.every, self.left = every, limit
-        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self.pending, self.sent_at = "", None  # the first output goes out at once
-        self.lock = threading.Lock()
-
-    def __call__(self, chunk: bytes) -> None:
-        with self.lock:
-            chunk = chunk[: max(self.left, 0)]
-            self.left -= len(chunk)
-            self.pending += self.decoder.decode(chunk)
-            due = self.sent_at is None or time.monotonic() - self.sent_at >= self.every
-            if self.pending and due:
-                self._send(final=False)
-
-    def close(self) -> None:
-        with self.lock:
-            self.pending += self.decoder.decode(b"", final=True)
-            self._send(final=True)
-
-    def _send(self, *, final: bool) -> None:
-        message = {"type": "pipeline.output", "run": self.run_id, "command": self.command,
-                   "text": self.pending, "final": final}  # fmt: skip
-        self.pending, self.sent_at = "", time.monotonic()
-        publish_transient(self.project_id, message)
-
-
-class TextRelay:
-    """An agent's answer as it streams in, to the browser in batches (live only).
-
-    Called on the LLM call's event loop, so it never waits for the send.
-    """
-
-    def __init__(self, project_id, run_id, agent: str, detail: str = "",
-                 every: float = 0.25) -> None:  # fmt: skip
-        self.group, self.every = project_group(project_id), every
-        self.base = {"type": "pipeline.stream", "run": str(run_id), "agent": agent,
-                     "detail": detail}  # fmt: skip
+    def __init__(self, project_id, message: dict, every: float = 0.25) -> None:
+        self.group, self.message, self.every = project_group(project_id), message, every
         self.pending, self.sent_at = "", None
 
-    async def __call__(self, text: str) -> None:
+    def add(self, text: str) -> None:
         self.pending += text
-        if self.sent_at is None or time.monotonic() - self.sent_at >= self.every:
+        due = self.sent_at is None or time.monotonic() - self.sent_at >= self.every
+        if self.pending and due:
             self._send(final=False)
 
     def close(self) -> None:
         self._send(final=True)
 
     def _send(self, *, final: bool) -> None:
-        message = {**self.base, "text": self.pending, "final": final}
+        message = {**self.message, "text": self.pending, "final": final}
         self.pending, self.sent_at = "", time.monotonic()
         try:
             _send(self.group, message, wait=False)
         except Exception:
-            logger.warning("streamed text for %s not sent", self.group, exc_info=True)
+            logger.warning("live text for %s not sent", self.group, exc_info=True)
+
+
+class OutputRelay:
+    """A running command's output to the browser (a LiveBatch), at most ``limit`` bytes in
+    all (the ExecutionLog keeps the whole), never cut inside a UTF-8 character.
+
+    Called from the sandbox's reader threads, so it locks.
+    """
+
+    def __init__(self, project_id, run_id, command: str, every: float = 0.25,
+                 limit: int = 64_000) -> None:  # fmt: skip
+        message = {"type": "pipeline.output", "run": str(run_id), "command": command}
+        self.batch, self.left = LiveBatch(project_id, message, every), limit
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.lock = threading.Lock()
+
+    def __call__(self, chunk: bytes) -> None:
+        with self.lock:
+            chunk = chunk[: max(self.left, 0)]
+            self.left -= len(chunk)
+            self.batch.add(self.decoder.decode(chunk))
+
+    def close(self) -> None:
+        with self.lock:
+            self.batch.add(self.decoder.decode(b"", final=True))
+            self.batch.close()
+
+
+class TextRelay:
+    """An agent's answer as it streams in (a LiveBatch); called on the LLM call's loop."""
+
+    def __init__(self, project_id, run_id, agent: str, detail: str = "") -> None:
+        message = {"type": "pipeline.stream", "run": str(run_id), "agent": agent,
+                   "detail": detail}  # fmt: skip
+        self.batch = LiveBatch(project_id, message)
+
+    async def __call__(self, text: str) -> None:
+        self.batch.add(text)
+
+    def close(self) -> None:
+        self.batch.close()

@@ -154,9 +154,10 @@ class PipelineState(_Strict):
     debugging: Debugging | None = None
     fixed_errors: list[str] = Field(default_factory=list)  # signatures, for loop detection
 
-    @property
-    def iteration(self) -> Iteration | None:
-        return self.iterations[-1] if self.iterations else None
+    def iteration_tasks(self) -> list[Task]:
+        """The tasks of the iteration in progress (the last one)."""
+        iteration = len(self.iterations) - 1
+        return [task for task in self.tasks if task.iteration == iteration]
 
     def current_task(self) -> int | None:
         """Index of the first task not done, or None when every task is."""

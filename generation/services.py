@@ -56,6 +56,16 @@ class StepChange:
     question: str | None = None
 
 
+def pipeline_state(branch: Branch) -> PipelineState:
+    """The typed pipeline state of the branch's latest step."""
+    return PipelineState.model_validate(state_get(branch=branch).data)
+
+
+def _data_commit(branch: Branch, data: PipelineState) -> ProjectState:
+    """A step that changes only the pipeline state (no file)."""
+    return files_commit(branch=branch, changes={}, data=data.model_dump(mode="json"))
+
+
 # ---- starting, answering, stopping ---------------------------------------------------
 
 
@@ -83,7 +93,7 @@ def run_start(
                 **_budget(project, user),
             )  # fmt: skip
             # Read after the run row exists: a run finishing meanwhile has committed.
-            data = PipelineState.model_validate(state_get(branch=branch).data)
+            data = pipeline_state(branch)
             run.iteration = _iteration_for(project, data, change)
             run.save(update_fields=["iteration"])
             if run.iteration >= len(data.iterations):
@@ -117,14 +127,14 @@ def _open_iteration(run: GenerationRun, data: PipelineState, description: str) -
     data = data.model_copy(deep=True)
     data.iterations.append(Iteration(description=description, status="in_progress"))
     data.tests_passed = False
-    files_commit(branch=run.branch, changes={}, data=data.model_dump(mode="json"))
+    _data_commit(run.branch, data)
 
 
 def _retry_debugging(run: GenerationRun, data: PipelineState) -> None:
     # A new run on a failed iteration gives the error a fresh set of fix attempts.
     data = data.model_copy(deep=True)
     data.debugging.attempts, data.debugging.tried = 0, []
-    files_commit(branch=run.branch, changes={}, data=data.model_dump(mode="json"))
+    _data_commit(run.branch, data)
 
 
 def _budget(project: Project, user: User) -> dict[str, Any]:
@@ -151,9 +161,9 @@ def run_answer(*, run: GenerationRun, answer: str) -> GenerationRun:
         run = GenerationRun.objects.select_for_update().get(pk=run.pk)
         if run.status != GenerationRun.Status.AWAITING_INPUT:
             raise RunConflict(_("This run is not waiting for an answer."), code="not_waiting")
-        data = PipelineState.model_validate(state_get(branch=run.branch).data)
+        data = pipeline_state(run.branch)
         _apply_answer(data, answer)
-        state = files_commit(branch=run.branch, changes={}, data=data.model_dump(mode="json"))
+        state = _data_commit(run.branch, data)
         run.status, run.question = GenerationRun.Status.QUEUED, ""
         run.clock_started_at = None  # waiting for a person does not count against the clock
         run.heartbeat_at = timezone.now()  # queued again now, for the stale-run sweep
@@ -230,10 +240,10 @@ def _finish_event(run: GenerationRun) -> DomainEvent:
 def _mark_iteration(run: GenerationRun, status: str) -> None:
     if status != GenerationRun.Status.COMPLETED:
         return
-    data = PipelineState.model_validate(state_get(branch=run.branch).data)
+    data = pipeline_state(run.branch)
     if data.iterations:
         data.iterations[-1].status = "completed"
-        files_commit(branch=run.branch, changes={}, data=data.model_dump(mode="json"))
+        _data_commit(run.branch, data)
 
 
 # ---- the worker's side ---------------------------------------------------------------
@@ -259,6 +269,7 @@ def run_claim(*, project_id: str, user_id: int) -> tuple[GenerationRun, uuid.UUI
         now = timezone.now()
         run.status, run.lease, run.heartbeat_at = GenerationRun.Status.RUNNING, lease, now
         run.worker = worker_id()
+        _refresh_usage(run)
         run.cancel_requested = False
         run.started_at = run.started_at or now
         run.clock_started_at = run.clock_started_at or now
@@ -337,7 +348,6 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
         _append(locked, [*change.events, completed, _state_updated(locked, state)])
         if parks_cancelled:
             run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
-    run.refresh_from_db()
     return state
 
 
@@ -391,8 +401,8 @@ def _state_updated(run: GenerationRun, state: ProjectState) -> DomainEvent:
 def _append(run: GenerationRun, new: list[DomainEvent]) -> list[PipelineEvent]:
     """Append to the run's log with the next sequence numbers (the run row is locked or
     owned), and publish them once the transaction commits."""
-    GenerationRun.objects.select_for_update().filter(pk=run.pk).first()
-    first = GenerationRun.objects.filter(pk=run.pk).values_list("last_seq", flat=True).get() + 1
+    locked = GenerationRun.objects.select_for_update().filter(pk=run.pk)
+    first = locked.values_list("last_seq", flat=True).get() + 1
     rows = [
         PipelineEvent(run=run, project_id=run.project_id, seq=first + i,
                       name=event.name, payload=event.payload())
@@ -411,8 +421,7 @@ def progress_of(data: PipelineState) -> int:
         return 0
     if data.architecture is None:
         return 10
-    iteration = len(data.iterations) - 1
-    tasks = [task for task in data.tasks if task.iteration == iteration]
+    tasks = data.iteration_tasks()
     if not tasks:
         return 20
     done = sum(task.status == "done" for task in tasks)

@@ -16,11 +16,9 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from files.selectors import state_get
 from generation import display, selectors, services
 from generation.forms import AnswerForm, ChangeForm, RunStartForm
 from generation.models import GenerationRun
-from generation.schemas import PipelineState
 from llm.models import LLMRequest
 from projects.selectors import branch_get, project_get
 
@@ -44,7 +42,7 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
         selectors.run_active(project=project)
         or selectors.run_list(project=project).filter(branch=branch).first()
     )
-    data = PipelineState.model_validate(state_get(branch=branch).data)
+    data = services.pipeline_state(branch)
     providers = selectors.providers_available(user=request.user)
     context = {
         "project": project, "branch": branch, "run": run, "data": data,
