@@ -5,11 +5,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the project's packages (and tests.processes) import from here
 
 
 def django_on_fresh_database(name: str) -> None:
     """Point Django at ``var/bench-NAME.sqlite3`` (recreated) or BENCH_DATABASE_URL, migrate."""
-    sys.path.insert(0, str(ROOT))
     db_file = ROOT / "var" / f"bench-{name}.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_file}{suffix}").unlink(missing_ok=True)

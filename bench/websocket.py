@@ -38,8 +38,6 @@ import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -48,6 +46,8 @@ import uuid
 from pathlib import Path
 
 from setup import ROOT, django_on_fresh_database
+
+from tests import processes
 
 CLIENTS, RECONNECTING = 200, 20
 PHASES = (("paced", 40, 4.0), ("burst", 100, 20.0))  # (name, steps, steps/s)
@@ -81,16 +81,13 @@ def settings_folder(backend: str) -> str:
     return folder
 
 
-class Daphne:
-    """``python -m daphne`` in its own process group, on this process's database."""
+class Daphne(processes.Daphne):
+    """daphne on this process's database, with the bench's settings module (its layer)."""
 
     def __init__(self, folder: str) -> None:
         from django.conf import settings
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        self.env = {
+        super().__init__({
             **os.environ,
             "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE,
             "PYTHONPATH": os.pathsep.join([folder, str(ROOT)]),
@@ -98,51 +95,15 @@ class Daphne:
             "SECRET_KEY": settings.SECRET_KEY,
             "SAMOKODER_ENCRYPTION_KEYS": ",".join(settings.SAMOKODER_ENCRYPTION_KEYS),
             "REDIS_URL": settings.REDIS_URL,
-        }
-        self.process: subprocess.Popen | None = None
-        self.lines: list[str] = []
+        })  # fmt: skip
 
     def start(self) -> "Daphne":
-        command = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port",
-                   str(self.port), "samokoder_site.asgi:application"]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
-        )  # fmt: skip
-        threading.Thread(target=self._drain, daemon=True).start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while not self._answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("daphne did not start:\n" + self.tail())
-            time.sleep(0.1)
-        return self
-
-    def _answers(self) -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", self.port)) == 0
-
-    def _drain(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
+        return super().start(timeout=START_TIMEOUT)
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of daphne so far (Linux: /proc)."""
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def tail(self, count: int = 30) -> str:
-        return "".join(self.lines[-count:])
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
 
 
 # ---- the run and its worker -------------------------------------------------------------

@@ -76,7 +76,6 @@ def fresh_rate_window():
             rate_limits_clear()
         raise AssertionError(f"the rate-limit window moved twice ({before} -> {after})")
 
-    wait.window = window
     wait.burst = burst
     return wait
 

@@ -6,7 +6,6 @@ import importlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from django.db import connection
 
 from execution.backends.base import SandboxUnavailable
 from execution.services import process_manager
+from tests.processes import Daphne
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE = os.environ["SAMOKODER_QUEUE_GENERATION"]  # this session's own (root conftest)
@@ -131,50 +131,6 @@ def worker(worker_env, sandbox_ready) -> Iterator[Worker]:
     process = Worker(worker_env).start()
     yield process
     process.stop()
-
-
-class Daphne:
-    """The ASGI app (pages, API, WebSockets) served by daphne, as `make run` serves it."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env, self.process, self.lines = env, None, []
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 60) -> "Daphne":
-        command = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port",
-                   str(self.port), "samokoder_site.asgi:application"]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True,
-        )  # fmt: skip
-        threading.Thread(target=self._drain, daemon=True).start()
-        deadline = time.monotonic() + timeout
-        while not _answers(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("daphne did not start:\n" + "".join(self.lines[-40:]))
-            time.sleep(0.1)
-        return self
-
-    def _drain(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line)
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 @pytest.fixture(scope="module")

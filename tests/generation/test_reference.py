@@ -4,7 +4,6 @@ bubblewrap sandbox, PostgreSQL/SQLite and Redis. Nothing in the pipeline is fake
 from decimal import Decimal
 
 import pytest
-from rest_framework.test import APIClient
 
 from execution.models import ExecutionLog
 from files.selectors import state_get, state_texts
@@ -14,9 +13,11 @@ from llm.models import LLMRequest, ModelPrice
 from tests.generation.scenario import (
     ANSWER,
     USER_KEY,
+    api_for,
     expected_files,
     project_for,
     reference,
+    run_start_api,
     wait_for,
 )
 
@@ -40,25 +41,15 @@ EXPECTED_EVENTS = [
 ]  # fmt: skip
 
 
-def start(user, project) -> dict:
-    client = APIClient()
-    client.force_authenticate(user)
-    response = client.post(f"/api/v1/projects/{project.pk}/runs", {}, format="json")
-    assert response.status_code == 201, response.content
-    return response.json()
-
-
 def test_reference_scenario_generates_a_tested_code_base(user, worker, pipeline_settings, replay):
     transcript = reference()
     replay.load_dict(transcript)
     project = project_for(user)
-    run_id = start(user, project)["id"]
+    run_id = run_start_api(user, project)
 
     run = wait_for(run_id, "awaiting_input", worker=worker)
     assert run.question == "Should the counter read standard input when no file is given?"
-    client = APIClient()
-    client.force_authenticate(user)
-    answered = client.post(f"/api/v1/runs/{run_id}/answer", {"answer": ANSWER}, format="json")
+    answered = api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": ANSWER})
     assert answered.status_code == 200, answered.content
     run = wait_for(run_id, "completed", "failed", worker=worker)
 

@@ -1,0 +1,69 @@
+"""Processes the tests and benchmarks start: daphne serving the app on a free port.
+
+No Django import here, so a benchmark can use it before Django is set up.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Daphne:
+    """The ASGI app (pages, API, WebSockets) served by daphne, as `make run` serves it,
+    in its own process group; ``env`` says which database, Redis and settings."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env, self.process, self.lines = env, None, []
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60) -> "Daphne":
+        command = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port",
+                   str(self.port), "samokoder_site.asgi:application"]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        )  # fmt: skip
+        threading.Thread(target=self._drain, daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not _answers(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("daphne did not start:\n" + self.tail(40))
+            time.sleep(0.1)
+        return self
+
+    def _drain(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def tail(self, count: int = 30) -> str:
+        return "".join(self.lines[-count:])
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _answers(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
