@@ -1,15 +1,6 @@
 """Root test configuration: real PostgreSQL/SQLite and real Redis, never mocks of them."""
 
 import os
-import uuid
-
-# Before Django reads its settings: fast password hashing for tests, and a cache key
-# prefix of this run's own so rate-limit counters never leak between runs sharing Redis.
-os.environ.setdefault("SAMOKODER_TESTING", "1")
-os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
-# Runs started by tests go to a queue of this session's own: a `make run` worker on the
-# same Redis never picks them up, and the test workers never see another session's.
-os.environ.setdefault("SAMOKODER_QUEUE_GENERATION", f"{os.environ['CACHE_KEY_PREFIX']}-generation")
 
 import pytest
 

@@ -115,7 +115,29 @@ def worker_env(django_db_setup, django_db_blocker, replay_server, sandbox_worksp
         "SECRET_KEY": django_settings.SECRET_KEY,
         "DATABASE_CONN_MAX_AGE": "0",
     })  # fmt: skip
+    _worker_sees_database(env)
     return env
+
+
+def _worker_sees_database(env: dict[str, str]) -> None:
+    """Fail at once, with the reason, when a process started with `env` would not find the
+    test database (an in-memory SQLite one, a wrong file): otherwise every run would wait
+    out its timeout on a worker answering `no such table`."""
+    url = env["DATABASE_URL"]
+    if "mode=memory" in url or url.endswith(":memory:"):
+        pytest.fail(f"the test database is in memory ({url}): workers cannot share it")
+    probe = (
+        "import django; django.setup()\n"
+        "from generation.models import GenerationRun\n"
+        "GenerationRun.objects.count()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    if result.returncode != 0:
+        reason = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+        pytest.fail(f"a worker on {url} cannot see the test database: {reason}")
 
 
 @pytest.fixture(scope="session")
