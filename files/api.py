@@ -24,6 +24,7 @@ from projects.models import Branch, ProjectState
 from projects.selectors import branch_get
 from projects.serializers import BranchForkSerializer, BranchSerializer
 from samokoder_site.api import as_api_error
+from samokoder_site.params import ascii_int
 
 STEP_PARAM = OpenApiParameter("step", int, description="Step index (default: the latest)")
 
@@ -31,9 +32,10 @@ STEP_PARAM = OpenApiParameter("step", int, description="Step index (default: the
 def _step(raw: str | None, field: str = "step") -> int | None:
     if raw in (None, ""):
         return None
-    if not raw.isdigit():
+    step = ascii_int(raw)
+    if step is None:
         raise APIValidationError({field: [_("A step is a whole number from 0.")]})
-    return int(raw)
+    return step
 
 
 class FileScopedView(ProjectScopedMixin, generics.GenericAPIView):

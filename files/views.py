@@ -16,11 +16,11 @@ from files.highlight import highlight_diff, highlight_file
 from projects.models import Branch, Project, ProjectState
 from projects.selectors import branch_get, project_get, state_list
 from samokoder_site.forms import form_apply_errors
+from samokoder_site.params import ascii_int
 
 
 def _step(request: HttpRequest, name: str = "step") -> int | None:
-    raw = request.GET.get(name, "")
-    return int(raw) if raw.isdigit() else None
+    return ascii_int(request.GET.get(name))
 
 
 def _scope(request: HttpRequest, project_id) -> tuple[Project, Branch, ProjectState]:

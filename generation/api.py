@@ -22,6 +22,7 @@ from llm.keys import key_resolve
 from projects.api import ProjectScopedMixin
 from projects.selectors import branch_get
 from samokoder_site.api import as_api_error
+from samokoder_site.params import ascii_int
 
 
 class RunConflictError(APIException):
@@ -117,9 +118,9 @@ class RunEventsAPI(RunScopedMixin, generics.GenericAPIView):
     @extend_schema(parameters=[AFTER], responses={200: EventSerializer(many=True)})
     def get(self, request: Request, run_id: str) -> Response:
         run = self.get_object()
-        after = request.query_params.get("after", "0")
-        if not (after.isascii() and after.isdecimal()):
+        after = ascii_int(request.query_params.get("after", "0"))
+        if after is None:
             detail = {"after": [_("A sequence number (0 or more) is expected.")]}
             raise as_api_error(ValidationError(detail))
-        rows = selectors.run_events(run=run, after=int(after))
+        rows = selectors.run_events(run=run, after=after)
         return Response(EventSerializer(rows, many=True).data)

@@ -21,6 +21,7 @@ from django.http import Http404
 from generation.models import GenerationRun, PipelineEvent
 from generation.publish import project_group
 from projects.selectors import project_get
+from samokoder_site.params import ascii_int
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -125,9 +126,9 @@ def _query(scope) -> tuple[str | None, int]:
     """The run asked for (None when absent or not a run id) and the last seq seen."""
     query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
     run = (query.get("run") or [None])[0]
-    after = (query.get("after") or ["0"])[0]
+    after = ascii_int((query.get("after") or ["0"])[0])
     run = str(uuid.UUID(run)) if _is_uuid(run) else None
-    return run, int(after) if after.isascii() and after.isdecimal() else 0
+    return run, after or 0
 
 
 @database_sync_to_async

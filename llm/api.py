@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from llm import selectors
+from samokoder_site.params import ascii_int
 
 
 class UsageRowSerializer(serializers.Serializer):
@@ -31,8 +32,8 @@ class UsageAPI(APIView):
         responses={200: UsageRowSerializer(many=True)},
     )
     def get(self, request: Request) -> Response:
-        raw = request.query_params.get("days", "30")
-        if not raw.isdigit() or not 1 <= int(raw) <= 366:
+        days = ascii_int(request.query_params.get("days", "30"))
+        if days is None or not 1 <= days <= 366:
             raise ValidationError({"days": [_("A whole number of days from 1 to 366.")]})
-        rows = selectors.usage_by_day_and_model(user_id=request.user.pk, days=int(raw))
+        rows = selectors.usage_by_day_and_model(user_id=request.user.pk, days=days)
         return Response(UsageRowSerializer(rows, many=True).data)

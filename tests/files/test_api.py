@@ -78,9 +78,12 @@ def test_delete_file_and_missing_file_is_404(auth_api_client, project):
     assert auth_api_client.delete(url).status_code == 404
 
 
-def test_bad_step_is_400(auth_api_client, project):
-    response = auth_api_client.get(reverse("api-files", args=[project.pk]) + "?step=-1")
+@pytest.mark.parametrize("step", ["-1", "1.0", "²", "\u0661", "1e3", " 1"])
+def test_bad_step_is_400(auth_api_client, project, step):
+    """Only ASCII digits: `"²".isdigit()` is true but `int("²")` raises."""
+    response = auth_api_client.get(reverse("api-files", args=[project.pk]), {"step": step})
     assert response.status_code == 400
+    assert "step" in response.json()
 
 
 def test_download_is_a_zip_of_that_step(auth_api_client, project):

@@ -95,3 +95,12 @@ def test_branch_from_a_step_in_the_page(client, project):
     assert response["Location"].endswith("?branch=retry")
     fork = project.branches.get(name="retry")
     assert (fork.forked_at_step, fork.parent.name) == (1, "main")
+
+
+@pytest.mark.parametrize("step", ["²", "\u0661", "-1"])
+def test_a_step_that_is_not_ascii_digits_shows_the_latest(client, project, step):
+    client.force_login(project.owner)
+    response = client.get(reverse("files:project", args=[project.pk]), {"step": step})
+    assert response.status_code == 200
+    latest = project.branches.get(name="main").states.latest("step_index")
+    assert response.context["state"] == latest

@@ -345,6 +345,7 @@ def test_usage_api_sums_per_day_and_model(wired, user):
     # llama-3.3-70b-versatile: $0.59 in, $0.79 out per million tokens.
     assert Decimal(row["cost"]) == Decimal("0.000201")
     assert client.get("/api/v1/usage?days=0").status_code == 400
+    assert client.get("/api/v1/usage", {"days": "³"}).status_code == 400
 
 
 def test_admin_request_log_is_read_only_with_totals(wired, user, admin_client):
