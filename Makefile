@@ -7,9 +7,9 @@ PORT ?= 8000
 export PORT
 
 # Debian packages the test suite drives: the browser, its driver, the sandbox, gettext.
-TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext
+TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext nginx
 
-.PHONY: run test lint bench setup install install-dev system-deps sandbox-deps sandbox-image messages migrate format clean
+.PHONY: run scale test lint bench setup install install-dev system-deps sandbox-deps sandbox-image messages migrate format clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -50,6 +50,12 @@ sandbox-deps:
 
 run: setup sandbox-deps
 	$(BIN)/python scripts/with_redis.py $(BIN)/python scripts/run.py
+
+# The production process model on one machine: N daphne behind nginx, M workers, beat.
+WEB ?= 2
+WORKERS ?= 2
+scale: setup sandbox-deps system-deps
+	$(BIN)/python scripts/with_redis.py $(BIN)/python scripts/scale.py --web $(WEB) --workers $(WORKERS)
 
 system-deps:
 	@missing=$$(for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \

@@ -161,7 +161,10 @@ SAMOKODER_QUEUE_GENERATION = env.str("SAMOKODER_QUEUE_GENERATION", default="gene
 CELERY_TASK_ROUTES = {"generation.*": {"queue": SAMOKODER_QUEUE_GENERATION}}
 CELERY_BEAT_SCHEDULE = {
     "cleanup-containers": {"task": "execution.cleanup_containers", "schedule": 3600.0},
-    "resume-stale-runs": {"task": "generation.resume_stale_runs", "schedule": 60.0},
+    "resume-stale-runs": {
+        "task": "generation.resume_stale_runs",
+        "schedule": env.float("SAMOKODER_RESUME_STALE_EVERY", default=60.0),
+    },
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -110,7 +110,8 @@ class ReplayApp:
         if body is None:
             return _error(wire, 400, "replay server: request body is not a JSON object")
         text = json.dumps(body, ensure_ascii=False)
-        entry = self.queue.take(agent=agent, provider=wire.provider, body=text)
+        key = _api_key(request)
+        entry = self.queue.take(agent=agent, provider=wire.provider, body=text, key=key)
         if entry is None:
             message = f"{EXHAUSTED}: no entry left for agent={agent!r} provider={wire.provider!r}"
             logger.error("%s (%s %s)", message, request.method, request.path)

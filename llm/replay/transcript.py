@@ -62,12 +62,19 @@ class Entry(BaseModel):
     # Only answers a request whose body contains this text: concurrent requests from one
     # agent (parallel CodeMonkeys) then get their own answers whatever order they arrive in.
     match: str | None = None
+    # Only answers a request sent with this API key: runs of several users at once each
+    # get their own transcript from one server.
+    key: str | None = None
 
-    def fits(self, *, agent: str | None, provider: Provider, body: str = "") -> bool:
+    def fits(
+        self, *, agent: str | None, provider: Provider, body: str = "", key: str | None = None
+    ) -> bool:
         """Whether this entry may answer a request from `agent` over `provider`'s format."""
         agent_fits = self.agent is None or self.agent == agent
         body_fits = self.match is None or self.match in body
-        return agent_fits and body_fits and (self.provider is None or self.provider == provider)
+        key_fits = self.key is None or self.key == key
+        provider_fits = self.provider is None or self.provider == provider
+        return agent_fits and body_fits and key_fits and provider_fits
 
 
 class Transcript(BaseModel):
@@ -131,11 +138,13 @@ class ReplayQueue:
         with self._lock:
             self._entries = list(transcript.responses)
 
-    def take(self, *, agent: str | None, provider: Provider, body: str = "") -> Entry | None:
+    def take(
+        self, *, agent: str | None, provider: Provider, body: str = "", key: str | None = None
+    ) -> Entry | None:
         """Remove and return the first entry that fits (``repeat`` ones stay), or None."""
         with self._lock:
             for index, entry in enumerate(self._entries):
-                if entry.fits(agent=agent, provider=provider, body=body):
+                if entry.fits(agent=agent, provider=provider, body=body, key=key):
                     if not entry.repeat:
                         del self._entries[index]
                     return entry

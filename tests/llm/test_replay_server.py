@@ -239,6 +239,16 @@ def test_an_entry_for_one_provider_is_not_given_to_another(replay):
     assert message.content[0].text == "for claude"
 
 
+def test_an_entry_for_one_api_key_answers_only_requests_with_that_key(replay):
+    replay.load_dict({"responses": [{"text": "for another user", "key": "sk-other"},
+                                    {"text": "for this user", "key": "sk-test"}]})  # fmt: skip
+
+    completion = asyncio.run(openai_ask(replay.url))
+
+    assert completion.choices[0].message.content == "for this user"
+    assert replay.remaining() == 1
+
+
 def test_a_repeat_entry_is_never_consumed(replay):
     replay.load_dict({"responses": [{"text": "again", "repeat": True}]})
 
