@@ -21,39 +21,28 @@ class ProviderSpec:
     label: str  # as the vendor spells it; the same in every language
     adapter: str  # dotted path of its ``BaseLLMClient`` subclass
     default_model: str  # used when neither the run nor the user names one
-    key_env: str  # environment variable with the platform's system key
-    base_url_env: str  # ... with another endpoint (a compatible server, the replay server)
-    model_env: str  # ... overriding ``default_model``
+
+    # The environment variables settings read for it: the platform's system key, another
+    # endpoint (a compatible server, the replay server) and a default model of one's own.
+    @property
+    def key_env(self) -> str:
+        return f"{self.name.upper()}_API_KEY"
+
+    @property
+    def base_url_env(self) -> str:
+        return f"{self.name.upper()}_BASE_URL"
+
+    @property
+    def model_env(self) -> str:
+        return f"{self.name.upper()}_MODEL"
 
 
 PROVIDERS: tuple[ProviderSpec, ...] = (
+    ProviderSpec("openai", "OpenAI", "llm.providers.openai.OpenAIClient", "gpt-4.1"),
     ProviderSpec(
-        name="openai",
-        label="OpenAI",
-        adapter="llm.providers.openai.OpenAIClient",
-        default_model="gpt-4.1",
-        key_env="OPENAI_API_KEY",
-        base_url_env="OPENAI_BASE_URL",
-        model_env="OPENAI_MODEL",
+        "anthropic", "Anthropic", "llm.providers.anthropic.AnthropicClient", "claude-sonnet-4-6"
     ),
-    ProviderSpec(
-        name="anthropic",
-        label="Anthropic",
-        adapter="llm.providers.anthropic.AnthropicClient",
-        default_model="claude-sonnet-4-6",
-        key_env="ANTHROPIC_API_KEY",
-        base_url_env="ANTHROPIC_BASE_URL",
-        model_env="ANTHROPIC_MODEL",
-    ),
-    ProviderSpec(
-        name="groq",
-        label="Groq",
-        adapter="llm.providers.groq.GroqClient",
-        default_model="llama-3.3-70b-versatile",
-        key_env="GROQ_API_KEY",
-        base_url_env="GROQ_BASE_URL",
-        model_env="GROQ_MODEL",
-    ),
+    ProviderSpec("groq", "Groq", "llm.providers.groq.GroqClient", "llama-3.3-70b-versatile"),
 )
 
 # In the table's order, which is also the order a run's default provider is picked in.
