@@ -2,7 +2,6 @@
 
 from datetime import UTC, datetime
 
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -22,7 +21,7 @@ from accounts.serializers import (
     TokenSerializer,
     UserSerializer,
 )
-from samokoder_site.api import RateLimitedMixin, as_api_error
+from samokoder_site.api import RateLimitedMixin
 
 
 class RegisterAPI(RateLimitedMixin, APIView):
@@ -35,10 +34,7 @@ class RegisterAPI(RateLimitedMixin, APIView):
     def post(self, request: Request) -> Response:
         data = CredentialsSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            user = services.user_register(**data.validated_data)
-        except ValidationError as exc:
-            raise as_api_error(exc) from exc
+        user = services.user_register(**data.validated_data)
         return Response(UserSerializer(user).data, status=status.HTTP_201_CREATED)
 
 
@@ -86,10 +82,7 @@ class KeyListAPI(APIView):
     def post(self, request: Request) -> Response:
         data = KeyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            key = services.key_store(user=request.user, **data.validated_data)
-        except ValidationError as exc:
-            raise as_api_error(exc) from exc
+        key = services.key_store(user=request.user, **data.validated_data)
         return Response(KeySerializer(key).data, status=status.HTTP_201_CREATED)
 
 

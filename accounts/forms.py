@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Provider
+from llm.providers.table import PROVIDERS, ProviderSpec
 
 
 class RegistrationForm(forms.Form):
@@ -49,12 +50,25 @@ class KeyForm(forms.Form):
     )
 
 
-class GenerationDefaultsForm(forms.Form):
-    """Models per provider and a budget per run, used when a run or project sets none."""
+def _model_name(provider: str) -> str:
+    return f"{provider}_model"
 
-    openai_model = forms.CharField(label=_("OpenAI model"), max_length=128, required=False)
-    anthropic_model = forms.CharField(label=_("Anthropic model"), max_length=128, required=False)
-    groq_model = forms.CharField(label=_("Groq model"), max_length=128, required=False)
+
+def _model_field(provider: ProviderSpec) -> forms.CharField:
+    return forms.CharField(
+        label=_("%(provider)s model") % {"provider": provider.label},
+        help_text=_("Empty: %(model)s.") % {"model": settings.LLM_DEFAULT_MODELS[provider.name]},
+        max_length=128,
+        required=False,
+    )
+
+
+class GenerationDefaultsForm(forms.Form):
+    """Models per provider and a budget per run, used when a run or project sets none.
+
+    A model field per row of the provider table, named ``<provider>_model``, comes first.
+    """
+
     run_max_cost = forms.DecimalField(
         label=_("Budget per run, USD"), required=False, min_value=Decimal("0.01"),
         max_value=Decimal("10000"), decimal_places=2, localize=True,
@@ -66,11 +80,8 @@ class GenerationDefaultsForm(forms.Form):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # Said in the language of the request, not of the import.
-        defaults = {"openai": "openai_model", "anthropic": "anthropic_model", "groq": "groq_model"}
-        for provider, field in defaults.items():
-            self.fields[field].help_text = _("Empty: %(model)s.") % {
-                "model": settings.LLM_DEFAULT_MODELS[provider]
-            }
+        models = {_model_name(p.name): _model_field(p) for p in PROVIDERS}
+        self.fields = {**models, **self.fields}
         self.fields["run_max_cost"].help_text = _("Empty: $%(default)s.") % {
             "default": settings.SAMOKODER_RUN_MAX_COST
         }
@@ -80,16 +91,16 @@ class GenerationDefaultsForm(forms.Form):
 
     @classmethod
     def for_user(cls, user, data=None) -> "GenerationDefaultsForm":
-        initial = {f"{p}_model": m for p, m in user.default_models.items()}
+        initial = {_model_name(p): m for p, m in user.default_models.items()}
         initial.update(run_max_cost=user.run_max_cost, run_max_llm_calls=user.run_max_llm_calls)
         return cls(data, initial=initial)
 
     def models(self) -> dict[str, str]:
-        return {p: self.cleaned_data[f"{p}_model"] for p in ("openai", "anthropic", "groq")}
+        return {p.name: self.cleaned_data[_model_name(p.name)] for p in PROVIDERS}
 
     def clean(self):
         data = super().clean()
-        for field in ("openai_model", "anthropic_model", "groq_model"):
+        for field in (_model_name(p.name) for p in PROVIDERS):
             value = (data.get(field) or "").strip()
             if any(ch.isspace() for ch in value):
                 self.add_error(field, _("A model name has no spaces."))

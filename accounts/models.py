@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import secret_decrypt
+from llm.providers.table import provider_choices
 from samokoder_site.events import EventRecord
 
 
@@ -60,10 +61,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.email
 
 
-class Provider(models.TextChoices):
-    OPENAI = "openai", "OpenAI"
-    ANTHROPIC = "anthropic", "Anthropic"
-    GROQ = "groq", "Groq"
+# The LLM providers as choices (Provider.OPENAI, Provider.values, ...), from the one table.
+Provider = models.TextChoices(
+    "Provider", [(name.upper(), (name, label)) for name, label in provider_choices()]
+)
 
 
 class ProviderKey(models.Model):

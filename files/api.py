@@ -1,6 +1,5 @@
 """File API: the tree, any file at any step, user edits, history, diffs and the zip."""
 
-from django.core.exceptions import ValidationError
 from django.http import Http404, StreamingHttpResponse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -23,7 +22,6 @@ from projects.api import BRANCH_PARAM, ProjectScopedMixin
 from projects.models import Branch, ProjectState
 from projects.selectors import branch_get
 from projects.serializers import BranchForkSerializer, BranchSerializer
-from samokoder_site.api import as_api_error
 from samokoder_site.params import ascii_int
 
 STEP_PARAM = OpenApiParameter("step", int, description="Step index (default: the latest)")
@@ -75,12 +73,9 @@ class BranchListAPI(ProjectScopedMixin, generics.GenericAPIView):
         source = branch_get(project=project, name=data.validated_data["from_branch"])
         if not source.states.filter(step_index=data.validated_data["step"]).exists():
             raise APIValidationError({"step": [_("No such step on this branch.")]})
-        try:
-            branch = services.branch_fork(
-                source=source, step=data.validated_data["step"], name=data.validated_data["name"]
-            )
-        except ValidationError as exc:
-            raise as_api_error(exc) from exc
+        branch = services.branch_fork(
+            source=source, step=data.validated_data["step"], name=data.validated_data["name"]
+        )
         return Response(BranchSerializer(branch).data, status=status.HTTP_201_CREATED)
 
 
@@ -128,22 +123,16 @@ class FileContentAPI(FileScopedView):
         """Save a user edit as the branch's next step."""
         data = FileWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            state = services.file_save(
-                branch=self.get_branch(), path=path, text=data.validated_data["content"]
-            )
-        except ValidationError as exc:
-            raise as_api_error(exc) from exc
+        state = services.file_save(
+            branch=self.get_branch(), path=path, text=data.validated_data["content"]
+        )
         return Response(self._body(state, path))
 
     @extend_schema(operation_id="file_delete", parameters=[BRANCH_PARAM], responses={204: None})
     def delete(self, request: Request, project_id: str, path: str) -> Response:
         branch = self.get_branch()
         self.read(self.get_state(branch, None), path)  # 404 for a file that is not there
-        try:
-            services.file_delete(branch=branch, path=path)
-        except ValidationError as exc:
-            raise as_api_error(exc) from exc
+        services.file_delete(branch=branch, path=path)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

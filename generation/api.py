@@ -5,10 +5,10 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.models import User
 from generation import selectors, services
 from generation.models import GenerationRun
 from generation.serializers import (
@@ -17,21 +17,10 @@ from generation.serializers import (
     RunSerializer,
     RunStartSerializer,
 )
-from llm.errors import KeyMissing
-from llm.keys import key_resolve
+from llm.providers.table import PROVIDERS
 from projects.api import ProjectScopedMixin
 from projects.selectors import branch_get
-from samokoder_site.api import as_api_error
 from samokoder_site.params import ascii_int
-
-
-class RunConflictError(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def _conflict(exc: services.RunConflict) -> RunConflictError:
-    return RunConflictError(detail=exc.messages[0], code=exc.code or "conflict")
 
 
 class ProjectRunsAPI(ProjectScopedMixin, generics.ListCreateAPIView):
@@ -47,28 +36,21 @@ class ProjectRunsAPI(ProjectScopedMixin, generics.ListCreateAPIView):
         data.is_valid(raise_exception=True)
         options = data.validated_data
         provider = options.get("provider") or selectors.provider_default(user=request.user)
-        _require_key(request.user.pk, provider)
+        _require_key(request.user, provider)
         branch = branch_get(project=project, name=options["branch"])
-        try:
-            run = services.run_start(
-                project=project, user=request.user, provider=provider, model=options["model"],
-                branch=branch, change=options["change"],
-            )  # fmt: skip
-        except services.RunConflict as exc:
-            raise _conflict(exc) from exc
+        run = services.run_start(
+            project=project, user=request.user, provider=provider, model=options["model"],
+            branch=branch, change=options["change"],
+        )  # fmt: skip
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
-def _require_key(user_id: int, provider: str | None) -> None:
+def _require_key(user: User, provider: str | None) -> None:
     """Refuse a run that could not make a single LLM call, before it is queued."""
-    message = _("Store an API key for %(provider)s under Settings → API keys first.")
-    try:
-        if provider is None:
-            raise KeyMissing("no provider")
-        key_resolve(user_id=user_id, provider=provider)
-    except KeyMissing as exc:
-        detail = {"provider": [message % {"provider": provider or "OpenAI"}]}
-        raise as_api_error(ValidationError(detail)) from exc
+    if provider not in selectors.providers_available(user=user):
+        message = _("Store an API key for %(provider)s under Settings → API keys first.")
+        named = provider or PROVIDERS[0].label  # no key at all: the table's first is suggested
+        raise ValidationError({"provider": [message % {"provider": named}]})
 
 
 class RunScopedMixin:
@@ -85,10 +67,7 @@ class RunCancelAPI(RunScopedMixin, generics.GenericAPIView):
 
     @extend_schema(request=None, responses={200: RunSerializer})
     def post(self, request: Request, run_id: str) -> Response:
-        try:
-            run = services.run_cancel(run=self.get_object())
-        except services.RunConflict as exc:
-            raise _conflict(exc) from exc
+        run = services.run_cancel(run=self.get_object())
         return Response(RunSerializer(run).data)
 
 
@@ -100,12 +79,7 @@ class RunAnswerAPI(RunScopedMixin, generics.GenericAPIView):
         run = self.get_object()
         data = AnswerSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            run = services.run_answer(run=run, answer=data.validated_data["answer"])
-        except services.RunConflict as exc:
-            raise _conflict(exc) from exc
-        except ValidationError as exc:
-            raise as_api_error(exc) from exc
+        run = services.run_answer(run=run, answer=data.validated_data["answer"])
         return Response(RunSerializer(run).data)
 
 
@@ -121,6 +95,6 @@ class RunEventsAPI(RunScopedMixin, generics.GenericAPIView):
         after = ascii_int(request.query_params.get("after", "0"))
         if after is None:
             detail = {"after": [_("A sequence number (0 or more) is expected.")]}
-            raise as_api_error(ValidationError(detail))
+            raise ValidationError(detail)
         rows = selectors.run_events(run=run, after=after)
         return Response(EventSerializer(rows, many=True).data)

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from llm.errors import provider_label
+from llm.providers.table import provider_label
 
 
 class RunStartForm(forms.Form):

@@ -8,9 +8,8 @@ from django.http import Http404
 
 from accounts.models import ProviderKey, User
 from generation.models import GenerationRun, PipelineEvent
+from llm.providers.table import PROVIDER_NAMES
 from projects.models import Project
-
-PROVIDER_ORDER = ("openai", "anthropic", "groq")
 
 
 def run_get(*, user: User, run_id: uuid.UUID | str) -> GenerationRun:
@@ -37,14 +36,14 @@ def run_events(*, run: GenerationRun, after: int = 0, limit: int = 500) -> list[
 def providers_available(*, user: User) -> list[str]:
     """Providers a run could use now: the user's keys, then the platform's system keys."""
     own = set(ProviderKey.objects.filter(user=user).values_list("provider", flat=True))
-    return [p for p in PROVIDER_ORDER if p in own or settings.LLM_SYSTEM_KEYS.get(p)]
+    return [p for p in PROVIDER_NAMES if p in own or settings.LLM_SYSTEM_KEYS.get(p)]
 
 
 def provider_default(*, user: User) -> str | None:
     """The provider a run uses when none is asked for: the user's own key first
     (invariant 16), then one the platform has a system key for; None when neither."""
     own = set(ProviderKey.objects.filter(user=user).values_list("provider", flat=True))
-    for provider in PROVIDER_ORDER:
+    for provider in PROVIDER_NAMES:
         if provider in own:
             return provider
-    return next((p for p in PROVIDER_ORDER if settings.LLM_SYSTEM_KEYS.get(p)), None)
+    return next((p for p in PROVIDER_NAMES if settings.LLM_SYSTEM_KEYS.get(p)), None)

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from generation.models import GenerationRun, PipelineEvent
-from generation.selectors import PROVIDER_ORDER
+from llm.providers.table import PROVIDER_NAMES
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -23,7 +23,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunStartSerializer(serializers.Serializer):
-    provider = serializers.ChoiceField(choices=PROVIDER_ORDER, required=False)
+    provider = serializers.ChoiceField(choices=PROVIDER_NAMES, required=False)
     model = serializers.CharField(max_length=128, required=False, default="")
     branch = serializers.CharField(max_length=64, required=False, default="main")
     change = serializers.CharField(

@@ -30,6 +30,7 @@ from generation.publish import publish_after_commit
 from generation.schemas import Iteration, PipelineState
 from llm.models import LLMRequest
 from projects.models import Branch, Project, ProjectState
+from samokoder_site.errors import Conflict
 from samokoder_site.events import DomainEvent
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class LeaseLost(Exception):
     """Another worker drives this run now; this one must stop without writing."""
 
 
-class RunConflict(ValidationError):
+class RunConflict(Conflict):
     """The request does not fit the run's status (a second run, an answer nobody asked for…)."""
 
 

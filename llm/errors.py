@@ -6,6 +6,9 @@
 
 from django.utils.translation import gettext_lazy as _
 
+# Importable from here too: whoever formats the messages below names the provider by label.
+from llm.providers.table import provider_label as provider_label
+
 
 class LLMError(Exception):
     error_type = "llm_error"
@@ -63,13 +66,6 @@ class UsageLimitReached(LLMError):
     """The platform's own limit on system-key requests (invariant 13)."""
 
     error_type = "usage_limit"
-
-
-PROVIDER_NAMES = {"openai": "OpenAI", "anthropic": "Anthropic", "groq": "Groq"}
-
-
-def provider_label(provider: str) -> str:
-    return PROVIDER_NAMES.get(provider, provider)
 
 
 KEY_REJECTED = _("Your %(provider)s key was rejected. Check it in Settings, or store a new one.")

@@ -5,7 +5,6 @@ for another user's project, whatever the method (invariant 5).
 """
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -20,7 +19,6 @@ from projects.serializers import (
     StateSerializer,
     StateSummarySerializer,
 )
-from samokoder_site.api import as_api_error
 from samokoder_site.ratelimit import rate_limit_quota_check, rate_limit_quota_use
 
 BRANCH_PARAM = OpenApiParameter("branch", str, description="Branch name (default main)")
@@ -48,10 +46,7 @@ class ProjectListAPI(generics.ListCreateAPIView):
         rate_limit_quota_check(request, **quota)
         data = ProjectSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            project = services.project_create(owner=request.user, **data.validated_data)
-        except ValidationError as exc:
-            raise as_api_error(exc) from exc
+        project = services.project_create(owner=request.user, **data.validated_data)
         rate_limit_quota_use(request, **quota)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
@@ -67,10 +62,7 @@ class ProjectDetailAPI(ProjectScopedMixin, generics.GenericAPIView):
         project = self.get_project()
         data = ProjectRenameSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            services.project_rename(project=project, name=data.validated_data["name"])
-        except ValidationError as exc:
-            raise as_api_error(exc) from exc
+        services.project_rename(project=project, name=data.validated_data["name"])
         return Response(ProjectSerializer(project).data)
 
     @extend_schema(responses={204: None})

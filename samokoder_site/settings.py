@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from llm.providers import table as llm_table
 from samokoder_site.embedded import persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -272,20 +273,12 @@ SAMOKODER_WORKSPACES_DIR = env.str("SAMOKODER_WORKSPACES_DIR", default="") or st
 
 # LLM providers. System keys are the fallback when a user has none (invariant 16);
 # base URLs point an adapter at an OpenAI-compatible server or the replay server.
-LLM_SYSTEM_KEYS = {
-    "openai": env.str("OPENAI_API_KEY", default=""),
-    "anthropic": env.str("ANTHROPIC_API_KEY", default=""),
-    "groq": env.str("GROQ_API_KEY", default=""),
-}
-LLM_BASE_URLS = {
-    "openai": env.str("OPENAI_BASE_URL", default="") or None,
-    "anthropic": env.str("ANTHROPIC_BASE_URL", default="") or None,
-    "groq": env.str("GROQ_BASE_URL", default="") or None,
-}
+# The variables' names and the default models come from the provider table, a module
+# that imports no Django app and no SDK.
+LLM_SYSTEM_KEYS = {p.name: env.str(p.key_env, default="") for p in llm_table.PROVIDERS}
+LLM_BASE_URLS = {p.name: env.str(p.base_url_env, default="") or None for p in llm_table.PROVIDERS}
 LLM_DEFAULT_MODELS = {
-    "openai": env.str("OPENAI_MODEL", default="gpt-4.1"),
-    "anthropic": env.str("ANTHROPIC_MODEL", default="claude-sonnet-4-6"),
-    "groq": env.str("GROQ_MODEL", default="llama-3.3-70b-versatile"),
+    p.name: env.str(p.model_env, default=p.default_model) for p in llm_table.PROVIDERS
 }
 LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=120.0)
 LLM_MAX_RETRIES = 3  # invariant 14: at most 3 retries of one request

@@ -10,7 +10,6 @@ from llm.types import Completion, Conversation
 
 
 class AnthropicClient(BaseLLMClient):
-    provider = "anthropic"
     sdk = anthropic
 
     def _make_client(self):

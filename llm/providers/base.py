@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 from llm import errors
+from llm.providers.table import provider_label
 from llm.retry import retry_after_from_headers
 from llm.types import Completion, Conversation, ProviderConfig
 
@@ -27,7 +28,6 @@ CONTEXT_HINTS = (
 
 
 class BaseLLMClient(ABC):
-    provider: str
     sdk: ModuleType
 
     def __init__(self, config: ProviderConfig) -> None:
@@ -101,7 +101,7 @@ class BaseLLMClient(ABC):
 
     def map_error(self, exc: Exception) -> errors.LLMError:
         """The vendor exception as one of ours; callers ``raise ... from exc``."""
-        label = errors.provider_label(self.provider)
+        label = provider_label(self.config.provider)
         sdk = self.sdk
         if isinstance(exc, sdk.APIStatusError):
             return self._map_status(exc, label)

@@ -11,7 +11,6 @@ from llm.types import Completion, Conversation, Message
 
 
 class GroqClient(OpenAIClient):
-    provider = "groq"
     sdk = groq
 
     def _make_client(self):
@@ -33,6 +32,11 @@ class GroqClient(OpenAIClient):
         return self._request(
             conversation, agent, stream=True, extra_body={"stream_options": {"include_usage": True}}
         )
+
+    def _chunk_usage(self, chunk) -> Any:
+        # Groq reports a stream's token counts under its own x_groq field as well.
+        x_groq = getattr(chunk, "x_groq", None)
+        return super()._chunk_usage(chunk) or getattr(x_groq, "usage", None)
 
     async def complete_json(self, conversation, *, agent, name, schema) -> Completion:
         """JSON mode, the structured output every Groq model has; the schema goes in the prompt."""

@@ -1,5 +1,6 @@
 """OpenAI, and any OpenAI-compatible endpoint by ``base_url`` (Ollama, vLLM, LM Studio,
-OpenRouter), on the official async SDK. Groq's adapter reuses this shape."""
+OpenRouter), on the official async SDK. Groq's adapter reuses this shape and overrides
+what Groq does differently."""
 
 from typing import Any
 
@@ -10,7 +11,6 @@ from llm.types import Completion, Conversation
 
 
 class OpenAIClient(BaseLLMClient):
-    provider = "openai"
     sdk = openai
 
     def _make_client(self):
@@ -83,7 +83,7 @@ class OpenAIClient(BaseLLMClient):
             stream = await self.sdk_client().chat.completions.create(**request)
             async for chunk in stream:
                 model = chunk.model or model
-                usage = _chunk_usage(chunk) or usage
+                usage = self._chunk_usage(chunk) or usage
                 text = chunk.choices[0].delta.content if chunk.choices else None
                 if text:
                     pieces.append(text)
@@ -97,6 +97,10 @@ class OpenAIClient(BaseLLMClient):
             conversation, agent, stream=True, stream_options={"include_usage": True}
         )
 
+    def _chunk_usage(self, chunk) -> Any:
+        """The token counts a streamed chunk carries (only the last one has them)."""
+        return getattr(chunk, "usage", None)
+
 
 def _completion(response) -> Completion:
     choice = response.choices[0] if response.choices else None
@@ -107,12 +111,6 @@ def _completion(response) -> Completion:
         completion_tokens=usage.completion_tokens if usage else 0,
         model=response.model,
     )
-
-
-def _chunk_usage(chunk):
-    usage = getattr(chunk, "usage", None)
-    x_groq = getattr(chunk, "x_groq", None)
-    return usage or (getattr(x_groq, "usage", None) if x_groq else None)
 
 
 def _streamed(pieces: list[str], usage, model: str, conversation: Conversation) -> Completion:

@@ -1,17 +1,26 @@
-"""Provider name -> adapter class. A new provider is one module plus one line here."""
+"""Provider name -> adapter class, from the provider table.
 
-from llm.providers.anthropic import AnthropicClient
+Adapters are imported on first use, so importing this module (or the gateway) does not
+load the three vendor SDKs; a process that only serves pages never pays for them.
+"""
+
+from functools import cache
+from importlib import import_module
+
 from llm.providers.base import BaseLLMClient
-from llm.providers.groq import GroqClient
-from llm.providers.openai import OpenAIClient
+from llm.providers.table import provider_get
 from llm.types import ProviderConfig
 
-ADAPTERS: dict[str, type[BaseLLMClient]] = {
-    "openai": OpenAIClient,
-    "anthropic": AnthropicClient,
-    "groq": GroqClient,
-}
+
+@cache
+def adapter_class(provider: str) -> type[BaseLLMClient]:
+    """The adapter class of ``provider``'s row; KeyError for an unknown provider."""
+    module_path, _, class_name = provider_get(provider).adapter.rpartition(".")
+    adapter = getattr(import_module(module_path), class_name)
+    if not issubclass(adapter, BaseLLMClient):
+        raise TypeError(f"{adapter!r} (provider {provider!r}) is not a BaseLLMClient")
+    return adapter
 
 
 def client_for(config: ProviderConfig) -> BaseLLMClient:
-    return ADAPTERS[config.provider](config)
+    return adapter_class(config.provider)(config)

@@ -1,8 +1,9 @@
-"""The LLM context's pure parts: key choice, masking, prices, limits, retry waits."""
+"""The LLM context's pure parts: key choice, masking, prices, limits, retry waits, usage."""
 
 from decimal import Decimal
 
 import pytest
+from groq.types.chat import ChatCompletionChunk
 
 from accounts.services import key_store
 from llm import errors
@@ -10,7 +11,10 @@ from llm.accounting import cost_for
 from llm.keys import key_resolve
 from llm.limits import usage_take
 from llm.masking import mask_text, mask_value
+from llm.providers.groq import GroqClient
+from llm.providers.openai import OpenAIClient
 from llm.retry import retry_after_from_headers
+from llm.types import ProviderConfig
 
 pytestmark = pytest.mark.django_db
 
@@ -79,3 +83,16 @@ def test_system_key_requests_are_limited_per_user(user, other_user, settings):
 )
 def test_retry_waits_come_from_the_providers_headers(headers, seconds):
     assert retry_after_from_headers(headers) == seconds
+
+
+def test_groq_reads_streamed_usage_from_x_groq_and_openai_does_not():
+    usage = {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12}
+    choice = {"index": 0, "delta": {}, "finish_reason": "stop"}
+    last = ChatCompletionChunk.model_validate(
+        {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m",
+         "choices": [choice], "x_groq": {"id": "req_1", "usage": usage}}
+    )  # fmt: skip
+    config = ProviderConfig(provider="groq", api_key="gsk_test", model="m")
+    counted = GroqClient(config)._chunk_usage(last)
+    assert (counted.prompt_tokens, counted.completion_tokens) == (7, 5)
+    assert OpenAIClient(config)._chunk_usage(last) is None
