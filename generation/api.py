@@ -17,8 +17,7 @@ from generation.serializers import (
     RunSerializer,
     RunStartSerializer,
 )
-from llm.errors import KeyMissing
-from llm.keys import key_resolve
+from llm.keys import provider_default
 from projects.api import ProjectScopedMixin
 from projects.selectors import branch_get
 from samokoder_site.api import as_api_error
@@ -45,8 +44,7 @@ class ProjectRunsAPI(ProjectScopedMixin, generics.ListCreateAPIView):
         data = RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         options = data.validated_data
-        provider = options.get("provider") or selectors.provider_default(user=request.user)
-        _require_key(request.user.pk, provider)
+        provider = options.get("provider") or provider_default(user_id=request.user.pk)
         branch = branch_get(project=project, name=options["branch"])
         try:
             run = services.run_start(
@@ -55,19 +53,9 @@ class ProjectRunsAPI(ProjectScopedMixin, generics.ListCreateAPIView):
             )  # fmt: skip
         except services.RunConflict as exc:
             raise _conflict(exc) from exc
+        except ValidationError as exc:  # no key for the provider
+            raise as_api_error(exc) from exc
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
-
-
-def _require_key(user_id: int, provider: str | None) -> None:
-    """Refuse a run that could not make a single LLM call, before it is queued."""
-    message = _("Store an API key for %(provider)s under Settings → API keys first.")
-    try:
-        if provider is None:
-            raise KeyMissing("no provider")
-        key_resolve(user_id=user_id, provider=provider)
-    except KeyMissing as exc:
-        detail = {"provider": [message % {"provider": provider or "OpenAI"}]}
-        raise as_api_error(ValidationError(detail)) from exc
 
 
 class RunScopedMixin:

@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from generation.models import GenerationRun, PipelineEvent
-from generation.selectors import PROVIDER_ORDER
+from llm.keys import PROVIDER_ORDER
 
 
 class RunSerializer(serializers.ModelSerializer):
