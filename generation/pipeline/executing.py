@@ -19,11 +19,12 @@ OUTPUT_TAIL = 4000  # characters of a command's output kept in events and prompt
 EXECUTOR = "Executor"  # no agent: the sandbox ran it
 
 
-def test(work: StepWork) -> StepChange:
+def run_tests(work: StepWork) -> StepChange:
     return _execute(work, work.data.architecture.test_command, step=None)
 
 
-def run(work: StepWork) -> StepChange:
+def run_command(work: StepWork) -> StepChange:
+    """The task's next command step, or the failing command again after a fix."""
     debugging = work.data.debugging
     if debugging is not None:
         return _execute(work, debugging.command, step=debugging.step)
@@ -32,18 +33,17 @@ def run(work: StepWork) -> StepChange:
 
 
 def _execute(work: StepWork, command: str, *, step: int | None) -> StepChange:
-    run_ = work.run
-    relay = OutputRelay(run_.project_id, run_.pk, command)
+    branch, run_id = work.run.branch, work.run.pk
+    relay = OutputRelay(work.run.project_id, run_id, command)
     try:
         ran = command_run(
-            branch=run_.branch, command=command, run_id=run_.pk, cancel=work.cancel,
-            on_output=relay,
-        )  # fmt: skip
+            branch=branch, command=command, run_id=run_id, cancel=work.cancel, on_output=relay
+        )
     finally:
         relay.close()
     if ran.result.cancelled:
         raise Cancelled
-    commands_refused_report(branch=run_.branch, refused=ran.refused)
+    commands_refused_report(branch=branch, refused=ran.refused)
     result = ran.result
     output = _tail(result.stdout + result.stderr)
     executed = events.PipelineCommandExecuted(

@@ -39,8 +39,8 @@ HANDLERS: dict[ActionKind, Callable[[StepWork], StepChange]] = {
     ActionKind.TASKS: planning.tasks,
     ActionKind.PLAN: planning.plan,
     ActionKind.WRITE: planning.write,
-    ActionKind.RUN: executing.run,
-    ActionKind.TEST: executing.test,
+    ActionKind.RUN: executing.run_command,
+    ActionKind.TEST: executing.run_tests,
     ActionKind.DEBUG: executing.debug,
 }
 # DONE and FAIL end the loop instead; any other kind without a handler is a bug, found here.
