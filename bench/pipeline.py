@@ -93,7 +93,7 @@ def forget_queue() -> None:
 
 def drive(project, user) -> tuple[float, int]:
     """One ``run_drive`` call: its wall time and the ProjectState rows it created."""
-    from generation.pipeline import run_drive
+    from generation.pipeline.runner import run_drive
     from projects.models import ProjectState
 
     states = ProjectState.objects.filter(branch__project=project)

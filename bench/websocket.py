@@ -4,11 +4,12 @@ daphne serves the real ASGI app (``samokoder_site.asgi:application``) as a subpr
 this benchmark's SQLite database, with the real Redis channel layer. CLIENTS aiohttp
 sockets connect all at once to ``/ws/projects/<id>/?run=<run id>&after=0`` with a JWT
 (``Authorization: Bearer``), as API clients do. Once every socket is open, a thread of this
-process plays the worker: each step appends 3 events with ``generation.services._append``
-inside ``transaction.atomic()``, which publishes them to the project's group after the
-commit (``generation.publish``), as ``step_commit`` does. Two phases on the same sockets:
-PACED steps at a rate one daphne process keeps up with, then a BURST of steps at 20/s
-(200 clients x 3 events x 20/s = 12,000 messages/s offered).
+process plays the worker: each step appends 3 events with
+``generation.services.eventlog.events_append`` inside ``transaction.atomic()``, which
+publishes them to the project's group after the commit (``generation.publish``), as
+``step_commit`` does. Two phases on the same sockets: PACED steps at a rate one daphne
+process keeps up with, then a BURST of steps at 20/s (200 clients x 3 events x 20/s =
+12,000 messages/s offered).
 
 Latency of an event = the client's ``time.time()`` at receipt - the worker's
 ``time.time()`` just before its transaction block exits; so it includes the commit and the
@@ -157,7 +158,8 @@ class Worker(threading.Thread):
         """One step's events, committed and published; returns the commit + publish time."""
         from django.db import transaction
 
-        from generation import events, services
+        from generation import events
+        from generation.services.eventlog import events_append
 
         project = str(self.run_row.project_id)
         batch = [
@@ -167,7 +169,7 @@ class Worker(threading.Thread):
             events.ProjectStateUpdated(project_id=project, step_index=step, progress=50),
         ]  # fmt: skip
         with transaction.atomic():
-            rows = services._append(self.run_row, batch)
+            rows = events_append(self.run_row, batch)
             sent = time.time()  # the commit and its on_commit publish follow
         cost = time.time() - sent
         for row in rows:

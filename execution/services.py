@@ -6,12 +6,11 @@ is refused with SandboxUnavailable, whose message says what to install.
 """
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from execution.backends.base import (
@@ -31,8 +30,7 @@ from execution.events import (
 from execution.models import Container, ExecutionLog
 from execution.workspace import LocalFileSystem, workspace_collect, workspace_materialize
 from files.selectors import state_get, state_texts
-from files.services import files_commit
-from projects.models import Branch, Project, ProjectEvent, ProjectState
+from projects.models import Branch, Project, ProjectEvent
 
 
 def process_manager() -> ProcessManager:
@@ -87,13 +85,6 @@ def _handle(container: Container) -> SandboxHandle:
 
 
 @dataclass
-class CommandOutcome:
-    log: ExecutionLog
-    state: ProjectState | None  # the step holding the files the command changed
-    refused: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
 class CommandRun:
     """A command that has run, with the file changes it made not yet committed."""
 
@@ -101,34 +92,6 @@ class CommandRun:
     result: ExecutionResult
     changes: dict[str, str | None]
     refused: dict[str, str]
-
-
-def command_execute(
-    *,
-    branch: Branch,
-    command: str,
-    run_id=None,
-    timeout: float | None = None,
-    dependency_install: bool = False,
-) -> CommandOutcome:
-    """ExecuteCommand on the branch's latest files; what it changes becomes the next step.
-
-    Network stays off unless this is a dependency install and the operator enabled
-    SAMOKODER_SANDBOX_INSTALL_NETWORK. Records an ExecutionLog and CommandExecuted (or
-    CommandTimeout); refused files are reported (FilesRefused), never synced.
-    """
-    ran = command_run(
-        branch=branch, command=command, run_id=run_id, timeout=timeout,
-        dependency_install=dependency_install,
-    )  # fmt: skip
-    state = None
-    if ran.changes:
-        try:
-            state = files_commit(branch=branch, changes=ran.changes)
-        except ValidationError as exc:
-            ran.refused.update({path: "; ".join(exc.messages) for path in ran.changes})
-    commands_refused_report(branch=branch, refused=ran.refused)
-    return CommandOutcome(log=ran.log, state=state, refused=ran.refused)
 
 
 def command_run(

@@ -2,12 +2,11 @@
 
 import dataclasses
 
-from samokoder_site.events import DomainEvent
+from samokoder_site.events import ProjectScopedEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class FileCreated(DomainEvent):
-    project_id: str
+class FileCreated(ProjectScopedEvent):
     branch: str
     step_index: int
     path: str
@@ -15,8 +14,7 @@ class FileCreated(DomainEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class FileUpdated(DomainEvent):
-    project_id: str
+class FileUpdated(ProjectScopedEvent):
     branch: str
     step_index: int
     path: str
@@ -25,8 +23,7 @@ class FileUpdated(DomainEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class FileDeleted(DomainEvent):
-    project_id: str
+class FileDeleted(ProjectScopedEvent):
     branch: str
     step_index: int
     path: str

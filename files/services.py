@@ -87,6 +87,11 @@ def files_commit(
     return state
 
 
+def state_data_commit(*, branch: Branch, data: dict[str, Any]) -> ProjectState:
+    """A step that changes only the pipeline ``data``: the files stay as they were."""
+    return files_commit(branch=branch, changes={}, data=data)
+
+
 def _apply(before: Manifest, changes: dict[str, str | None]) -> Manifest:
     after = dict(before)
     new_texts = [text for text in changes.values() if text is not None]

@@ -8,7 +8,6 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import User
 from generation import selectors, services
 from generation.models import GenerationRun
 from generation.serializers import (
@@ -17,7 +16,7 @@ from generation.serializers import (
     RunSerializer,
     RunStartSerializer,
 )
-from llm.providers.table import PROVIDERS
+from llm.keys import provider_default
 from projects.api import ProjectScopedMixin
 from projects.selectors import branch_get
 from samokoder_site.params import ascii_int
@@ -35,22 +34,13 @@ class ProjectRunsAPI(ProjectScopedMixin, generics.ListCreateAPIView):
         data = RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         options = data.validated_data
-        provider = options.get("provider") or selectors.provider_default(user=request.user)
-        _require_key(request.user, provider)
+        provider = options.get("provider") or provider_default(user_id=request.user.pk)
         branch = branch_get(project=project, name=options["branch"])
         run = services.run_start(
             project=project, user=request.user, provider=provider, model=options["model"],
             branch=branch, change=options["change"],
         )  # fmt: skip
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
-
-
-def _require_key(user: User, provider: str | None) -> None:
-    """Refuse a run that could not make a single LLM call, before it is queued."""
-    if provider not in selectors.providers_available(user=user):
-        message = _("Store an API key for %(provider)s under Settings → API keys first.")
-        named = provider or PROVIDERS[0].label  # no key at all: the table's first is suggested
-        raise ValidationError({"provider": [message % {"provider": named}]})
 
 
 class RunScopedMixin:

@@ -18,8 +18,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
-from generation.models import GenerationRun, PipelineEvent
+from generation.models import GenerationRun
 from generation.publish import project_group
+from generation.selectors import run_events
 from projects.selectors import project_get
 from samokoder_site.params import ascii_int
 
@@ -148,8 +149,7 @@ def _events(project_id: str, run_id: str | None, after: int) -> list[dict]:
     )
     if run is None:
         return []
-    rows = PipelineEvent.objects.filter(run=run, seq__gt=after).order_by("seq")
-    return [row.message() for row in rows]
+    return [row.message() for row in run_events(run=run, after=after, limit=None)]
 
 
 def _is_uuid(value) -> bool:

@@ -10,6 +10,8 @@ from generation.schemas import PipelineState
 
 # Events that only move the progress bar; the timeline leaves them out.
 QUIET = {"ProjectStateUpdated", "GenerationStepCompleted"}
+# Runs logged before an event was renamed read as the new name.
+RENAMED = {"CommandExecuted": "PipelineCommandExecuted"}
 
 
 def event_labels() -> dict[str, str]:
@@ -23,7 +25,7 @@ def event_labels() -> dict[str, str]:
         "TasksCreated": _("Tasks planned"),
         "StepsPlanned": _("Steps planned"),
         "CodeGenerated": _("Code written"),
-        "CommandExecuted": _("Command run"),
+        "PipelineCommandExecuted": _("Command run"),
         "ErrorDetected": _("Error detected"),
         "FixApplied": _("Fix applied"),
         "ErrorFixed": _("Error fixed"),
@@ -42,7 +44,7 @@ def event_labels() -> dict[str, str]:
 
 def event_detail(name: str, payload: dict[str, Any]) -> str:
     """One line about an event, from its payload (no translation needed: code, paths)."""
-    if name == "CommandExecuted":
+    if name == "PipelineCommandExecuted":
         return f"$ {payload['command']} → {payload['exit_code']}"
     if name in {"CodeGenerated", "FixApplied"}:
         return ", ".join(payload.get("files", []))
@@ -64,10 +66,11 @@ def event_detail(name: str, payload: dict[str, Any]) -> str:
 def timeline(run: GenerationRun, limit: int = 200) -> list[dict[str, Any]]:
     labels = event_labels()
     events = run.events.exclude(name__in=QUIET).order_by("-seq")[:limit]
+    named = [(RENAMED.get(e.name, e.name), e) for e in reversed(list(events))]
     return [
-        {"seq": e.seq, "name": e.name, "label": labels.get(e.name, e.name),
-         "detail": event_detail(e.name, e.payload), "at": e.created_at}
-        for e in reversed(list(events))
+        {"seq": e.seq, "name": name, "label": labels.get(name, name),
+         "detail": event_detail(name, e.payload), "at": e.created_at}
+        for name, e in named
     ]  # fmt: skip
 
 

@@ -1,83 +1,75 @@
 """Events of the Code Generation context (domain model, section 3).
 
-Each is appended to the run's PipelineEvent log with a sequence number, in the same
-transaction as the step it belongs to, and published to the project's channel group
-once that transaction has committed.
+Each is about one project (``project_id``, from the base class), appended to the run's
+PipelineEvent log with a sequence number, in the same transaction as the step it belongs
+to, and published to the project's channel group once that transaction has committed.
 """
 
 import dataclasses
 from typing import Any
 
-from samokoder_site.events import DomainEvent
+from samokoder_site.events import ProjectScopedEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class GenerationStarted(DomainEvent):
-    project_id: str
+class GenerationStarted(ProjectScopedEvent):
     iteration: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class GenerationStepCompleted(DomainEvent):
-    project_id: str
+class GenerationStepCompleted(ProjectScopedEvent):
     step_index: int
     stage: str
     agent: str
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ProjectStateUpdated(DomainEvent):
-    project_id: str
+class ProjectStateUpdated(ProjectScopedEvent):
     step_index: int
     progress: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class SpecificationGenerated(DomainEvent):
-    project_id: str
+class SpecificationGenerated(ProjectScopedEvent):
     spec: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class QuestionAsked(DomainEvent):
-    project_id: str
+class QuestionAsked(ProjectScopedEvent):
     question: str
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class QuestionAnswered(DomainEvent):
-    project_id: str
+class QuestionAnswered(ProjectScopedEvent):
     answer: str
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ArchitectureDesigned(DomainEvent):
-    project_id: str
+class ArchitectureDesigned(ProjectScopedEvent):
     architecture: dict[str, Any]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TasksCreated(DomainEvent):
-    project_id: str
+class TasksCreated(ProjectScopedEvent):
     tasks: list[Any]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class StepsPlanned(DomainEvent):
-    project_id: str
+class StepsPlanned(ProjectScopedEvent):
     task_index: int
     steps: list[Any]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class CodeGenerated(DomainEvent):
-    project_id: str
+class CodeGenerated(ProjectScopedEvent):
     files: list[str]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class CommandExecuted(DomainEvent):
-    project_id: str
+class PipelineCommandExecuted(ProjectScopedEvent):
+    """A command a pipeline step ran in the sandbox (the Execution context logs its own
+    ``CommandExecuted`` about the sandbox process)."""
+
     command: str
     exit_code: int | None
     timed_out: bool
@@ -86,47 +78,41 @@ class CommandExecuted(DomainEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ErrorDetected(DomainEvent):
-    project_id: str
+class ErrorDetected(ProjectScopedEvent):
     command: str
     error: str
     attempt: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class FixApplied(DomainEvent):
-    project_id: str
+class FixApplied(ProjectScopedEvent):
     command: str
     files: list[str]
     attempt: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ErrorFixed(DomainEvent):
-    project_id: str
+class ErrorFixed(ProjectScopedEvent):
     command: str
     attempts: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class GenerationCompleted(DomainEvent):
-    project_id: str
+class GenerationCompleted(ProjectScopedEvent):
     step_index: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class GenerationFailed(DomainEvent):
-    project_id: str
+class GenerationFailed(ProjectScopedEvent):
     error: str  # language-neutral reason code
     reason: str  # the sentence, in the language of whoever started the run
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class GenerationCancelled(DomainEvent):
-    project_id: str
+class GenerationCancelled(ProjectScopedEvent):
+    """Stopped at the user's request."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class GenerationResumed(DomainEvent):
-    project_id: str
+class GenerationResumed(ProjectScopedEvent):
     after: str  # "answer", "crash"

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from execution.models import ExecutionLog
 from generation.reasons import reason_text
 from projects.models import Branch, Project
 from samokoder_site.events import EventRecord
@@ -100,8 +101,6 @@ class GenerationRun(models.Model):
 
     def execution_logs(self):
         """The sandbox commands this run ran, newest first."""
-        from execution.models import ExecutionLog  # execution never imports generation
-
         return ExecutionLog.objects.filter(run_id=self.pk).order_by("-created_at")
 
     def finish(self, status: str, *, code: str = "", params: dict | None = None) -> None:

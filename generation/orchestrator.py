@@ -8,14 +8,29 @@ at most ``fix_attempts`` times for one error (invariant 12).
 """
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from generation.models import Stage
-from generation.schemas import PipelineState, Step
+from generation.schemas import PipelineState, PlannedStep
+
+
+class ActionKind(StrEnum):
+    ASK_USER = "ask"  # park the run on the open questions (or a human_intervention step)
+    SPEC = "spec"
+    ARCHITECTURE = "architecture"
+    TASKS = "tasks"
+    PLAN = "plan"  # the Developer plans the current task's steps
+    WRITE = "write"  # CodeMonkeys write a batch of independent files
+    RUN = "run"  # a command step, or the failing command again after a fix
+    DEBUG = "debug"
+    TEST = "test"
+    DONE = "done"  # nothing left: the run completes
+    FAIL = "fail"  # the error outlived its fix attempts
 
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # ask | spec | architecture | tasks | plan | write | run | debug | test | done | fail
+    kind: ActionKind
     stage: str
     task: int | None = None
     steps: tuple[int, ...] = field(default_factory=tuple)  # step indices in the task
@@ -23,24 +38,24 @@ class Action:
 
 def next_action(state: PipelineState, *, fix_attempts: int, parallel: int) -> Action:
     if state.questions:
-        return Action("ask", _asking_stage(state))
+        return Action(ActionKind.ASK_USER, _asking_stage(state))
     if state.specification is None:
-        return Action("spec", Stage.SPECIFICATION)
+        return Action(ActionKind.SPEC, Stage.SPECIFICATION)
     if state.architecture is None:
-        return Action("architecture", Stage.ARCHITECTURE)
+        return Action(ActionKind.ARCHITECTURE, Stage.ARCHITECTURE)
     if not state.iteration_tasks():
-        return Action("tasks", Stage.TASKS)
+        return Action(ActionKind.TASKS, Stage.TASKS)
     if state.debugging is not None:
         return _debugging(state, fix_attempts)
     task = state.current_task()
     if task is None:
         return (
-            Action("done", Stage.EXECUTION)
+            Action(ActionKind.DONE, Stage.EXECUTION)
             if state.tests_passed
-            else Action("test", Stage.EXECUTION)
+            else Action(ActionKind.TEST, Stage.EXECUTION)
         )
     if not state.steps:
-        return Action("plan", Stage.DEVELOPMENT, task=task)
+        return Action(ActionKind.PLAN, Stage.DEVELOPMENT, task=task)
     return _development(state.steps, task, parallel)
 
 
@@ -52,29 +67,30 @@ def _debugging(state: PipelineState, fix_attempts: int) -> Action:
     debugging = state.debugging
     stage = Stage.DEBUGGING
     if debugging.rerun:
-        return Action("run", stage, task=state.current_task(), steps=_step_of(debugging.step))
+        steps = _step_of(debugging.step)
+        return Action(ActionKind.RUN, stage, task=state.current_task(), steps=steps)
     if debugging.attempts >= fix_attempts:
-        return Action("fail", stage)
-    return Action("debug", stage, task=state.current_task())
+        return Action(ActionKind.FAIL, stage)
+    return Action(ActionKind.DEBUG, stage, task=state.current_task())
 
 
 def _step_of(step: int | None) -> tuple[int, ...]:
     return () if step is None else (step,)
 
 
-def _development(steps: list[Step], task: int, parallel: int) -> Action:
+def _development(steps: list[PlannedStep], task: int, parallel: int) -> Action:
     first = next(i for i, step in enumerate(steps) if not step.done)
     kind = steps[first].type
     if kind == "command":
-        return Action("run", Stage.EXECUTION, task=task, steps=(first,))
+        return Action(ActionKind.RUN, Stage.EXECUTION, task=task, steps=(first,))
     if kind == "human_intervention":
-        return Action("ask", Stage.DEVELOPMENT, task=task, steps=(first,))
+        return Action(ActionKind.ASK_USER, Stage.DEVELOPMENT, task=task, steps=(first,))
     return Action(
-        "write", Stage.DEVELOPMENT, task=task, steps=disjoint_batch(steps, first, parallel)
+        ActionKind.WRITE, Stage.DEVELOPMENT, task=task, steps=disjoint_batch(steps, first, parallel)
     )
 
 
-def disjoint_batch(steps: list[Step], first: int, limit: int) -> tuple[int, ...]:
+def disjoint_batch(steps: list[PlannedStep], first: int, limit: int) -> tuple[int, ...]:
     """Consecutive pending save_file steps from ``first`` whose files do not overlap
     (invariant 10: CodeMonkeys run side by side only on independent files)."""
     batch: list[int] = []

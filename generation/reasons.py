@@ -19,7 +19,6 @@ KEY_MISSING = "key_missing"
 KEY_REJECTED = "key_rejected"
 LLM_FAILED = "llm_failed"
 SANDBOX = "sandbox_unavailable"
-INVALID_OUTPUT = "invalid_output"
 FILES_REFUSED = "files_refused"
 TOO_MANY_QUESTIONS = "too_many_questions"
 CANCELLED = "cancelled"
@@ -55,7 +54,6 @@ def _templates() -> dict[str, str]:
         ),
         LLM_FAILED: _("The language model could not answer: %(detail)s"),
         SANDBOX: _("The sandbox could not run commands: %(detail)s"),
-        INVALID_OUTPUT: _("The %(agent)s agent gave an answer that could not be used: %(detail)s"),
         FILES_REFUSED: _(
             "The files written could not be kept: %(detail)s Edit the files or ask for a "
             "smaller change."

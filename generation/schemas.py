@@ -5,14 +5,16 @@ with the parse error, see ``LLMGateway.send_structured``). ``PipelineState`` is 
 orchestrator reads to pick the next agent: nothing else is needed to resume a run.
 """
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from files.paths import UnsafePathError, path_normalise
 
 
-class _Strict(BaseModel):
+class _IgnoresExtraKeys(BaseModel):
+    """A value that drops keys it does not know (models add some) instead of refusing them."""
+
     model_config = ConfigDict(extra="ignore")
 
 
@@ -23,33 +25,32 @@ def _safe_path(value: str) -> str:
         raise ValueError(f"unsafe path {value!r}: {exc.code}") from exc
 
 
+# A project-relative path, normalised; traversal, absolute paths and NUL are refused.
+SafePath = Annotated[str, AfterValidator(_safe_path)]
+
+
 # ---- what the agents answer -------------------------------------------------------
 
 
-class Specification(_Strict):
+class Specification(_IgnoresExtraKeys):
     summary: str = Field(min_length=1)
     requirements: list[str] = Field(min_length=1)
     language: str = "en"  # of the user's description; the spec is written in it
 
 
-class SpecAnswer(_Strict):
+class SpecAnswer(_IgnoresExtraKeys):
     """SpecWriter: either questions for the user or the finished specification."""
 
     questions: list[str] = Field(default_factory=list)
     specification: Specification | None = None
 
 
-class PlannedFile(_Strict):
-    path: str
+class PlannedFile(_IgnoresExtraKeys):
+    path: SafePath
     purpose: str
 
-    @field_validator("path")
-    @classmethod
-    def _check_path(cls, value: str) -> str:
-        return _safe_path(value)
 
-
-class Architecture(_Strict):
+class Architecture(_IgnoresExtraKeys):
     # The sandbox image runs Debian's python3 with the standard library and sh, and has
     # no network: anything else would fail in Execution, so the schema refuses it.
     runtime: Literal["python3"]
@@ -58,62 +59,49 @@ class Architecture(_Strict):
     test_command: str = Field(min_length=1, max_length=500)
 
 
-class Task(_Strict):
+class Task(_IgnoresExtraKeys):
     description: str
     instructions: str = ""
-    files: list[str] = Field(default_factory=list)
+    files: list[SafePath] = Field(default_factory=list)
     status: Literal["pending", "in_progress", "done"] = "pending"
     iteration: int = 0
 
-    @field_validator("files")
-    @classmethod
-    def _check_paths(cls, value: list[str]) -> list[str]:
-        return [_safe_path(path) for path in value]
 
-
-class Epic(_Strict):
+class Epic(_IgnoresExtraKeys):
     title: str
     description: str = ""
 
 
-class TaskPlan(_Strict):
+class TaskPlan(_IgnoresExtraKeys):
     epics: list[Epic] = Field(default_factory=list)
     tasks: list[Task] = Field(min_length=1)
 
 
-class Step(_Strict):
+class PlannedStep(_IgnoresExtraKeys):
+    """One step of a task as the Developer planned it (the pipeline performs it later)."""
+
     type: Literal["command", "save_file", "human_intervention"]
     content: str  # the file's purpose, the shell command, or the question to the user
-    related_files: list[str] = Field(default_factory=list)
+    related_files: list[SafePath] = Field(default_factory=list)
     done: bool = False
 
     @model_validator(mode="after")
-    def _one_file_per_save(self) -> "Step":
+    def _one_file_per_save(self) -> "PlannedStep":
         if self.type == "save_file" and len(self.related_files) != 1:
             raise ValueError("a save_file step names exactly one path in related_files")
         return self
 
-    @field_validator("related_files")
-    @classmethod
-    def _check_paths(cls, value: list[str]) -> list[str]:
-        return [_safe_path(path) for path in value]
+
+class StepPlan(_IgnoresExtraKeys):
+    steps: list[PlannedStep] = Field(min_length=1)
 
 
-class StepPlan(_Strict):
-    steps: list[Step] = Field(min_length=1)
-
-
-class FileWrite(_Strict):
-    path: str
+class FileWrite(_IgnoresExtraKeys):
+    path: SafePath
     content: str
 
-    @field_validator("path")
-    @classmethod
-    def _check_path(cls, value: str) -> str:
-        return _safe_path(value)
 
-
-class Fix(_Strict):
+class Fix(_IgnoresExtraKeys):
     explanation: str
     files: list[FileWrite] = Field(min_length=1)
 
@@ -121,13 +109,13 @@ class Fix(_Strict):
 # ---- what the pipeline remembers between steps --------------------------------------
 
 
-class Iteration(_Strict):
+class Iteration(_IgnoresExtraKeys):
     description: str
     user_stories: list[str] = Field(default_factory=list)
     status: Literal["pending", "in_progress", "completed", "failed"] = "pending"
 
 
-class Debugging(_Strict):
+class Debugging(_IgnoresExtraKeys):
     """The error being fixed: its command, the latest output, and the attempts so far."""
 
     command: str
@@ -140,13 +128,13 @@ class Debugging(_Strict):
     tried: list[list[str]] = Field(default_factory=list)  # sorted content hashes per fix
 
 
-class PipelineState(_Strict):
+class PipelineState(_IgnoresExtraKeys):
     iterations: list[Iteration] = Field(default_factory=list)
     specification: Specification | None = None
     architecture: Architecture | None = None
     epics: list[Epic] = Field(default_factory=list)
     tasks: list[Task] = Field(default_factory=list)
-    steps: list[Step] = Field(default_factory=list)  # of the task in progress
+    steps: list[PlannedStep] = Field(default_factory=list)  # of the task in progress
     questions: list[str] = Field(default_factory=list)  # open, awaiting the user
     asked: list[str] = Field(default_factory=list)  # answered questions, paired with answers
     answers: list[str] = Field(default_factory=list)
@@ -162,3 +150,52 @@ class PipelineState(_Strict):
     def current_task(self) -> int | None:
         """Index of the first task not done, or None when every task is."""
         return next((i for i, t in enumerate(self.tasks) if t.status != "done"), None)
+
+    def progress(self) -> int:
+        """A percentage: stages first, then the iteration's tasks done."""
+        if self.specification is None:
+            return 0
+        if self.architecture is None:
+            return 10
+        tasks = self.iteration_tasks()
+        if not tasks:
+            return 20
+        done = sum(task.status == "done" for task in tasks)
+        if done < len(tasks):
+            return 25 + round(60 * done / len(tasks))
+        return 100 if self.tests_passed else 90
+
+    def answers_with_questions(self) -> list[tuple[str, str]]:
+        """Each of the user's answers with the questions it answered (for every agent)."""
+        return list(zip(self.asked, self.answers, strict=False))
+
+    def answer_record(self, answer: str) -> None:
+        """The user answered every open question at once: one round, one answer. A
+        human_intervention step waiting for it is then done."""
+        self.answers.append(answer)
+        self.asked.append("\n".join(self.questions))
+        self.questions = []
+        pending = next((step for step in self.steps if not step.done), None)
+        if pending is not None and pending.type == "human_intervention":
+            pending.done = True
+            self.task_close_if_done()
+
+    def task_close_if_done(self) -> None:
+        """When every planned step is done, the task is done and its steps are cleared."""
+        if self.steps and all(step.done for step in self.steps):
+            task = self.current_task()
+            if task is not None:
+                self.tasks[task].status = "done"
+            self.steps = []
+
+    def iteration_open(self, description: str) -> None:
+        """A new iteration (the first from the description, later ones from a change)."""
+        self.iterations.append(Iteration(description=description, status="in_progress"))
+        self.tests_passed = False
+
+    def debugging_retry(self) -> None:
+        """A new run on a failed iteration gives its error a fresh set of fix attempts."""
+        self.debugging.attempts, self.debugging.tried = 0, []
+
+    def iteration_complete(self) -> None:
+        self.iterations[-1].status = "completed"

@@ -1,12 +1,17 @@
-"""Celery tasks of the generation context: thin, they take ids and call one service."""
+"""Celery tasks of the generation context: thin, they take ids and call one service.
+
+``services.runs`` sends ``run_generation`` by name (``RUN_TASK``) and never imports
+this module, so tasks → pipeline → services is the only direction.
+"""
 
 from celery import shared_task
 
-from generation.pipeline import run_drive
-from generation.services import run_requeue, runs_stale
+from generation.pipeline.runner import run_drive
+from generation.services.lease import runs_stale
+from generation.services.runs import RUN_TASK, run_requeue
 
 
-@shared_task(name="generation.run_generation", acks_late=True, reject_on_worker_lost=True)
+@shared_task(name=RUN_TASK, acks_late=True, reject_on_worker_lost=True)
 def run_generation_task(project_id: str, user_id: int) -> None:
     """RunGeneration for the project's active run (domain: run_generation_task).
 

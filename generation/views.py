@@ -19,7 +19,8 @@ from django.views.decorators.http import require_POST
 from generation import display, selectors, services
 from generation.forms import AnswerForm, ChangeForm, RunStartForm
 from generation.models import GenerationRun
-from llm.models import LLMRequest
+from llm.keys import provider_default, providers_available
+from llm.selectors import run_requests
 from projects.selectors import branch_get, project_get
 
 
@@ -42,14 +43,14 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
         selectors.run_active(project=project)
         or selectors.run_list(project=project).filter(branch=branch).first()
     )
-    data = services.pipeline_state(branch)
-    providers = selectors.providers_available(user=request.user)
+    data = selectors.pipeline_state(branch)
+    providers = providers_available(user_id=request.user.pk)
     context = {
         "project": project, "branch": branch, "run": run, "data": data,
         "stages": display.stages(data, run),
         "timeline": display.timeline(run) if run else [],
         "labels": display.event_labels(),
-        "requests": LLMRequest.objects.filter(run_id=run.pk).order_by("created_at") if run else [],
+        "requests": run_requests(run_id=run.pk) if run else [],
         "log": run and run.execution_logs().first(),
         "providers": providers,
         "start_form": RunStartForm(providers=providers) if providers else None,
@@ -81,12 +82,12 @@ def run_start_view(request: HttpRequest, project_id) -> HttpResponse:
     form = (
         ChangeForm(request.POST)
         if change
-        else RunStartForm(request.POST, providers=selectors.providers_available(user=request.user))
+        else RunStartForm(request.POST, providers=providers_available(user_id=request.user.pk))
     )
     if form.is_valid():
         run = selectors.run_list(project=project).filter(branch=branch).first()
         provider = form.cleaned_data.get("provider") or (run.provider if run else None)
-        provider = provider or selectors.provider_default(user=request.user)
+        provider = provider or provider_default(user_id=request.user.pk)
         try:
             services.run_start(
                 project=project, user=request.user, provider=provider,

@@ -24,7 +24,9 @@ class LLMResponseReceived(DomainEvent):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class LLMError(DomainEvent):
+class LLMRequestFailed(DomainEvent):
+    """One attempt failed (``llm.errors.LLMError`` is the exception that says why)."""
+
     provider: str
     agent: str
     error_type: str

@@ -1,4 +1,8 @@
-"""Which key a request uses (invariant 16): the user's own first, then the system's."""
+"""Which key a request uses (invariant 16): the user's own first, then the system's.
+
+Only ``key_resolve`` decrypts, and only the worker calls it; the web process asks
+``key_available`` and ``provider_default``, which look at which keys exist.
+"""
 
 from dataclasses import dataclass, field
 
@@ -7,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import ProviderKey
 from llm.errors import KeyMissing, provider_label
+from llm.providers.table import PROVIDER_NAMES
 
 
 @dataclass(frozen=True)
@@ -32,3 +37,30 @@ def key_resolve(*, user_id: int, provider: str) -> ResolvedKey:
 def known_secrets(resolved: ResolvedKey) -> list[str]:
     """Every key that must never be written down while this request is handled."""
     return [resolved.api_key, *(key for key in settings.LLM_SYSTEM_KEYS.values() if key)]
+
+
+def key_available(*, user_id: int, provider: str) -> bool:
+    """Whether ``key_resolve`` would find a key (the user's or the system's); decrypts none."""
+    if settings.LLM_SYSTEM_KEYS.get(provider):
+        return True
+    return ProviderKey.objects.filter(user_id=user_id, provider=provider).exists()
+
+
+def providers_available(*, user_id: int) -> list[str]:
+    """Providers a run could use now: the user's keys, then the platform's system keys."""
+    own = _providers_of(user_id)
+    return [p for p in PROVIDER_NAMES if p in own or settings.LLM_SYSTEM_KEYS.get(p)]
+
+
+def provider_default(*, user_id: int) -> str | None:
+    """The provider a run uses when none is asked for: the user's own key first
+    (invariant 16), then one the platform has a system key for; None when neither."""
+    own = _providers_of(user_id)
+    for provider in PROVIDER_NAMES:
+        if provider in own:
+            return provider
+    return next((p for p in PROVIDER_NAMES if settings.LLM_SYSTEM_KEYS.get(p)), None)
+
+
+def _providers_of(user_id: int) -> set[str]:
+    return set(ProviderKey.objects.filter(user_id=user_id).values_list("provider", flat=True))

@@ -1,8 +1,11 @@
-"""Reads of the LLM context: a user's usage, from the per-day totals."""
+"""Reads of the LLM context: a user's usage, from the per-day totals; a run's requests."""
 
+import uuid
 from datetime import date, timedelta
+from decimal import Decimal
+from typing import TypedDict
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from llm.models import LLMRequest, TokenUsage
@@ -30,3 +33,27 @@ def usage_by_project(*, user_id: int, since: date | None = None) -> QuerySet:
         )
         .order_by("project__name")
     )
+
+
+class RunUsage(TypedDict):
+    prompt: int
+    completion: int
+    cost: Decimal
+    calls: int
+
+
+def run_usage(*, run_id: uuid.UUID) -> RunUsage:
+    """Tokens, cost and calls of every request a generation run made, failed ones too."""
+    totals = LLMRequest.objects.filter(run_id=run_id).aggregate(
+        prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
+        cost=Sum("cost"), calls=Count("id"),
+    )  # fmt: skip
+    return RunUsage(
+        prompt=totals["prompt"] or 0, completion=totals["completion"] or 0,
+        cost=totals["cost"] or 0, calls=totals["calls"],
+    )  # fmt: skip
+
+
+def run_requests(*, run_id: uuid.UUID) -> QuerySet[LLMRequest]:
+    """A generation run's requests, oldest first."""
+    return LLMRequest.objects.filter(run_id=run_id).order_by("created_at")

@@ -1,7 +1,8 @@
 """The LLM gateway: key resolution, retries, accounting and events around the adapters.
 
-Commands of the domain model: ``send`` (SendLLMRequest), ``stream``
-(StreamLLMResponse), ``send_many`` (ParallelLLMRequests) and ``send_structured``.
+Commands of the domain model: ``send`` (SendLLMRequest), ``send_many``
+(ParallelLLMRequests) and ``send_structured`` (a typed answer, optionally streamed to a
+watcher: StreamLLMResponse as the pipeline uses it).
 Every attempt, failed ones too, is recorded as an LLMRequest with secrets masked.
 Network errors, timeouts, 5xx, 429 and unreadable answers are retried at most
 ``LLM_MAX_RETRIES`` (3) times, waiting what the provider asked (Retry-After or its
@@ -13,7 +14,7 @@ database work runs on the caller's thread and connection).
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -83,37 +84,6 @@ class LLMGateway:
         return await self._with_retries(
             conversation, lambda: self.client.complete(conversation, agent=self.context.agent)
         )
-
-    async def stream(self, conversation: Conversation, on_text: OnText) -> Completion:
-        """Stream text to ``on_text``; retried only while nothing has been streamed yet."""
-        streamed = False
-
-        async def relay(text: str) -> None:
-            nonlocal streamed
-            streamed = True
-            await on_text(text)
-
-        def call() -> Awaitable[Completion]:
-            return self.client.stream(conversation, agent=self.context.agent, on_text=relay)
-
-        return await self._with_retries(conversation, call, may_retry=lambda: not streamed)
-
-    async def stream_chunks(self, conversation: Conversation) -> AsyncIterator[str]:
-        """StreamLLMResponse as an async iterator of text pieces (same recording as ``stream``).
-
-        Errors surface when iteration ends, after every piece that did arrive.
-        """
-        queue: asyncio.Queue[object] = asyncio.Queue()
-        finished = object()
-
-        async def put(text: str) -> None:
-            await queue.put(text)
-
-        task = asyncio.create_task(self.stream(conversation, put))
-        task.add_done_callback(lambda _task: queue.put_nowait(finished))
-        while (item := await queue.get()) is not finished:
-            yield str(item)
-        await task
 
     async def send_many(
         self, conversations: list[Conversation], limit: int | None = None
@@ -245,7 +215,7 @@ class LLMGateway:
             error=message,
         )
         await self._emit(
-            events.LLMError(
+            events.LLMRequestFailed(
                 provider=self.context.provider,
                 agent=self.context.agent,
                 error_type=error.error_type,

@@ -2,24 +2,21 @@
 
 import dataclasses
 
-from samokoder_site.events import DomainEvent
+from samokoder_site.events import ProjectScopedEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ProjectCreated(DomainEvent):
-    project_id: str
+class ProjectCreated(ProjectScopedEvent):
     user_id: int
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ProjectRenamed(DomainEvent):
-    project_id: str
+class ProjectRenamed(ProjectScopedEvent):
     name: str
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class BranchCreated(DomainEvent):
-    project_id: str
+class BranchCreated(ProjectScopedEvent):
     branch: str
     parent: str | None
     forked_at_step: int | None

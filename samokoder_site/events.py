@@ -16,13 +16,25 @@ from samokoder_site.immutable import WriteOnceMixin
 _EVENT_TYPES: dict[str, type["DomainEvent"]] = {}
 
 
+class DuplicateEventName(TypeError):
+    """Two event classes under one name: a log row could not say which one it holds."""
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DomainEvent:
     name: ClassVar[str]
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, abstract: bool = False, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if abstract:
+            return
         cls.name = cls.__name__
+        known = _EVENT_TYPES.get(cls.name)
+        # The same class defined again (its module reloaded) is no second meaning.
+        if known is not None and known.__module__ != cls.__module__:
+            raise DuplicateEventName(
+                f"{cls.__module__}.{cls.name}: {known.__module__} already has an event of that name"
+            )
         _EVENT_TYPES[cls.name] = cls
 
     def payload(self) -> dict[str, Any]:
@@ -36,9 +48,11 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def event_type(name: str) -> type[DomainEvent]:
-    """The event class registered under ``name`` (KeyError when unknown)."""
-    return _EVENT_TYPES[name]
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ProjectScopedEvent(DomainEvent, abstract=True):
+    """An event about one project; the project's channel and log are found by its id."""
+
+    project_id: str
 
 
 class EventRecord(WriteOnceMixin, models.Model):

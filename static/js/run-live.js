@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   var REFRESHING = ["QuestionAsked", "QuestionAnswered", "SpecificationGenerated", "ArchitectureDesigned",
-    "TasksCreated", "StepsPlanned", "CodeGenerated", "CommandExecuted", "FixApplied", "ErrorFixed",
+    "TasksCreated", "StepsPlanned", "CodeGenerated", "PipelineCommandExecuted", "FixApplied", "ErrorFixed",
     "GenerationStarted", "GenerationResumed", "GenerationCompleted", "GenerationFailed", "GenerationCancelled"];
   var QUIET = ["ProjectStateUpdated", "GenerationStepCompleted"];
   var panelId = "generation-panel";

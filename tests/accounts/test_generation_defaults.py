@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import User
+from accounts.services import key_store
 from generation.services import run_start
 from projects.services import project_create
 
@@ -43,6 +44,7 @@ def test_a_run_takes_the_users_defaults_unless_the_project_sets_its_own(user):
     user.default_models = {"groq": "llama-3.1-8b-instant"}
     user.run_max_cost, user.run_max_llm_calls = Decimal("2.50"), 40
     user.save()
+    key_store(user=user, provider="groq", api_key="gsk-test-000000000000")  # a run needs a key
     project = project_create(owner=user, name="A", description="d")
     run = run_start(project=project, user=user, provider="groq")
     assert (run.model, run.max_cost, run.max_llm_calls) == ("llama-3.1-8b-instant", 2.5, 40)

@@ -15,11 +15,12 @@ from django.conf import settings as django_settings
 
 from execution.backends.base import SandboxUnavailable
 from execution.models import Container, ExecutionLog
-from execution.services import command_execute, container_stop, process_manager, workspace_path
+from execution.services import container_stop, process_manager, workspace_path
 from files.models import File
 from files.services import file_save
 from projects.models import ProjectEvent
 from projects.services import project_create
+from tests.execution.commands import command_execute
 
 pytestmark = pytest.mark.django_db
 

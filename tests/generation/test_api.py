@@ -1,8 +1,9 @@
 """The run API: clear refusals, the one-active-run rule, answers and events."""
 
 import pytest
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
+from accounts.models import User
 from accounts.services import key_store
 from generation.models import GenerationRun
 from generation.services import run_start
@@ -124,7 +125,8 @@ def test_a_non_ascii_digit_is_not_a_sequence_number(auth_api_client, project, ke
 
 def test_stop_pressed_while_a_question_is_being_asked_stops_the_run(project, keyed):
     from generation.schemas import PipelineState
-    from generation.services import StepChange, run_claim, run_heartbeat, step_commit
+    from generation.services.lease import run_claim, run_heartbeat
+    from generation.services.steps import StepChange, step_commit
 
     run_start(project=project, user=keyed, provider="anthropic")
     run, lease = run_claim(project_id=str(project.pk), user_id=keyed.pk)
@@ -147,7 +149,7 @@ def test_queued_runs_whose_message_was_lost_are_picked_up_again(project, keyed, 
 
     from django.utils import timezone
 
-    from generation.services import runs_stale
+    from generation.services.lease import runs_stale
 
     run = run_start(project=project, user=keyed, provider="anthropic")
     assert runs_stale() == []
@@ -158,9 +160,58 @@ def test_queued_runs_whose_message_was_lost_are_picked_up_again(project, keyed, 
 
 def test_one_answer_goes_with_all_the_questions_it_answers():
     from generation.schemas import PipelineState
-    from generation.services import _apply_answer
 
     data = PipelineState(questions=["Which database?", "Which port?"])
-    _apply_answer(data, "SQLite on 8000")
+    data.answer_record("SQLite on 8000")
     assert data.asked == ["Which database?\nWhich port?"] and data.answers == ["SQLite on 8000"]
     assert data.questions == []
+
+
+def test_the_key_check_never_decrypts_a_key(auth_api_client, project, keyed):
+    from unittest import mock
+
+    from accounts.models import ProviderKey
+
+    with mock.patch.object(ProviderKey, "reveal", autospec=True) as reveal:
+        response = auth_api_client.post(f"/api/v1/projects/{project.pk}/runs", {}, format="json")
+    assert response.status_code == 201, response.content
+    reveal.assert_not_called()
+
+
+def _integrity_error(create) -> IntegrityError:
+    with pytest.raises(IntegrityError) as caught, transaction.atomic():
+        create()
+    return caught.value
+
+
+def test_only_the_one_active_run_constraint_means_a_run_in_progress(project, keyed):
+    from generation.services.runs import ONE_ACTIVE_RUN, _is_violation_of
+
+    run = run_start(project=project, user=keyed, provider="anthropic")
+    second_run = _integrity_error(
+        lambda: GenerationRun.objects.create(
+            project=project,
+            branch=run.branch,
+            user=keyed,
+            provider="anthropic",
+            max_cost=1,
+            max_llm_calls=1,
+        )
+    )
+    same_email = _integrity_error(
+        lambda: User.objects.create_user(email=keyed.email, password="another-password")
+    )
+    assert _is_violation_of(second_run, ONE_ACTIVE_RUN)
+    assert not _is_violation_of(same_email, ONE_ACTIVE_RUN)
+
+
+def test_another_integrity_error_on_start_is_not_reported_as_a_run_in_progress(project, keyed):
+    from unittest import mock
+
+    other = _integrity_error(
+        lambda: User.objects.create_user(email=keyed.email, password="another-password")
+    )
+    commit = "generation.services.runs.state_data_commit"
+    with mock.patch(commit, autospec=True, side_effect=other), pytest.raises(IntegrityError):
+        run_start(project=project, user=keyed, provider="anthropic")
+    assert not GenerationRun.objects.exists()

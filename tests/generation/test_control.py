@@ -87,7 +87,7 @@ def test_a_killed_worker_run_resumes_elsewhere_with_no_step_twice(
 
 
 def _stale(run_id) -> bool:
-    from generation.services import runs_stale
+    from generation.services.lease import runs_stale
 
     return any(str(run.pk) == str(run_id) for run in runs_stale())
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from generation import reasons
-from generation.pipeline import run_drive
+from generation.pipeline.runner import run_drive
 from generation.services import run_answer, run_start
 from tests.generation.scenario import ANSWER, event_names, project_for, reference
 

@@ -7,8 +7,8 @@ from generation.schemas import (
     Iteration,
     PipelineState,
     PlannedFile,
+    PlannedStep,
     Specification,
-    Step,
     Task,
 )
 
@@ -27,8 +27,8 @@ def kind(data: PipelineState) -> str:
     return next_action(data, fix_attempts=3, parallel=4).kind
 
 
-def save(path: str, done: bool = False) -> Step:
-    return Step(type="save_file", content="c", related_files=[path], done=done)
+def save(path: str, done: bool = False) -> PlannedStep:
+    return PlannedStep(type="save_file", content="c", related_files=[path], done=done)
 
 
 def test_stages_follow_each_other_in_order():
@@ -90,6 +90,13 @@ def test_parallel_code_monkeys_only_on_disjoint_files():
 
 
 def test_a_command_ends_a_batch_of_files():
-    command = Step(type="command", content="python3 -m unittest")
+    command = PlannedStep(type="command", content="python3 -m unittest")
     steps = [save("a.py"), command, save("b.py")]
     assert disjoint_batch(steps, 0, limit=8) == (0,)
+
+
+def test_every_action_the_orchestrator_can_pick_has_a_handler():
+    from generation.orchestrator import ActionKind
+    from generation.pipeline.runner import HANDLERS
+
+    assert set(HANDLERS) == set(ActionKind) - {ActionKind.DONE, ActionKind.FAIL}

@@ -33,10 +33,10 @@ EXPECTED_EVENTS = [
     "TasksCreated", "GenerationStepCompleted", "ProjectStateUpdated",
     "StepsPlanned", "GenerationStepCompleted", "ProjectStateUpdated",
     "CodeGenerated", "GenerationStepCompleted", "ProjectStateUpdated",
-    "CommandExecuted", "ErrorDetected", "GenerationStepCompleted", "ProjectStateUpdated",
+    "PipelineCommandExecuted", "ErrorDetected", "GenerationStepCompleted", "ProjectStateUpdated",
     "FixApplied", "GenerationStepCompleted", "ProjectStateUpdated",
-    "CommandExecuted", "ErrorFixed", "GenerationStepCompleted", "ProjectStateUpdated",
-    "CommandExecuted", "GenerationStepCompleted", "ProjectStateUpdated",
+    "PipelineCommandExecuted", "ErrorFixed", "GenerationStepCompleted", "ProjectStateUpdated",
+    "PipelineCommandExecuted", "GenerationStepCompleted", "ProjectStateUpdated",
     "GenerationCompleted",
 ]  # fmt: skip
 

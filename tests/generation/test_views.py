@@ -79,3 +79,24 @@ def test_another_users_panel_and_actions_are_404(client, other_user, project):
     client.force_login(other_user)
     assert panel(client, project).status_code == 404
     assert client.post(f"/projects/{project.pk}/generation/start/").status_code == 404
+
+
+def test_a_change_asked_after_the_key_was_revoked_says_where_to_store_one(
+    client, user, project, no_system_keys
+):
+    from accounts.services import key_revoke
+    from generation.services.runs import run_finish
+
+    key_store(user=user, provider="groq", api_key="gsk-test-000000000000")
+    run_finish(run=run_start(project=project, user=user, provider="groq"), status="completed")
+    key_revoke(user=user, provider="groq")
+    client.force_login(user)
+
+    response = client.post(
+        f"/projects/{project.pk}/generation/start/", {"change": "Add a --json flag"},
+        HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en",
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert "Store an API key for groq under Settings" in response.content.decode()
+    assert GenerationRun.objects.count() == 1  # the change was not queued

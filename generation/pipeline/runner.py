@@ -1,0 +1,142 @@
+"""The run loop a worker executes: guard, read state, pick an action, perform, commit.
+
+Each pass reads the branch's latest committed state, asks the orchestrator what comes
+next, runs that agent (or the sandbox) through the handler the table names, and commits
+the result as one step. Nothing is held in memory between passes, so a run resumes
+anywhere. The transaction itself is ``services.steps.step_commit``.
+"""
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import close_old_connections
+from django.utils import timezone
+
+from execution.backends.base import SandboxError
+from files.selectors import state_get
+from generation import reasons
+from generation.models import GenerationRun
+from generation.orchestrator import ActionKind, next_action
+from generation.pipeline import executing, planning
+from generation.pipeline.agent_calls import AgentCalls
+from generation.pipeline.heartbeat import Heartbeat
+from generation.pipeline.work import Cancelled, StepWork, StopRun
+from generation.schemas import PipelineState
+from generation.services.lease import LeaseLost, run_claim
+from generation.services.steps import StepChange, run_fail, run_stop, step_commit
+from llm import errors as llm_errors
+
+logger = logging.getLogger(__name__)
+
+HANDLERS: dict[ActionKind, Callable[[StepWork], StepChange]] = {
+    ActionKind.ASK_USER: planning.ask_user,
+    ActionKind.SPEC: planning.spec,
+    ActionKind.ARCHITECTURE: planning.architecture,
+    ActionKind.TASKS: planning.tasks,
+    ActionKind.PLAN: planning.plan,
+    ActionKind.WRITE: planning.write,
+    ActionKind.RUN: executing.run_command,
+    ActionKind.TEST: executing.run_tests,
+    ActionKind.DEBUG: executing.debug,
+}
+# DONE and FAIL end the loop instead; any other kind without a handler is a bug, found here.
+_UNHANDLED = set(ActionKind) - HANDLERS.keys() - {ActionKind.DONE, ActionKind.FAIL}
+if _UNHANDLED:
+    raise RuntimeError(f"actions without a handler: {sorted(_UNHANDLED)}")
+
+
+def run_drive(*, project_id: str, user_id: int) -> None:
+    """RunGeneration: drive the project's active run until it finishes or waits.
+
+    Does nothing when the run is driven elsewhere or waits for its user.
+    """
+    claimed = run_claim(project_id=project_id, user_id=user_id)
+    if claimed is None:
+        return
+    run, lease = claimed
+    cancel = threading.Event()
+    heartbeat = Heartbeat(run.pk, lease, cancel)
+    heartbeat.start()
+    try:
+        Runner(run, lease, cancel).loop()
+    except LeaseLost:
+        logger.info("run %s: taken over by another worker, stopping", run.pk)
+    finally:
+        heartbeat.stop()
+
+
+class Runner:
+    def __init__(self, run: GenerationRun, lease: uuid.UUID, cancel: threading.Event) -> None:
+        self.run, self.lease, self.cancel = run, lease, cancel
+        self.agents = AgentCalls(run)
+
+    def loop(self) -> None:
+        try:
+            while self._one_step():
+                close_old_connections()
+        except Cancelled:
+            run_stop(run=self.run, lease=self.lease, status=GenerationRun.Status.CANCELLED,
+                     code=reasons.CANCELLED)  # fmt: skip
+        except StopRun as stop:
+            run_fail(run=self.run, lease=self.lease, code=stop.code, params=stop.params)
+        except (LeaseLost, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            code, params = _reason_for(exc, self.run)
+            if code == reasons.INTERNAL:
+                logger.exception("run %s failed", self.run.pk)
+            run_fail(run=self.run, lease=self.lease, code=code, params=params, error=repr(exc))
+
+    def _one_step(self) -> bool:
+        self.run.refresh_from_db()
+        if self.run.cancel_requested or self.cancel.is_set():
+            raise Cancelled
+        _guard(self.run)
+        state = state_get(branch=self.run.branch)
+        data = PipelineState.model_validate(state.data)
+        action = next_action(data, fix_attempts=settings.SAMOKODER_RUN_FIX_ATTEMPTS,
+                             parallel=settings.SAMOKODER_CODEMONKEY_LIMIT)  # fmt: skip
+        if action.kind == ActionKind.DONE:
+            run_stop(run=self.run, lease=self.lease, status=GenerationRun.Status.COMPLETED)
+            return False
+        if action.kind == ActionKind.FAIL:
+            debugging = data.debugging
+            raise StopRun(reasons.FIX_ATTEMPTS, command=debugging.command,
+                          attempts=debugging.attempts)  # fmt: skip
+        work = StepWork(self.run, self.agents, self.cancel, state, data, action)
+        change = HANDLERS[action.kind](work)
+        step_commit(run=self.run, lease=self.lease, change=change)
+        return change.status is None
+
+
+def _guard(run: GenerationRun) -> None:
+    """Budget (cost, LLM calls) and wall clock, checked before every step.
+
+    The totals are those the claim and each step's commit wrote (reloaded by the loop).
+    """
+    if run.llm_calls >= run.max_llm_calls:
+        raise StopRun(reasons.BUDGET_CALLS, limit=run.max_llm_calls)
+    if run.cost >= run.max_cost:
+        raise StopRun(reasons.BUDGET_COST, limit=str(run.max_cost), spent=str(run.cost))
+    elapsed = (timezone.now() - run.clock_started_at).total_seconds()
+    if elapsed > settings.SAMOKODER_RUN_MAX_SECONDS:
+        raise StopRun(reasons.WALL_CLOCK, limit=round(settings.SAMOKODER_RUN_MAX_SECONDS / 60))
+
+
+def _reason_for(exc: Exception, run: GenerationRun) -> tuple[str, dict]:
+    label = llm_errors.provider_label(run.provider)
+    if isinstance(exc, llm_errors.KeyMissing):
+        return reasons.KEY_MISSING, {"provider": label}
+    if isinstance(exc, llm_errors.KeyRejected):
+        return reasons.KEY_REJECTED, {"provider": label}
+    if isinstance(exc, llm_errors.LLMError):
+        return reasons.LLM_FAILED, {"detail": str(exc)}
+    if isinstance(exc, SandboxError):
+        return reasons.SANDBOX, {"detail": str(exc)}
+    if isinstance(exc, ValidationError):  # a file the agents wrote breaks the file rules
+        return reasons.FILES_REFUSED, {"detail": " ".join(exc.messages)}
+    return reasons.INTERNAL, {}

@@ -1,0 +1,119 @@
+"""The worker's lease on a run: claiming it, beating for it, and finding runs nobody drives.
+
+A worker drives a run only while it holds the run's lease (a fresh uuid per claim) and
+keeps its heartbeat fresh. A run whose heartbeat went stale, or whose worker process on
+this machine is gone, is claimed again by the next worker; the previous one then loses
+every write (``LeaseLost``).
+"""
+
+import os
+import socket
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from generation import events
+from generation.models import GenerationRun
+from generation.services.eventlog import events_append
+from llm.selectors import run_usage
+
+
+class LeaseLost(Exception):
+    """Another worker drives this run now; this one must stop without writing."""
+
+
+def run_claim(*, project_id: str, user_id: int) -> tuple[GenerationRun, uuid.UUID] | None:
+    """Take the project's active run for this worker: a queued one, or a running one whose
+    heartbeat is stale (its worker died). Returns the run and this worker's lease."""
+    with transaction.atomic():
+        run = (
+            GenerationRun.objects.select_for_update()
+            .filter(project_id=project_id, user_id=user_id, status__in=GenerationRun.ACTIVE)
+            .first()
+        )
+        if run is None or run.status == GenerationRun.Status.AWAITING_INPUT:
+            return None
+        resumed = run.status == GenerationRun.Status.RUNNING
+        if resumed and heartbeat_fresh(run) and not _gone_from_here(run.worker):
+            return None  # alive elsewhere
+        lease = uuid.uuid4()
+        _take(run, lease)
+        project = str(run.project_id)
+        started = events.GenerationStarted(project_id=project, iteration=run.iteration)
+        after = "crash" if resumed else "answer"
+        first = run.last_seq == 0
+        events_append(
+            run, [started if first else events.GenerationResumed(project_id=project, after=after)]
+        )
+    return run, lease
+
+
+def _take(run: GenerationRun, lease: uuid.UUID) -> None:
+    now = timezone.now()
+    run.status, run.lease, run.heartbeat_at = GenerationRun.Status.RUNNING, lease, now
+    run.worker = worker_id()
+    run.add_usage(**run_usage(run_id=run.pk))
+    run.cancel_requested = False
+    run.started_at = run.started_at or now
+    run.clock_started_at = run.clock_started_at or now
+    run.save()
+
+
+def heartbeat_fresh(run: GenerationRun) -> bool:
+    """Whether the run's worker beat within the stale limit."""
+    stale = timezone.now() - timedelta(seconds=settings.SAMOKODER_RUN_STALE_SECONDS)
+    return run.heartbeat_at is not None and run.heartbeat_at > stale
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _gone_from_here(worker: str) -> bool:
+    """Whether the run's worker was a process on this machine that no longer exists.
+
+    A pool child killed mid-run has its message redelivered at once (acks late); its
+    heartbeat still looks fresh, but its process is gone: take the run over now rather
+    than after the stale-heartbeat sweep.
+    """
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdecimal():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def run_heartbeat(*, run_id: uuid.UUID, lease: uuid.UUID) -> bool | None:
+    """Beat for the run; True when a cancel was asked, None when the lease is lost."""
+    runs = GenerationRun.objects.filter(pk=run_id, lease=lease)
+    if not runs.update(heartbeat_at=timezone.now()):
+        return None
+    return runs.values_list("cancel_requested", flat=True).first()
+
+
+def run_locked(run: GenerationRun, lease: uuid.UUID) -> GenerationRun:
+    """The run's row, locked, if ``lease`` still holds it; LeaseLost otherwise."""
+    locked = GenerationRun.objects.select_for_update().get(pk=run.pk)
+    if locked.lease != lease:
+        raise LeaseLost(str(run.pk))
+    return locked
+
+
+def runs_stale() -> list[GenerationRun]:
+    """Runs nobody drives: running ones whose worker stopped beating (killed, or the
+    machine went away), and queued ones whose message never reached a worker."""
+    stale = timezone.now() - timedelta(seconds=settings.SAMOKODER_RUN_STALE_SECONDS)
+    running = Q(status=GenerationRun.Status.RUNNING, heartbeat_at__lt=stale)
+    queued = Q(status=GenerationRun.Status.QUEUED, created_at__lt=stale) & (
+        Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=stale)
+    )
+    return list(GenerationRun.objects.filter(running | queued))

@@ -1,0 +1,222 @@
+"""A run's lifecycle as its user sees it: start, answer, stop, and how it finishes.
+
+``run_start`` checks that a key exists (never decrypting it) and queues the run once its
+transaction commits; the worker task is sent by name, so this module never imports the
+task (which imports the pipeline, which imports these services).
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from files.selectors import state_get
+from files.services import state_data_commit
+from generation import events
+from generation.models import GenerationRun
+from generation.schemas import PipelineState
+from generation.selectors import pipeline_state
+from generation.services.eventlog import events_append, state_updated
+from generation.services.lease import heartbeat_fresh
+from llm.keys import key_available
+from llm.providers.table import PROVIDERS
+from llm.selectors import run_usage
+from projects.models import Branch, Project, ProjectState
+from samokoder_site.celery import app
+from samokoder_site.errors import Conflict
+from samokoder_site.events import DomainEvent
+
+RUN_TASK = "generation.run_generation"
+ONE_ACTIVE_RUN = "generation_one_active_run_per_project"
+
+
+class RunConflict(Conflict):
+    """The request does not fit the run's status (a second run, an answer nobody asked for…)."""
+
+
+def pipeline_commit(branch: Branch, data: PipelineState) -> ProjectState:
+    """A step that changes only the pipeline state (no file)."""
+    return state_data_commit(branch=branch, data=data.model_dump(mode="json"))
+
+
+def run_start(
+    *,
+    project: Project,
+    user: User,
+    provider: str | None,
+    model: str = "",
+    branch: Branch | None = None,
+    change: str = "",
+) -> GenerationRun:
+    """StartGeneration: a queued run on ``branch`` (default main), enqueued on commit.
+
+    The first run of a branch starts from the project's description; ``change`` starts a
+    new iteration on top of the branch's current state (after an earlier run). Raises
+    ValidationError when no key (the user's or the system's) exists for ``provider``, and
+    RunConflict when the project already has an active run (the database enforces it).
+    """
+    _require_key(user, provider)
+    branch = branch or project.branches.get(name="main")
+    model = model or user.default_models.get(provider, "")
+    try:
+        with transaction.atomic():
+            run = GenerationRun.objects.create(
+                project=project, branch=branch, user=user, provider=provider, model=model,
+                **_budget(project, user),
+            )  # fmt: skip
+            # Read after the run row exists: a run finishing meanwhile has committed.
+            _iteration_prepare(run, pipeline_state(branch), change)
+            transaction.on_commit(lambda: _enqueue(run))
+    except IntegrityError as exc:
+        if not _is_violation_of(exc, ONE_ACTIVE_RUN):
+            raise
+        raise RunConflict(_("This project already has a run in progress."), code="active") from exc
+    return run
+
+
+def _require_key(user: User, provider: str | None) -> None:
+    """Refuse a run that could not make a single LLM call, before it is queued."""
+    if provider is not None and key_available(user_id=user.pk, provider=provider):
+        return
+    message = _("Store an API key for %(provider)s under Settings → API keys first.")
+    named = provider or PROVIDERS[0].label  # no key at all: the table's first is suggested
+    detail = {"provider": [message % {"provider": named}]}
+    raise ValidationError(detail, code="key_missing")
+
+
+def _is_violation_of(exc: IntegrityError, constraint: str) -> bool:
+    """Whether ``exc`` is the violation of the named unique constraint."""
+    diag = getattr(exc.__cause__, "diag", None)  # PostgreSQL names the constraint
+    if diag is not None:
+        return diag.constraint_name == constraint
+    # SQLite names the columns of the partial unique index instead.
+    return str(exc) == "UNIQUE constraint failed: generation_generationrun.project_id"
+
+
+def _iteration_prepare(run: GenerationRun, data: PipelineState, change: str) -> None:
+    """Which iteration the run works on; a new one is opened, a failed one retried."""
+    run.iteration = _iteration_for(run.project, data, change)
+    run.save(update_fields=["iteration"])
+    description = run.project.description if run.iteration == 0 else change
+    if run.iteration >= len(data.iterations):
+        data = data.model_copy(deep=True)
+        data.iteration_open(description)
+        pipeline_commit(run.branch, data)
+    elif data.debugging is not None:
+        data = data.model_copy(deep=True)
+        data.debugging_retry()
+        pipeline_commit(run.branch, data)
+
+
+def _iteration_for(project: Project, data: PipelineState, change: str) -> int:
+    change = change.strip()
+    if not data.iterations:
+        if not project.description.strip():
+            raise RunConflict(_("Describe the application before starting."), code="no_description")
+        return 0
+    last = data.iterations[-1]
+    if last.status != "completed":
+        if change:
+            message = _("The last change is not finished yet: resume it before asking for another.")
+            raise RunConflict(message, code="unfinished")
+        return len(data.iterations) - 1  # resume the unfinished iteration
+    if not change:
+        raise RunConflict(_("Describe the change you want."), code="no_change")
+    return len(data.iterations)
+
+
+def _budget(project: Project, user: User) -> dict[str, Any]:
+    """The project's budget, else the user's defaults, else the platform's."""
+    cost = project.max_run_cost or user.run_max_cost or settings.SAMOKODER_RUN_MAX_COST
+    calls = project.max_run_llm_calls or user.run_max_llm_calls
+    return {"max_cost": cost, "max_llm_calls": calls or settings.SAMOKODER_RUN_MAX_LLM_CALLS}
+
+
+def _enqueue(run: GenerationRun) -> None:
+    app.send_task(
+        RUN_TASK, args=[str(run.project_id), run.user_id],
+        queue=settings.SAMOKODER_QUEUE_GENERATION,
+    )  # fmt: skip
+
+
+def run_requeue(*, run: GenerationRun) -> None:
+    """Hand a stale run to whichever worker takes the task (``run_claim`` re-checks)."""
+    _enqueue(run)
+
+
+def run_answer(*, run: GenerationRun, answer: str) -> GenerationRun:
+    """AnswerQuestion: record the answer as a step and queue the run again."""
+    answer = answer.strip()
+    if not answer:
+        raise ValidationError({"answer": [_("Write an answer.")]}, code="required")
+    with transaction.atomic():
+        run = GenerationRun.objects.select_for_update().get(pk=run.pk)
+        if run.status != GenerationRun.Status.AWAITING_INPUT:
+            raise RunConflict(_("This run is not waiting for an answer."), code="not_waiting")
+        data = pipeline_state(run.branch)
+        data.answer_record(answer)
+        state = pipeline_commit(run.branch, data)
+        run.status, run.question = GenerationRun.Status.QUEUED, ""
+        run.clock_started_at = None  # waiting for a person does not count against the clock
+        run.heartbeat_at = timezone.now()  # queued again now, for the stale-run sweep
+        run.save(update_fields=["status", "question", "clock_started_at", "heartbeat_at"])
+        answered = events.QuestionAnswered(project_id=str(run.project_id), answer=answer)
+        events_append(run, [answered, state_updated(run, state)])
+        transaction.on_commit(lambda: _enqueue(run))
+    return run
+
+
+def run_cancel(*, run: GenerationRun) -> GenerationRun:
+    """StopGeneration: a run nobody is driving stops now; a running one between steps,
+    its sandbox command killed by the worker's heartbeat."""
+    with transaction.atomic():
+        run = GenerationRun.objects.select_for_update().get(pk=run.pk)
+        if not run.is_active:
+            raise RunConflict(_("This run has already finished."), code="finished")
+        if run.status == GenerationRun.Status.RUNNING and heartbeat_fresh(run):
+            run.cancel_requested = True
+            run.save(update_fields=["cancel_requested"])
+        else:  # nobody drives it (queued, waiting for an answer, or its worker died)
+            run_finish(run=run, status=GenerationRun.Status.CANCELLED, code="cancelled")
+    return run
+
+
+def run_finish(
+    *, run: GenerationRun, status: str, code: str = "", params: dict | None = None
+) -> None:
+    """Close the run (completed, failed or cancelled) with its event, in one transaction.
+
+    Call with the run row locked or owned (lease). The iteration is marked as well, so a
+    completed one can be followed by a change request.
+    """
+    with transaction.atomic():
+        run.finish(status, code=code, params=params)
+        run.add_usage(**run_usage(run_id=run.pk))
+        run.save()
+        _mark_iteration(run, status)
+        # The event's sentence is for the run's owner, whoever's request stopped it.
+        with translation.override(run.user.language or settings.LANGUAGE_CODE):
+            events_append(run, [_finish_event(run)])
+
+
+def _finish_event(run: GenerationRun) -> DomainEvent:
+    project_id = str(run.project_id)
+    if run.status == GenerationRun.Status.COMPLETED:
+        step = state_get(branch=run.branch).step_index
+        return events.GenerationCompleted(project_id=project_id, step_index=step)
+    if run.status == GenerationRun.Status.CANCELLED:
+        return events.GenerationCancelled(project_id=project_id)
+    return events.GenerationFailed(project_id=project_id, error=run.reason_code, reason=run.reason)
+
+
+def _mark_iteration(run: GenerationRun, status: str) -> None:
+    if status != GenerationRun.Status.COMPLETED:
+        return
+    data = pipeline_state(run.branch)
+    if data.iterations:
+        data.iteration_complete()
+        pipeline_commit(run.branch, data)

@@ -1,0 +1,80 @@
+"""UpdateProjectState: what a worker commits while it holds the run's lease.
+
+A step's files, pipeline data, events and the run's progress land in one transaction,
+guarded by the lease so that a worker that lost the run (another one resumed it) can
+never commit a step twice. Events are published only after that transaction commits.
+"""
+
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from files.services import files_commit
+from generation import events
+from generation.models import GenerationRun
+from generation.schemas import PipelineState
+from generation.services.eventlog import events_append, state_updated
+from generation.services.lease import run_locked
+from generation.services.runs import run_finish
+from llm.selectors import run_usage
+from projects.models import ProjectState
+from samokoder_site.events import DomainEvent
+
+
+@dataclass
+class StepChange:
+    """What one completed step changes: files, pipeline state, events and run fields."""
+
+    data: PipelineState
+    files: dict[str, str | None] = field(default_factory=dict)
+    events: list[DomainEvent] = field(default_factory=list)
+    stage: str = ""
+    agent: str = ""
+    status: str | None = None  # a new run status, e.g. awaiting_input
+    question: str | None = None
+
+
+def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> ProjectState:
+    """One completed step, atomically, or LeaseLost and nothing."""
+    with transaction.atomic():
+        locked = run_locked(run, lease)
+        data = change.data.model_dump(mode="json")
+        state = files_commit(branch=run.branch, changes=change.files, data=data)
+        locked.stage = change.stage or locked.stage
+        locked.progress = change.data.progress()
+        locked.heartbeat_at = timezone.now()
+        # Stop pressed while a step that parks the run (a question) was running: the step
+        # is kept, and the run stops instead of waiting for an answer nobody will give.
+        parks_cancelled = bool(change.status) and locked.cancel_requested
+        if change.status and not parks_cancelled:
+            locked.status, locked.lease = change.status, None
+        if change.question is not None and not parks_cancelled:
+            locked.question = change.question
+        locked.add_usage(**run_usage(run_id=locked.pk))
+        locked.save()
+        completed = events.GenerationStepCompleted(
+            project_id=str(run.project_id), step_index=state.step_index, stage=locked.stage,
+            agent=change.agent,
+        )  # fmt: skip
+        events_append(locked, [*change.events, completed, state_updated(locked, state)])
+        if parks_cancelled:
+            run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
+    return state
+
+
+def run_fail(
+    *, run: GenerationRun, lease: uuid.UUID, code: str, params: dict | None = None, error: str = ""
+) -> None:
+    """Stop the run with a readable reason (GenerationFailed), if this worker still owns it."""
+    with transaction.atomic():
+        locked = run_locked(run, lease)
+        locked.error = error[:10_000]
+        run_finish(run=locked, status=GenerationRun.Status.FAILED, code=code, params=params)
+
+
+def run_stop(*, run: GenerationRun, lease: uuid.UUID, status: str, code: str = "") -> None:
+    """Finish the run as completed or cancelled, if this worker still owns it."""
+    with transaction.atomic():
+        run_finish(run=run_locked(run, lease), status=status, code=code)
