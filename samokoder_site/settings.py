@@ -228,7 +228,11 @@ SIMPLE_JWT = {
 # Rate limits (invariant 13), on the shared Redis cache.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_AUTH = env.str("RATELIMIT_AUTH", default="5/m")
-RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+# Rate limits count by samokoder_site.ratelimit.client_ip: the peer address, or behind
+# this many reverse proxies (each appending to X-Forwarded-For) the address the outermost
+# one saw. 0 never reads the header, which any client can write.
+SAMOKODER_TRUSTED_PROXIES = env.int("SAMOKODER_TRUSTED_PROXIES", default=0)
+RATELIMIT_IP_META_KEY = "samokoder_site.ratelimit.client_ip"
 # django-ratelimit lists django-redis, not Django's own RedisCache; both increment
 # atomically with INCR, so the "not officially supported" warning does not apply.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
