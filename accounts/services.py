@@ -11,7 +11,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.crypto import secret_encrypt, secret_rotate
-from accounts.events import APIKeyRevoked, APIKeyStored, UserAuthenticated, UserRegistered
+from accounts.events import (
+    APIKeyRevoked,
+    APIKeyStored,
+    PasswordChanged,
+    UserAuthenticated,
+    UserRegistered,
+)
 from accounts.models import AccountEvent, Provider, ProviderKey, User
 
 MAX_KEY_LENGTH = 512
@@ -51,6 +57,16 @@ def user_authenticate(
         UserAuthenticated(user_id=user.pk, timestamp=timezone.now(), method=method), user=user
     )
     return user
+
+
+def user_password_changed(*, user: User, method: str) -> None:
+    """Record that ``user``'s password was just set (Django's forms set it).
+
+    The new password hash is what ends the other sign-ins: sessions carry an HMAC of it
+    (Django checks it on every request) and access tokens an MD5 of it (simplejwt's
+    CHECK_REVOKE_TOKEN). ``method`` is "change" or "reset".
+    """
+    AccountEvent.record(PasswordChanged(user_id=user.pk, method=method), user=user)
 
 
 def user_set_language(*, user: User, language: str) -> None:

@@ -223,7 +223,16 @@ SIMPLE_JWT = {
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
     "USER_ID_FIELD": "id",
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # A token carries a hash of the password hash: a password change or reset ends every
+    # token issued before it (401 "password_changed").
+    "CHECK_REVOKE_TOKEN": True,
 }
+
+# E-mail (password reset links). The embedded mode prints messages on the console;
+# production sets EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587.
+_EMAIL = environ.Env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://")
+globals().update({name: value for name, value in _EMAIL.items() if value not in (None, "")})
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="") or "Samokoder <noreply@localhost>"
 
 # Rate limits (invariant 13), on the shared Redis cache.
 RATELIMIT_USE_CACHE = "default"
