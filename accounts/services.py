@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, logout
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -19,6 +19,7 @@ from accounts.events import (
     UserRegistered,
 )
 from accounts.models import AccountEvent, Provider, ProviderKey, User
+from accounts.ws import user_sockets_check
 
 MAX_KEY_LENGTH = 512
 
@@ -60,13 +61,23 @@ def user_authenticate(
 
 
 def user_password_changed(*, user: User, method: str) -> None:
-    """Record that ``user``'s password was just set (Django's forms set it).
+    """Record that ``user``'s password was just set (Django's forms set it), and close
+    the sockets opened with the sign-ins it ended.
 
     The new password hash is what ends the other sign-ins: sessions carry an HMAC of it
     (Django checks it on every request) and access tokens an MD5 of it (simplejwt's
     CHECK_REVOKE_TOKEN). ``method`` is "change" or "reset".
     """
     AccountEvent.record(PasswordChanged(user_id=user.pk, method=method), user=user)
+    transaction.on_commit(lambda: user_sockets_check(user_id=user.pk))
+
+
+def user_logout(*, request: HttpRequest) -> None:
+    """End this browser's session, and close the sockets it opened."""
+    user_id = request.user.pk
+    logout(request)
+    if user_id is not None:
+        user_sockets_check(user_id=user_id)
 
 
 def user_set_language(*, user: User, language: str) -> None:

@@ -1,14 +1,32 @@
-"""WebSocket authentication for API clients: a JWT in the Authorization header.
+"""WebSocket authentication: who opened a socket, and closing it when that sign-in ends.
 
 Browsers authenticate sockets with their session cookie (Channels' AuthMiddlewareStack);
 programs send ``Authorization: Bearer <access token>`` on the upgrade request instead.
 A token is never read from the query string, where proxies and logs would keep it.
+
+A socket is only as good as the sign-in it was opened with: ``SignInWatchMixin`` closes
+it (4401) once that session is logged out or its password hash is stale, or the token is
+expired or issued before a password change. Log-out and password changes send the user's
+sockets a message to check at once; a periodic check catches the rest (a password set in
+the admin, an expired token or session).
 """
 
+import asyncio
+import logging
+from importlib import import_module
+
+from asgiref.sync import async_to_sync
+from channels.auth import get_user
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from channels.middleware import BaseMiddleware
+from django.conf import settings
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken, TokenError
+
+logger = logging.getLogger(__name__)
+
+CLOSE_SIGNED_OUT = 4401  # the code of a socket refused for want of a sign-in
 
 
 class JWTAuthMiddleware(BaseMiddleware):
@@ -19,7 +37,7 @@ class JWTAuthMiddleware(BaseMiddleware):
             if token:
                 authenticated = await _user_for(token)
                 if authenticated is not None:
-                    scope = dict(scope, user=authenticated)
+                    scope = dict(scope, user=authenticated, access_token=token)
         return await super().__call__(scope, receive, send)
 
 
@@ -36,5 +54,68 @@ def _user_for(token: str):
     auth = JWTAuthentication()
     try:
         return auth.get_user(auth.get_validated_token(token))
-    except (InvalidToken, TokenError, AuthenticationFailed):  # bad token, or user gone/inactive
-        return None
+    except (InvalidToken, TokenError, AuthenticationFailed):  # bad token, user gone/inactive
+        return None  # or a token issued before a password change
+
+
+def user_sockets_group(user_id: int) -> str:
+    return f"account-{user_id}"
+
+
+def user_sockets_check(*, user_id: int) -> None:
+    """Ask every open socket of the user to check its sign-in now (after a log-out or a
+    password change). A lost message is not an error: the periodic check follows."""
+    message = {"type": "account.sign_in_check"}
+    try:
+        async_to_sync(get_channel_layer().group_send)(user_sockets_group(user_id), message)
+    except Exception:  # the layer's Redis is unreachable: the sign-out itself stands
+        logger.warning("could not ask the sockets of user %s to check", user_id, exc_info=True)
+
+
+class SignInWatchMixin:
+    """For a Channels WebSocket consumer: call ``sign_in_watch()`` once accepted."""
+
+    async def sign_in_watch(self) -> None:
+        group = user_sockets_group(self.scope["user"].pk)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups.append(group)  # left by websocket_disconnect
+        self._sign_in_timer = asyncio.create_task(self._sign_in_check_every())
+        await self.account_sign_in_check({})  # it may have ended before the group was joined
+
+    async def account_sign_in_check(self, message: dict) -> None:
+        if not await sign_in_valid(self.scope):
+            await self.close(code=CLOSE_SIGNED_OUT)
+
+    async def websocket_disconnect(self, message: dict) -> None:
+        timer = getattr(self, "_sign_in_timer", None)
+        if timer is not None:
+            timer.cancel()
+        await super().websocket_disconnect(message)
+
+    async def _sign_in_check_every(self) -> None:
+        while True:
+            await asyncio.sleep(settings.SAMOKODER_WS_SIGN_IN_CHECK_SECONDS)
+            try:
+                valid = await sign_in_valid(self.scope)
+            except Exception:  # a database hiccup does not close sockets; check again later
+                logger.warning("socket sign-in check failed", exc_info=True)
+                continue
+            if not valid:
+                await self.close(code=CLOSE_SIGNED_OUT)
+                return
+
+
+async def sign_in_valid(scope) -> bool:
+    """Whether the session or token a socket was opened with still signs in its user."""
+    user_id = scope["user"].pk
+    token = scope.get("access_token")
+    if token is not None:
+        user = await _user_for(token)
+        return user is not None and user.pk == user_id
+    key = scope["session"].session_key
+    if key is None:
+        return False
+    # A fresh read of the session: the one in the scope is the handshake's copy.
+    store = import_module(settings.SESSION_ENGINE).SessionStore(key)
+    user = await get_user({"session": store})
+    return user.is_authenticated and user.pk == user_id

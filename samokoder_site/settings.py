@@ -228,6 +228,10 @@ SIMPLE_JWT = {
     "CHECK_REVOKE_TOKEN": True,
 }
 
+# Seconds between checks that a socket's session or token still signs in (log-out and
+# password changes on the site's pages close sockets at once; this catches the rest).
+SAMOKODER_WS_SIGN_IN_CHECK_SECONDS = env.float("SAMOKODER_WS_SIGN_IN_CHECK_SECONDS", default=30.0)
+
 # E-mail (password reset links). The embedded mode prints messages on the console;
 # production sets EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587.
 _EMAIL = environ.Env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://")

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import AccountEvent
 from tests.accounts.factories import PASSWORD
+from tests.test_settings import _python
 
 pytestmark = pytest.mark.django_db
 
@@ -214,3 +215,17 @@ def test_sixth_reset_request_in_a_minute_gets_a_429(client, user, fresh_rate_win
 def test_showing_the_reset_form_is_not_counted(client):
     for _ in range(8):
         assert client.get(reverse("accounts:password-reset")).status_code == 200
+
+
+# --- E-mail settings ------------------------------------------------------------------
+
+
+def test_email_goes_to_the_console_unless_email_url_is_set():
+    show = "from django.conf import settings as s; print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_USE_TLS)"  # noqa: E501
+    embedded = _python(show, EMAIL_URL="")
+    production = _python(show, EMAIL_URL="smtp+tls://mailer:secret@mail.example.com:587")
+
+    assert embedded.stdout.split()[0] == "django.core.mail.backends.console.EmailBackend"
+    assert production.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend", "mail.example.com", "587", "True"
+    ]  # fmt: skip
