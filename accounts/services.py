@@ -60,16 +60,21 @@ def user_authenticate(
     return user
 
 
-def user_password_changed(*, user: User, method: str) -> None:
+def user_password_changed(
+    *, user: User, method: str, session_renewed: tuple[str, str] | None = None
+) -> None:
     """Record that ``user``'s password was just set (Django's forms set it), and close
     the sockets opened with the sign-ins it ended.
 
     The new password hash is what ends the other sign-ins: sessions carry an HMAC of it
     (Django checks it on every request) and access tokens an MD5 of it (simplejwt's
-    CHECK_REVOKE_TOKEN). ``method`` is "change" or "reset".
+    CHECK_REVOKE_TOKEN). ``method`` is "change" or "reset"; ``session_renewed`` is the
+    (old, new) key of the session that changed it and stays signed in.
     """
     AccountEvent.record(PasswordChanged(user_id=user.pk, method=method), user=user)
-    transaction.on_commit(lambda: user_sockets_check(user_id=user.pk))
+    transaction.on_commit(
+        lambda: user_sockets_check(user_id=user.pk, session_renewed=session_renewed)
+    )
 
 
 def user_logout(*, request: HttpRequest) -> None:

@@ -158,8 +158,10 @@ class PasswordChangeView(_RefusedFormIs400, auth_views.PasswordChangeView):
     success_url = reverse_lazy("accounts:settings")
 
     def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
-        response = super().form_valid(form)  # saves it; this session stays signed in
-        services.user_password_changed(user=form.user, method="change")
+        old_key = self.request.session.session_key
+        response = super().form_valid(form)  # saves it; this session stays, under a new key
+        renewed = (old_key, self.request.session.session_key)
+        services.user_password_changed(user=form.user, method="change", session_renewed=renewed)
         messages.success(
             self.request, _("Password changed. Your other sessions and API tokens are signed out.")
         )

@@ -62,10 +62,15 @@ def user_sockets_group(user_id: int) -> str:
     return f"account-{user_id}"
 
 
-def user_sockets_check(*, user_id: int) -> None:
+def user_sockets_check(*, user_id: int, session_renewed: tuple[str, str] | None = None) -> None:
     """Ask every open socket of the user to check its sign-in now (after a log-out or a
-    password change). A lost message is not an error: the periodic check follows."""
-    message = {"type": "account.sign_in_check"}
+    password change). A lost message is not an error: the periodic check follows.
+
+    ``session_renewed`` is (old key, new key) of a session that signed in again under a
+    new key (Django renews the key of the browser that changed the password): sockets
+    opened with the old key then follow the new one instead of closing.
+    """
+    message = {"type": "account.sign_in_check", "session_renewed": session_renewed}
     try:
         async_to_sync(get_channel_layer().group_send)(user_sockets_group(user_id), message)
     except Exception:  # the layer's Redis is unreachable: the sign-out itself stands
@@ -83,6 +88,10 @@ class SignInWatchMixin:
         await self.account_sign_in_check({})  # it may have ended before the group was joined
 
     async def account_sign_in_check(self, message: dict) -> None:
+        renewed = message.get("session_renewed")
+        session = self.scope.get("session")
+        if renewed and session is not None and session.session_key == renewed[0]:
+            self.scope["session"] = _session_store(renewed[1])
         if not await sign_in_valid(self.scope):
             await self.close(code=CLOSE_SIGNED_OUT)
 
@@ -116,6 +125,9 @@ async def sign_in_valid(scope) -> bool:
     if key is None:
         return False
     # A fresh read of the session: the one in the scope is the handshake's copy.
-    store = import_module(settings.SESSION_ENGINE).SessionStore(key)
-    user = await get_user({"session": store})
+    user = await get_user({"session": _session_store(key)})
     return user.is_authenticated and user.pk == user_id
+
+
+def _session_store(key: str):
+    return import_module(settings.SESSION_ENGINE).SessionStore(key)

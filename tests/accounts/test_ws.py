@@ -101,6 +101,23 @@ def test_a_password_change_closes_other_sessions_and_earlier_tokens(project, use
     assert async_to_sync(scenario)() == [4401, 4401, None]
 
 
+def test_sockets_of_the_browser_that_changed_the_password_stay_open(project, user):
+    # Its session gets a new key (Django cycles it); its open sockets follow the new key,
+    # so they still close when that browser logs out later.
+    changer = _browser(user)
+
+    async def scenario():
+        listener = await _open(project, _cookie(changer))
+        await sync_to_async(_change_password)(changer)
+        after_change = await _closed_with(listener)
+        await sync_to_async(changer.post)(reverse("accounts:logout"))
+        after_logout = await _closed_with(listener)
+        await listener.disconnect()
+        return after_change, after_logout
+
+    assert async_to_sync(scenario)() == (None, 4401)
+
+
 def test_a_password_set_elsewhere_closes_the_socket_at_the_next_check(settings, project, user):
     # The admin or `manage.py changepassword` sends no message: the periodic check sees it.
     settings.SAMOKODER_WS_SIGN_IN_CHECK_SECONDS = 0.5
