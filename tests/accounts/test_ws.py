@@ -56,6 +56,13 @@ async def _closed_with(listener: WebsocketCommunicator) -> int | None:
     return output["code"]
 
 
+async def _close_codes_then_disconnect(*listeners: WebsocketCommunicator) -> list[int | None]:
+    codes = [await _closed_with(listener) for listener in listeners]
+    for listener in listeners:
+        await listener.disconnect()
+    return codes
+
+
 def _change_password(browser: Client) -> None:
     response = browser.post(
         reverse("accounts:password-change"),
@@ -73,11 +80,7 @@ def test_logging_out_closes_the_sockets_of_that_session_only(project, user):
         of_staying = await _open(project, _cookie(staying))
         of_token = await _open(project, _bearer(token))
         await sync_to_async(leaving.post)(reverse("accounts:logout"))
-        codes = [await _closed_with(of_leaving)]
-        codes += [await _closed_with(s) for s in (of_staying, of_token)]
-        for listener in (of_leaving, of_staying, of_token):
-            await listener.disconnect()
-        return codes
+        return await _close_codes_then_disconnect(of_leaving, of_staying, of_token)
 
     assert async_to_sync(scenario)() == [4401, None, None]
 
@@ -90,13 +93,9 @@ def test_a_password_change_closes_other_sessions_and_earlier_tokens(project, use
         of_other = await _open(project, _cookie(other))
         of_token = await _open(project, _bearer(earlier))
         await sync_to_async(_change_password)(changer)
-        codes = [await _closed_with(of_other), await _closed_with(of_token)]
-        # The browser that changed it is still signed in: its new socket stays open.
+        # The browser that changed it is still signed in: a new socket of it stays open.
         of_changer = await _open(project, _cookie(changer))
-        codes.append(await _closed_with(of_changer))
-        for listener in (of_other, of_token, of_changer):
-            await listener.disconnect()
-        return codes
+        return await _close_codes_then_disconnect(of_other, of_token, of_changer)
 
     assert async_to_sync(scenario)() == [4401, 4401, None]
 
