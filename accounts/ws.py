@@ -13,6 +13,7 @@ the admin, an expired token or session).
 
 import asyncio
 import logging
+import random
 from importlib import import_module
 
 from asgiref.sync import async_to_sync
@@ -78,40 +79,58 @@ def user_sockets_check(*, user_id: int, session_renewed: tuple[str, str] | None 
 
 
 class SignInWatchMixin:
-    """For a Channels WebSocket consumer: call ``sign_in_watch()`` once accepted."""
+    """For a Channels WebSocket consumer: call ``sign_in_watch()`` once accepted.
+
+    The user's group is joined with the socket, before ``connect()`` (a log-out during
+    the ownership check is not missed); checks start with ``sign_in_watch()``. None is
+    made at connect time: the handshake has just authenticated, and 200 sockets opening at
+    once would queue 200 more queries on Channels' one database thread before any replay.
+    """
+
+    _sign_in_timer: asyncio.Task | None = None
+
+    async def websocket_connect(self, message: dict) -> None:
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            self.groups = [*self.groups, user_sockets_group(user.pk)]  # left on disconnect
+        await super().websocket_connect(message)
 
     async def sign_in_watch(self) -> None:
-        group = user_sockets_group(self.scope["user"].pk)
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.groups.append(group)  # left by websocket_disconnect
         self._sign_in_timer = asyncio.create_task(self._sign_in_check_every())
-        await self.account_sign_in_check({})  # it may have ended before the group was joined
 
     async def account_sign_in_check(self, message: dict) -> None:
+        if self._sign_in_timer is None or self._sign_in_timer.done():
+            return  # refused or already closed
         renewed = message.get("session_renewed")
         session = self.scope.get("session")
         if renewed and session is not None and session.session_key == renewed[0]:
             self.scope["session"] = _session_store(renewed[1])
         if not await sign_in_valid(self.scope):
-            await self.close(code=CLOSE_SIGNED_OUT)
+            await self._sign_in_ended()
 
     async def websocket_disconnect(self, message: dict) -> None:
-        timer = getattr(self, "_sign_in_timer", None)
-        if timer is not None:
-            timer.cancel()
+        if self._sign_in_timer is not None:
+            self._sign_in_timer.cancel()
         await super().websocket_disconnect(message)
 
+    async def _sign_in_ended(self) -> None:
+        self._sign_in_timer.cancel()
+        await self.close(code=CLOSE_SIGNED_OUT)
+
     async def _sign_in_check_every(self) -> None:
+        interval = settings.SAMOKODER_WS_SIGN_IN_CHECK_SECONDS
+        # Sockets opened together do not all query at the same moment.
+        await asyncio.sleep(random.uniform(0, interval))  # noqa: S311 - not a secret
         while True:
-            await asyncio.sleep(settings.SAMOKODER_WS_SIGN_IN_CHECK_SECONDS)
             try:
                 valid = await sign_in_valid(self.scope)
             except Exception:  # a database hiccup does not close sockets; check again later
                 logger.warning("socket sign-in check failed", exc_info=True)
-                continue
+                valid = True
             if not valid:
                 await self.close(code=CLOSE_SIGNED_OUT)
                 return
+            await asyncio.sleep(interval)
 
 
 async def sign_in_valid(scope) -> bool:
