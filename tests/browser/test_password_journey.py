@@ -5,6 +5,7 @@ from django.core import mail
 from playwright.sync_api import expect
 
 from tests.accounts.factories import PASSWORD, UserFactory
+from tests.browser.test_russian import _assert_no_english
 
 pytestmark = [
     pytest.mark.browser,
@@ -77,3 +78,53 @@ def test_password_is_changed_from_the_settings_page(page, screenshot):
 
     user.refresh_from_db()
     assert user.check_password(NEW_PASSWORD)
+
+
+def test_password_pages_and_email_in_russian_leave_no_english(page, live_server, screenshot):
+    user = UserFactory(email="ivan.r@example.com", language="ru")
+    page.context.add_cookies([{"name": "django_language", "value": "ru", "url": live_server.url}])
+    page.goto("/accounts/login/")
+    page.get_by_role("link", name="Забыли пароль?").click()
+    _assert_no_english(page)
+    page.get_by_label("E-mail").fill("not an address")
+    page.get_by_role("button", name="Отправить ссылку").click()
+    expect(page.locator(".field.invalid")).to_be_visible()
+    _assert_no_english(page)
+    page.get_by_label("E-mail").fill(user.email)
+    page.get_by_role("button", name="Отправить ссылку").click()
+    expect(page.get_by_role("heading", name="Проверьте почту")).to_be_visible()
+    _assert_no_english(page)
+
+    (message,) = mail.outbox
+    link = re.search(r"https?://\S+/password/reset/\S+/", message.body).group(0)
+    body = message.subject + message.body.replace(link, "")
+    assert re.findall(r"[A-Za-z]{2,}", body.replace("Samokoder", "").replace(user.email, "")) == []
+    page.goto(link)
+    page.get_by_label("Новый пароль", exact=True).fill("12345678")
+    page.get_by_label("Новый пароль ещё раз").fill("12345678")
+    page.get_by_role("button", name="Задать пароль").click()
+    expect(page.locator(".field.invalid")).to_be_visible()
+    _assert_no_english(page)
+    screenshot("reset-errors-ru")
+    page.get_by_label("Новый пароль", exact=True).fill(NEW_PASSWORD)
+    page.get_by_label("Новый пароль ещё раз").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Задать пароль").click()
+    expect(page.get_by_role("heading", name="Пароль задан")).to_be_visible()
+    _assert_no_english(page)
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Ссылка не работает")).to_be_visible()
+    _assert_no_english(page)
+
+    page.goto("/accounts/login/")
+    page.get_by_label("E-mail").fill(user.email)
+    page.get_by_label("Пароль").fill(NEW_PASSWORD)
+    page.get_by_role("button", name="Войти").click()
+    page.get_by_role("link", name="Настройки").click()
+    page.get_by_role("link", name="Сменить пароль").click()
+    page.get_by_label("Текущий пароль").fill("не тот пароль")
+    page.get_by_label("Новый пароль", exact=True).fill("short")
+    page.get_by_label("Новый пароль ещё раз").fill("other")
+    page.get_by_role("button", name="Сменить пароль").click()
+    expect(page.locator(".field.invalid").first).to_be_visible()
+    _assert_no_english(page)
+    screenshot("change-errors-ru")
