@@ -31,4 +31,16 @@ class APIKeyRevoked(DomainEvent):
     provider: str
 
 
-__all__ = ["APIKeyRevoked", "APIKeyStored", "UserAuthenticated", "UserRegistered"]
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PasswordChanged(DomainEvent):
+    user_id: int
+    method: str  # "change" (knowing the old one) or "reset" (by e-mail)
+
+
+__all__ = [
+    "APIKeyRevoked",
+    "APIKeyStored",
+    "PasswordChanged",
+    "UserAuthenticated",
+    "UserRegistered",
+]

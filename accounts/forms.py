@@ -2,6 +2,7 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth import forms as auth_forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -106,3 +107,41 @@ class GenerationDefaultsForm(forms.Form):
                 self.add_error(field, _("A model name has no spaces."))
             data[field] = value
         return data
+
+
+# Django's password forms with the site's wording; their rules (the validators of
+# AUTH_PASSWORD_VALIDATORS, invariant 2) are unchanged.
+NEW_PASSWORD_HELP = _("At least 8 characters; not a common password, not only digits.")
+
+
+def _relabel_new_passwords(form: auth_forms.SetPasswordForm) -> None:
+    form.fields["new_password1"].label = _("New password")
+    form.fields["new_password1"].help_text = NEW_PASSWORD_HELP
+    form.fields["new_password2"].label = _("New password again")
+    form.fields["new_password2"].help_text = ""
+
+
+class PasswordSetForm(auth_forms.SetPasswordForm):
+    error_messages = {"password_mismatch": _("The two passwords differ.")}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _relabel_new_passwords(self)
+
+
+class PasswordChangeForm(auth_forms.PasswordChangeForm):
+    error_messages = {
+        "password_mismatch": _("The two passwords differ."),
+        "password_incorrect": _("The current password is wrong."),
+    }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["old_password"].label = _("Current password")
+        _relabel_new_passwords(self)
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    email = forms.EmailField(
+        label=_("E-mail"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )

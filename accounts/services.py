@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, logout
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -11,8 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.crypto import secret_encrypt, secret_rotate
-from accounts.events import APIKeyRevoked, APIKeyStored, UserAuthenticated, UserRegistered
+from accounts.events import (
+    APIKeyRevoked,
+    APIKeyStored,
+    PasswordChanged,
+    UserAuthenticated,
+    UserRegistered,
+)
 from accounts.models import AccountEvent, Provider, ProviderKey, User
+from accounts.ws import user_sockets_check
 
 MAX_KEY_LENGTH = 512
 
@@ -51,6 +58,31 @@ def user_authenticate(
         UserAuthenticated(user_id=user.pk, timestamp=timezone.now(), method=method), user=user
     )
     return user
+
+
+def user_password_changed(
+    *, user: User, method: str, session_renewed: tuple[str, str] | None = None
+) -> None:
+    """Record that ``user``'s password was just set (Django's forms set it), and close
+    the sockets opened with the sign-ins it ended.
+
+    The new password hash is what ends the other sign-ins: sessions carry an HMAC of it
+    (Django checks it on every request) and access tokens an MD5 of it (simplejwt's
+    CHECK_REVOKE_TOKEN). ``method`` is "change" or "reset"; ``session_renewed`` is the
+    (old, new) key of the session that changed it and stays signed in.
+    """
+    AccountEvent.record(PasswordChanged(user_id=user.pk, method=method), user=user)
+    transaction.on_commit(
+        lambda: user_sockets_check(user_id=user.pk, session_renewed=session_renewed)
+    )
+
+
+def user_logout(*, request: HttpRequest) -> None:
+    """End this browser's session, and close the sockets it opened."""
+    user_id = request.user.pk
+    logout(request)
+    if user_id is not None:
+        user_sockets_check(user_id=user_id)
 
 
 def user_set_language(*, user: User, language: str) -> None:

@@ -2,19 +2,28 @@
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts import selectors, services
-from accounts.forms import GenerationDefaultsForm, KeyForm, LoginForm, RegistrationForm
+from accounts.forms import (
+    GenerationDefaultsForm,
+    KeyForm,
+    LoginForm,
+    PasswordChangeForm,
+    PasswordResetForm,
+    PasswordSetForm,
+    RegistrationForm,
+)
 from accounts.models import Provider, User
 from samokoder_site.forms import form_apply_errors
 from samokoder_site.ratelimit import rate_limit
@@ -67,7 +76,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def logout_view(request: HttpRequest) -> HttpResponse:
-    logout(request)
+    services.user_logout(request=request)
     return redirect("accounts:login")
 
 
@@ -133,3 +142,67 @@ def language_view(request: HttpRequest) -> HttpResponse:
         if request.user.is_authenticated:
             services.user_set_language(user=request.user, language=language)
     return response
+
+
+# Password change and reset: Django's views and tokens, the site's forms and templates.
+
+
+class _RefusedFormIs400:
+    def form_invalid(self, form) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=form), status=400)
+
+
+class PasswordChangeView(_RefusedFormIs400, auth_views.PasswordChangeView):
+    form_class = PasswordChangeForm
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:settings")
+
+    def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
+        old_key = self.request.session.session_key
+        response = super().form_valid(form)  # saves it; this session stays, under a new key
+        renewed = (old_key, self.request.session.session_key)
+        services.user_password_changed(user=form.user, method="change", session_renewed=renewed)
+        messages.success(
+            self.request, _("Password changed. Your other sessions and API tokens are signed out.")
+        )
+        return response
+
+
+class PasswordResetView(_RefusedFormIs400, auth_views.PasswordResetView):
+    """Answers the same whether the address is registered or not (no account probing)."""
+
+    form_class = PasswordResetForm
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password-reset-done")
+
+    @property
+    def extra_email_context(self) -> dict:
+        return {"valid_days": max(settings.PASSWORD_RESET_TIMEOUT // 86400, 1)}
+
+
+class PasswordResetConfirmView(_RefusedFormIs400, auth_views.PasswordResetConfirmView):
+    form_class = PasswordSetForm
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password-reset-complete")
+
+    def form_valid(self, form: PasswordSetForm) -> HttpResponse:
+        response = super().form_valid(form)
+        services.user_password_changed(user=form.user, method="reset")
+        return response
+
+
+password_change_view = rate_limit(group="auth.password_change", rate="RATELIMIT_AUTH")(
+    PasswordChangeView.as_view()
+)
+password_reset_view = rate_limit(group="auth.password_reset", rate="RATELIMIT_AUTH")(
+    PasswordResetView.as_view()
+)
+password_reset_done_view = auth_views.PasswordResetDoneView.as_view(
+    template_name="accounts/password_reset_done.html"
+)
+password_reset_confirm_view = PasswordResetConfirmView.as_view()
+password_reset_complete_view = auth_views.PasswordResetCompleteView.as_view(
+    template_name="accounts/password_reset_complete.html"
+)

@@ -18,6 +18,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
+from accounts.ws import SignInWatchMixin
 from generation.models import GenerationRun
 from generation.publish import project_group
 from generation.selectors import run_events
@@ -29,7 +30,7 @@ CLOSE_FORBIDDEN = 4403
 REPLAY_FRAME = 200  # events per frame when replaying the log
 
 
-class ProjectConsumer(AsyncJsonWebsocketConsumer):
+class ProjectConsumer(SignInWatchMixin, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         project_id = str(self.scope["url_route"]["kwargs"]["project_id"])
@@ -50,6 +51,7 @@ class ProjectConsumer(AsyncJsonWebsocketConsumer):
         # the per-run sequence numbers drop whatever the replay already sent.
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        await self.sign_in_watch()  # closes the socket when this sign-in ends
         run_id, after = _query(self.scope)
         if run_id is not None:
             # What the client already has: a later live event is then no gap to refill.

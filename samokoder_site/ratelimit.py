@@ -5,8 +5,11 @@ renders it for browsers, ``samokoder_site.api.exception_handler`` as JSON.
 """
 
 import functools
+import ipaddress
 from collections.abc import Callable
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django_ratelimit.core import get_usage
@@ -59,9 +62,36 @@ def rate_limit(*, group: str, rate: str, methods: tuple[str, ...] = ("POST",)) -
 
 def rate_setting(rate: str) -> str:
     # A setting name ("RATELIMIT_AUTH") is read at request time so tests can change it.
-    from django.conf import settings
-
     return getattr(settings, rate, rate)
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The address rate limits count by (``RATELIMIT_IP_META_KEY`` points here).
+
+    With no trusted proxy (``SAMOKODER_TRUSTED_PROXIES=0``) it is the peer address and
+    X-Forwarded-For is never read: anyone can write that header. Behind N proxies, each
+    appending the address it saw, the Nth address from the right is the one the outermost
+    proxy saw; whatever is left of it the client wrote. A header with fewer hops or no
+    address there falls back to the peer address.
+    """
+    remote = request.META.get("REMOTE_ADDR") or ""
+    forwarded = _forwarded_ip(request.META.get("HTTP_X_FORWARDED_FOR", ""))
+    if forwarded is not None:
+        return forwarded
+    if not remote:
+        raise ImproperlyConfigured("REMOTE_ADDR is empty: is the server behind a Unix socket?")
+    return remote
+
+
+def _forwarded_ip(header: str) -> str | None:
+    proxies = settings.SAMOKODER_TRUSTED_PROXIES
+    hops = header.split(",")
+    if proxies <= 0 or len(hops) < proxies:
+        return None
+    try:
+        return str(ipaddress.ip_address(hops[-proxies].strip()))
+    except ValueError:
+        return None
 
 
 class RateLimitMiddleware:

@@ -227,12 +227,29 @@ SIMPLE_JWT = {
     "SIGNING_KEY": env.str("JWT_SIGNING_KEY", default="") or SECRET_KEY,
     "USER_ID_FIELD": "id",
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # A token carries a hash of the password hash: a password change or reset ends every
+    # token issued before it (401 "password_changed").
+    "CHECK_REVOKE_TOKEN": True,
 }
+
+# Seconds between checks that a socket's session or token still signs in (log-out and
+# password changes on the site's pages close sockets at once; this catches the rest).
+SAMOKODER_WS_SIGN_IN_CHECK_SECONDS = env.float("SAMOKODER_WS_SIGN_IN_CHECK_SECONDS", default=30.0)
+
+# E-mail (password reset links). The embedded mode prints messages on the console;
+# production sets EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.com:587.
+_EMAIL = environ.Env.email_url_config(env.str("EMAIL_URL", default="") or "consolemail://")
+globals().update({name: value for name, value in _EMAIL.items() if value not in (None, "")})
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="") or "Samokoder <noreply@localhost>"
 
 # Rate limits (invariant 13), on the shared Redis cache.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_AUTH = env.str("RATELIMIT_AUTH", default="5/m")
-RATELIMIT_IP_META_KEY = env.str("RATELIMIT_IP_META_KEY", default="REMOTE_ADDR")
+# Rate limits count by samokoder_site.ratelimit.client_ip: the peer address, or behind
+# this many reverse proxies (each appending to X-Forwarded-For) the address the outermost
+# one saw. 0 never reads the header, which any client can write.
+SAMOKODER_TRUSTED_PROXIES = env.int("SAMOKODER_TRUSTED_PROXIES", default=0)
+RATELIMIT_IP_META_KEY = "samokoder_site.ratelimit.client_ip"
 # django-ratelimit lists django-redis, not Django's own RedisCache; both increment
 # atomically with INCR, so the "not officially supported" warning does not apply.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]

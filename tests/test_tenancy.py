@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db
 METHODS = ["get", "post", "put", "patch", "delete"]
 PARAMETER = re.compile(r"<(?:(?P<converter>\w+):)?(?P<name>\w+)>")
 # Runs (run_id) belong to a project, so they are checked here too.
-NOT_PROJECT_SCOPED = {"provider"}  # a user's own key, addressed by provider, never by id
+# A user's own key, addressed by provider, never by id; a password reset link (a user id
+# with a token signed for that user's current password).
+NOT_PROJECT_SCOPED = {"provider", "uidb64", "token"}
 
 
 def _routes(patterns=None, prefix: str = ""):

@@ -3,6 +3,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import AccountEvent, ProviderKey
+from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +49,24 @@ def test_admin_cannot_add_or_edit_keys(admin_client, stored_key):
     )
     stored_key.refresh_from_db()
     assert stored_key.last4 == "9876"
+
+
+def test_sixth_admin_login_attempt_in_a_minute_gets_a_429(client, fresh_rate_window):
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    url = reverse("admin:login")
+
+    def six():
+        data = {"username": admin.email, "password": "guess", "next": "/admin/"}
+        statuses = [client.post(url, data).status_code for _ in range(5)]
+        return statuses, client.post(url, {**data, "password": PASSWORD})
+
+    statuses, sixth = fresh_rate_window.burst(six, "auth.admin")
+    assert statuses == [200] * 5  # the admin shows its form again with an error
+    assert sixth.status_code == 429
+    assert 1 <= int(sixth["Retry-After"]) <= 60
+    assert "_auth_user_id" not in client.session
+
+
+def test_showing_the_admin_login_form_is_not_counted(client):
+    for _ in range(8):
+        assert client.get(reverse("admin:login")).status_code == 200
