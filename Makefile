@@ -93,8 +93,10 @@ clean:
 	rm -rf $(VENV) var
 
 bench: install-dev
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/storage.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/llm_parallel.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/sandbox.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/pipeline.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/websocket.py
+	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/api_load.py

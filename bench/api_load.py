@@ -1,0 +1,164 @@
+"""API under load (issue 18): 50 concurrent clients through the balancer, and the same
+load on one daphne directly, side by side in one run.
+
+A user with ten projects (one with 50 files over 20 steps and a finished run) is made on
+this benchmark's own database (SQLite under var/, or BENCH_DATABASE_URL). `make scale`'s
+cluster (deploy/cluster.py: 2 daphne behind nginx, no workers needed) serves it. wrk
+(Debian's, a real load tool written in C) opens CONNECTIONS keep-alive connections and
+sends, in turn, the three requests people make most: the project list, one file's
+content, and a run's status, each with the user's JWT. Per target it prints requests/s
+and latency p50/p95/p99 as wrk measured them, then the ratio balancer/direct.
+Figures are printed, never asserted.
+
+    python scripts/with_redis.py python bench/api_load.py
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from setup import ROOT, django_on_fresh_database
+
+from deploy.cluster import Cluster
+
+CONNECTIONS, THREADS, SECONDS = 50, 2, 15
+GOAL_P95_MS = 50
+
+WRK_SCRIPT = """
+local paths = {%(paths)s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i %% #paths) + 1], {["Authorization"] = "Bearer %(token)s"})
+end
+done = function(summary, latency, requests)
+  io.write(string.format('RESULT {"requests": %%d, "seconds": %%f, "errors": %%d, ' ..
+    '"non2xx": %%d, "p50": %%f, "p95": %%f, "p99": %%f}\\n', summary.requests,
+    summary.duration / 1e6, summary.errors.connect + summary.errors.read +
+    summary.errors.write + summary.errors.timeout, summary.errors.status,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000,
+    latency:percentile(99) / 1000))
+end
+"""
+
+
+def data() -> tuple[str, list[str]]:
+    """The user's JWT and the three request paths."""
+    from django.utils import timezone
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from accounts.models import User
+    from files.services import files_commit
+    from generation.models import GenerationRun
+    from projects.services import project_create
+
+    user = User.objects.create_user(email="load@example.com", password="bench-password-1")
+    projects = [project_create(owner=user, name=f"Load {n}", description="x") for n in range(10)]
+    branch = projects[0].branches.get(name="main")
+    for step in range(20):
+        files_commit(branch=branch, changes={
+            f"pkg/module_{n}.py": f"VALUE = {step * 100 + n}\n" * 40 for n in range(50)
+            if n % 20 == step % 20 or step == 0})  # fmt: skip
+    run = GenerationRun.objects.create(
+        project=projects[0], branch=branch, user=user, provider="openai", model="gpt-4.1",
+        status="completed", max_cost=1, max_llm_calls=100, finished_at=timezone.now(),
+    )  # fmt: skip
+    paths = [
+        "/api/v1/projects",
+        f"/api/v1/projects/{projects[0].pk}/files/pkg/module_7.py",
+        f"/api/v1/runs/{run.pk}",
+    ]
+    return str(RefreshToken.for_user(user).access_token), paths
+
+
+def load(url: str, token: str, paths: list[str]) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        quoted = ", ".join(json.dumps(path) for path in paths)
+        script.write(WRK_SCRIPT % {"paths": quoted, "token": token})
+    try:
+        output = subprocess.run(
+            ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", f"{SECONDS}s",
+             "--timeout", "10s", "-s", script.name, url],
+            capture_output=True, text=True, check=True, timeout=SECONDS + 60,
+        ).stdout  # fmt: skip
+    finally:
+        os.unlink(script.name)
+    line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+    return json.loads(line.removeprefix("RESULT "))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def main() -> int:
+    if not shutil.which("wrk"):
+        print("api_load: wrk is not installed (apt-get install wrk); skipped")
+        return 0
+    django_on_fresh_database("api")
+    token, paths = data()
+    env = {**os.environ, "DEBUG": "false", "LOG_LEVEL": "WARNING"}
+    from django.conf import settings
+
+    keys = ",".join(settings.SAMOKODER_ENCRYPTION_KEYS)
+    env.update(
+        {"SECRET_KEY": settings.SECRET_KEY, "ALLOWED_HOSTS": "127.0.0.1,localhost",
+         "SAMOKODER_ENCRYPTION_KEYS": keys}
+    )  # fmt: skip
+    workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    cluster = Cluster(web=2, workers=0, port=free_port(), env=env, workdir=workdir).start()
+    try:
+        direct_port = free_port()
+        direct = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(direct_port),
+             "samokoder_site.asgi:application"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            _wait(direct_port)
+            results = {
+                "balancer (nginx, 2 daphne)": load(cluster.url, token, paths),
+                "one daphne, direct": load(f"http://127.0.0.1:{direct_port}", token, paths),
+            }
+        finally:
+            direct.terminate()
+            direct.wait(timeout=20)
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"API load: {CONNECTIONS} connections, {SECONDS} s each, wrk; paths: project "
+          f"list, a file's content, a run's status (goal p95 <= {GOAL_P95_MS} ms via the "
+          f"balancer)")  # fmt: skip
+    for name, r in results.items():
+        print(f"  {name:28} {r['requests'] / r['seconds']:7.0f} req/s  p50 {r['p50']:6.1f} ms"
+              f"  p95 {r['p95']:6.1f} ms  p99 {r['p99']:6.1f} ms  errors {r['errors']}"
+              f"  non-2xx {r['non2xx']}")  # fmt: skip
+    via, one = results.values()
+    print(
+        f"  balancer / direct: p95 {via['p95'] / one['p95']:.2f}x, "
+        f"throughput {via['requests'] / one['requests']:.2f}x"
+    )
+    return 0
+
+
+def _wait(port: int, timeout: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"daphne did not listen on {port}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
