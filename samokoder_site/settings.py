@@ -253,6 +253,14 @@ SAMOKODER_SANDBOX_CPUS = env.float("SAMOKODER_SANDBOX_CPUS", default=1.0)
 SAMOKODER_SANDBOX_PIDS = env.int("SAMOKODER_SANDBOX_PIDS", default=128)
 SAMOKODER_SANDBOX_FILE_SIZE_MB = env.int("SAMOKODER_SANDBOX_FILE_SIZE_MB", default=256)
 SAMOKODER_SANDBOX_OUTPUT_BYTES = env.int("SAMOKODER_SANDBOX_OUTPUT_BYTES", default=1_000_000)
+# Size of each of the sandbox's /tmp and /dev/shm (RAM, so within the memory limit too).
+SAMOKODER_SANDBOX_TMPFS_MB = env.int("SAMOKODER_SANDBOX_TMPFS_MB", default=256)
+# bubblewrap: a cgroup per command (memory, CPU, processes) where cgroups are writable;
+# off, or where they are not, the limits fall back to rlimits (stated in /readyz).
+SAMOKODER_SANDBOX_CGROUPS = env.bool("SAMOKODER_SANDBOX_CGROUPS", default=True)
+# Sync-back: what one command may create; over either limit its whole change is refused.
+SAMOKODER_SYNC_MAX_FILES = env.int("SAMOKODER_SYNC_MAX_FILES", default=2000)
+SAMOKODER_SYNC_MAX_BYTES = env.int("SAMOKODER_SYNC_MAX_BYTES", default=50_000_000)
 SAMOKODER_COMMAND_TIMEOUT = env.float("SAMOKODER_COMMAND_TIMEOUT", default=300.0)
 # Generation runs (issue 6): guards per run, overridable per project; the heartbeat lets
 # a beat task hand a run whose worker died to another worker.

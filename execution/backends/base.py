@@ -27,6 +27,7 @@ class Limits:
     pids: int = 128
     file_size_mb: int = 256
     output_bytes: int = 1_000_000
+    tmpfs_mb: int = 256  # each of /tmp and /dev/shm; RAM, so also counted in memory_mb
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,16 @@ class SandboxHandle:
 
 
 @dataclass(frozen=True)
+class ResourceUsage:
+    """How hard a command's own cgroup held it back, read just before the group goes."""
+
+    memory_peak_bytes: int = 0
+    oom_kills: int = 0  # processes the group's memory limit killed
+    cpu_throttled: int = 0  # scheduler periods the command wanted more than its CPU share
+    forks_refused: int = 0  # forks the group's process limit refused
+
+
+@dataclass(frozen=True)
 class ExecutionResult:
     exit_code: int | None
     stdout: str
@@ -49,6 +60,31 @@ class ExecutionResult:
     timed_out: bool
     truncated: bool
     cancelled: bool = False
+    usage: ResourceUsage | None = None  # None where the backend cannot measure it
+
+    @classmethod
+    def assemble(
+        cls,
+        *,
+        outcome: str,
+        exit_code: int | None,
+        outputs: tuple["CappedOutput", "CappedOutput"],
+        started: float,
+        usage: ResourceUsage | None = None,
+    ) -> "ExecutionResult":
+        """The result of a command whose wait ended in ``outcome`` (see ``wait_until``);
+        ``exit_code`` counts only when it finished ("done"), ``started`` is monotonic."""
+        out, err = outputs
+        return cls(
+            exit_code=exit_code if outcome == "done" else None,
+            stdout=out.text(),
+            stderr=err.text(),
+            duration_ms=round((time.monotonic() - started) * 1000),
+            timed_out=outcome == "timeout",
+            truncated=bool(out.dropped or err.dropped),
+            cancelled=outcome == "cancelled",
+            usage=usage,
+        )
 
 
 class ProcessManager(ABC):
@@ -129,7 +165,9 @@ class CappedOutput:
             self.on_kept(kept)
 
     def text(self) -> str:
-        text = self.kept.decode("utf-8", errors="replace")
+        # Invalid UTF-8 and NUL (which PostgreSQL refuses in text and JSON) both show as
+        # U+FFFD, so whatever a command prints can be stored.
+        text = self.kept.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         if self.dropped:
             text += f"\n[… output truncated: {self.dropped} more bytes not kept]"
         return text

@@ -1,13 +1,17 @@
 """bubblewrap: the embedded default sandbox, no daemon needed.
 
 Each command runs in fresh namespaces (no network unless asked, its own PID space so
-nothing outlives it), sees /usr read-only and the project's workspace as the only
-writable place, and runs under rlimits (address space, CPU time, processes, file
-size). Started as root, it drops to a dedicated uid first: the kernel does not count
-root's processes against RLIMIT_NPROC, so a fork bomb would otherwise go unchecked.
+nothing outlives it), sees /usr read-only, sized tmpfs /tmp and /dev/shm, and the
+project's workspace as the only writable place. Where cgroups are writable it runs in a
+cgroup of its own (see ``cgroups``): memory including its tmpfs, a CPU share and a
+process count that are its alone. Everywhere it runs under rlimits (address space, file
+size; processes too when there is no pids group). Started as root, it drops to a
+dedicated uid first: the kernel does not count root's processes against RLIMIT_NPROC.
 """
 
+import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -29,6 +33,7 @@ from execution.backends.base import (
     SandboxUnavailable,
     wait_until,
 )
+from execution.backends.cgroups import CgroupSupport, CommandCgroup, cgroup_support
 from execution.workspace import hand_over
 
 READ_ONLY_SYSTEM = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
@@ -61,21 +66,34 @@ class BubblewrapProcessManager(ProcessManager):
         started = time.monotonic()
         # The command is untrusted by design: it runs only inside the sandbox built here.
         sandbox = [bwrap, *self._arguments(handle.workspace, network), "/bin/sh", "-c", command]
-        process = subprocess.Popen(  # noqa: S603
-            [*self._launcher(), *sandbox],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # one process group to kill on timeout
-            env={"PATH": "/usr/bin:/bin"},
-        )
-        return self._collect(process, started, timeout, cancel, on_output)
+        with self._cgroup() as group:
+            process = subprocess.Popen(  # noqa: S603
+                [*_joining(group), *self._launcher(group is not None), *sandbox],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # one process group to kill on timeout
+                env={"PATH": "/usr/bin:/bin"},
+            )
+            return self._collect(process, started, timeout, cancel, on_output, group)
 
     def stop(self, handle: SandboxHandle) -> None:
         """Nothing keeps running between commands: each dies with its PID namespace."""
 
     def orphans(self, *, older_than: datetime) -> list[str]:
         return []
+
+    def cgroups(self) -> CgroupSupport | None:
+        """The cgroups each command gets, or None when it runs under rlimits only
+        (SAMOKODER_SANDBOX_CGROUPS off, or none writable here)."""
+        if not settings.SAMOKODER_SANDBOX_CGROUPS:
+            return None
+        support = cgroup_support()
+        return support if support.version else None
+
+    def _cgroup(self) -> contextlib.AbstractContextManager[CommandCgroup | None]:
+        support = self.cgroups()
+        return CommandCgroup(support, self.limits) if support else contextlib.nullcontext()
 
     def _require_bwrap(self) -> str:
         found = shutil.which("bwrap")
@@ -99,8 +117,11 @@ class BubblewrapProcessManager(ProcessManager):
                 )
 
     def _arguments(self, workspace: Path, network: bool) -> list[str]:
+        tmpfs_size = str(self.limits.tmpfs_mb * 1024 * 1024)
         arguments = ["--unshare-all", "--die-with-parent", "--new-session", *READ_ONLY_SYSTEM,
-                     "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",  # noqa: S108 - the sandbox's own tmpfs
+                     "--proc", "/proc", "--dev", "/dev",
+                     "--size", tmpfs_size, "--tmpfs", "/tmp",  # noqa: S108 - the sandbox's own tmpfs
+                     "--size", tmpfs_size, "--tmpfs", "/dev/shm",  # noqa: S108 - likewise
                      "--bind", str(workspace), "/workspace", "--chdir", "/workspace",
                      "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
                      "--setenv", "HOME", "/workspace", "--setenv", "LANG", "C.UTF-8",
@@ -114,15 +135,18 @@ class BubblewrapProcessManager(ProcessManager):
                 arguments += ["--ro-bind", path, path]
         return [*arguments, "--"]
 
-    def _launcher(self) -> list[str]:
+    def _launcher(self, in_cgroup: bool) -> list[str]:
         """setpriv (as root: drop to the sandbox uid, no groups) then prlimit (the limits),
         both exec'ing the next: no Python runs in the child, so a worker's other threads
         (heartbeat, publishing, output readers) cannot deadlock it as preexec_fn could.
-        Root is exempt from RLIMIT_NPROC, hence the uid first."""
+        Root is exempt from RLIMIT_NPROC, hence the uid first. In a cgroup the process
+        count is the group's own: RLIMIT_NPROC would count every command of the shared
+        uid together, and one tenant's fork bomb would stop another's forks."""
         limits, mb = self.limits, 1024 * 1024
+        nproc = [] if in_cgroup else [f"--nproc={limits.pids}"]
         prlimit = [
             self._tool("prlimit"), f"--as={limits.memory_mb * mb}",
-            f"--fsize={limits.file_size_mb * mb}", f"--nproc={limits.pids}", "--core=0", "--",
+            f"--fsize={limits.file_size_mb * mb}", *nproc, "--core=0", "--",
         ]  # fmt: skip
         if os.geteuid() != 0:
             return prlimit
@@ -144,6 +168,7 @@ class BubblewrapProcessManager(ProcessManager):
         timeout: float,
         cancel: threading.Event | None,
         on_output: OnOutput | None,
+        group: CommandCgroup | None,
     ) -> ExecutionResult:
         limit = self.limits.output_bytes
         readers = [CappedReader(process.stdout, limit, on_output),
@@ -151,22 +176,25 @@ class BubblewrapProcessManager(ProcessManager):
         for reader in readers:
             reader.start()
         outcome = wait_until(partial(_exited, process), timeout=timeout, cancel=cancel)
-        timed_out = outcome == "timeout"
         if outcome != "done":
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         for reader in readers:
             reader.join(timeout=10)
-        out, err = (reader.output for reader in readers)
-        return ExecutionResult(
-            exit_code=process.returncode if outcome == "done" else None,
-            stdout=out.text(),
-            stderr=err.text(),
-            duration_ms=round((time.monotonic() - started) * 1000),
-            timed_out=timed_out,
-            truncated=bool(out.dropped or err.dropped),
-            cancelled=outcome == "cancelled",
-        )
+        return ExecutionResult.assemble(
+            outcome=outcome, exit_code=process.returncode,
+            outputs=(readers[0].output, readers[1].output), started=started,
+            usage=group.usage() if group is not None else None,
+        )  # fmt: skip
+
+
+def _joining(group: CommandCgroup | None) -> list[str]:
+    """A shell that moves itself into ``group`` and then execs the rest of the line, so
+    the command is in its group before it can fork (no Python runs in the child)."""
+    if group is None:
+        return []
+    joins = [f"echo $$ > {shlex.quote(str(path))}" for path in group.procs_files()]
+    return ["/bin/sh", "-c", " && ".join([*joins, 'exec "$@"']), "samokoder-sandbox"]
 
 
 def _exited(process: subprocess.Popen, seconds: float) -> bool:
