@@ -22,6 +22,7 @@ from execution.backends.base import (
     SandboxHandle,
 )
 from execution.events import (
+    ChangesRefused,
     CommandExecuted,
     CommandTimeout,
     ContainerCreated,
@@ -29,7 +30,12 @@ from execution.events import (
     FilesRefused,
 )
 from execution.models import Container, ExecutionLog
-from execution.workspace import LocalFileSystem, workspace_collect, workspace_materialize
+from execution.workspace import (
+    LocalFileSystem,
+    SyncLimits,
+    workspace_collect,
+    workspace_materialize,
+)
 from files.selectors import state_get, state_texts
 from files.services import files_commit
 from projects.models import Branch, Project, ProjectEvent, ProjectState
@@ -43,6 +49,7 @@ def process_manager() -> ProcessManager:
         pids=settings.SAMOKODER_SANDBOX_PIDS,
         file_size_mb=settings.SAMOKODER_SANDBOX_FILE_SIZE_MB,
         output_bytes=settings.SAMOKODER_SANDBOX_OUTPUT_BYTES,
+        tmpfs_mb=settings.SAMOKODER_SANDBOX_TMPFS_MB,
     )
     if settings.SAMOKODER_SANDBOX_BACKEND == "docker":
         from execution.backends.docker import DockerProcessManager
@@ -51,6 +58,29 @@ def process_manager() -> ProcessManager:
     from execution.backends.bubblewrap import BubblewrapProcessManager
 
     return BubblewrapProcessManager(limits)
+
+
+def sandbox_limits_describe() -> dict[str, str]:
+    """How sandboxed commands are limited on this machine, for /readyz: the backend, the
+    cgroups each command gets ("" when none) and the limits in words."""
+    backend = settings.SAMOKODER_SANDBOX_BACKEND
+    if backend == "docker":
+        return {"backend": backend, "cgroups": "", "limits": "per-container limits (Docker)"}
+    from execution.backends.bubblewrap import BubblewrapProcessManager
+
+    support = BubblewrapProcessManager(Limits()).cgroups()
+    if support is None:
+        return {
+            "backend": backend,
+            "cgroups": "",
+            "limits": "rlimits only: no CPU share, memory per process (tmpfs not counted), "
+            "one process quota shared by all commands",
+        }
+    return {
+        "backend": backend,
+        "cgroups": support.describe(),
+        "limits": "per-command cgroup: memory with tmpfs, CPU share, process count",
+    }
 
 
 def workspace_path(project: Project) -> Path:
@@ -145,8 +175,9 @@ def command_run(
 
     The caller commits the changes (the pipeline does, together with its step). Setting
     ``cancel`` kills the command; its log then says so. ``on_output`` sees the output as
-    it arrives (see ProcessManager.execute). Raises SandboxError when the
-    sandbox itself cannot run.
+    it arrives (see ProcessManager.execute). A command that created more files or bytes
+    than SAMOKODER_SYNC_MAX_FILES / _BYTES allow has no changes (ChangesRefused is
+    recorded). Raises SandboxError when the sandbox itself cannot run.
     """
     project = branch.project
     manager = process_manager()
@@ -166,9 +197,13 @@ def command_run(
         duration_ms=result.duration_ms, timed_out=result.timed_out, truncated=result.truncated,
     )  # fmt: skip
     _record_command(project, command, result, limit)
-    report = workspace_collect(fs, files, settings.SAMOKODER_MAX_FILE_BYTES)
+    report = workspace_collect(fs, files, SyncLimits.from_settings())
     if result.cancelled:
         report.changes.clear()  # a killed command's half-written files are not kept
+    elif report.over_limit is not None:
+        kind, most = report.over_limit
+        refused = ChangesRefused(project_id=str(project.pk), command=command, kind=kind, limit=most)
+        ProjectEvent.record(refused, project=project)
     return CommandRun(log=log, result=result, changes=report.changes, refused=report.refused)
 
 
