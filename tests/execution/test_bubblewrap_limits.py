@@ -163,3 +163,14 @@ def test_without_cgroups_a_command_still_runs_under_rlimits(settings, workspaces
 
     assert result.usage is None
     assert result.stdout.startswith("saturated") and int(result.stdout.split()[-1]) < 32
+
+
+def test_a_commands_cgroups_are_gone_when_it_ends(workspaces):
+    manager = bubblewrap()
+    handle = sandbox(manager, workspaces, "tidy")
+
+    result = manager.execute(handle, "(sleep 30 &); echo started", timeout=30)
+
+    assert result.stdout.strip() == "started"
+    for parent in set(cgroup_support().parents.values()):
+        assert list(parent.glob("samokoder-*")) == []
