@@ -33,6 +33,7 @@ from execution.models import Container, ExecutionLog
 from execution.workspace import (
     LocalFileSystem,
     SyncLimits,
+    workspace_clear,
     workspace_collect,
     workspace_materialize,
 )
@@ -50,6 +51,7 @@ def process_manager() -> ProcessManager:
         file_size_mb=settings.SAMOKODER_SANDBOX_FILE_SIZE_MB,
         output_bytes=settings.SAMOKODER_SANDBOX_OUTPUT_BYTES,
         tmpfs_mb=settings.SAMOKODER_SANDBOX_TMPFS_MB,
+        disk_mb=settings.SAMOKODER_SANDBOX_DISK_MB,
     )
     if settings.SAMOKODER_SANDBOX_BACKEND == "docker":
         from execution.backends.docker import DockerProcessManager
@@ -177,7 +179,9 @@ def command_run(
     ``cancel`` kills the command; its log then says so. ``on_output`` sees the output as
     it arrives (see ProcessManager.execute). A command that created more files or bytes
     than SAMOKODER_SYNC_MAX_FILES / _BYTES allow has no changes (ChangesRefused is
-    recorded). Raises SandboxError when the sandbox itself cannot run.
+    recorded); one stopped for outgrowing SAMOKODER_SANDBOX_DISK_MB has none and its
+    workspace is emptied (the next command materialises it again). Raises SandboxError
+    when the sandbox itself cannot run.
     """
     project = branch.project
     manager = process_manager()
@@ -197,6 +201,9 @@ def command_run(
         duration_ms=result.duration_ms, timed_out=result.timed_out, truncated=result.truncated,
     )  # fmt: skip
     _record_command(project, command, result, limit)
+    if result.disk_exceeded:  # nothing it left is kept, and the space is given back
+        workspace_clear(fs)
+        return CommandRun(log=log, result=result, changes={}, refused={})
     report = workspace_collect(fs, files, SyncLimits.from_settings())
     if result.cancelled:
         report.changes.clear()  # a killed command's half-written files are not kept

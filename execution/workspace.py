@@ -148,6 +148,15 @@ def workspace_materialize(fs: LocalFileSystem, files: dict[str, str]) -> None:
         fs.write_text(path, text)
 
 
+def workspace_clear(fs: LocalFileSystem) -> None:
+    """Empty the folder, generated trees included (without following links)."""
+    for entry in os.scandir(fs.root):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        else:
+            os.unlink(entry.path)
+
+
 def workspace_collect(
     fs: LocalFileSystem, before: dict[str, str], limits: SyncLimits
 ) -> SyncReport:

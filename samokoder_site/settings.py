@@ -255,6 +255,8 @@ SAMOKODER_SANDBOX_FILE_SIZE_MB = env.int("SAMOKODER_SANDBOX_FILE_SIZE_MB", defau
 SAMOKODER_SANDBOX_OUTPUT_BYTES = env.int("SAMOKODER_SANDBOX_OUTPUT_BYTES", default=1_000_000)
 # Size of each of the sandbox's /tmp and /dev/shm (RAM, so within the memory limit too).
 SAMOKODER_SANDBOX_TMPFS_MB = env.int("SAMOKODER_SANDBOX_TMPFS_MB", default=256)
+# A command whose workspace grows past this on disk is stopped (looked at every second).
+SAMOKODER_SANDBOX_DISK_MB = env.int("SAMOKODER_SANDBOX_DISK_MB", default=5120)
 # bubblewrap: a cgroup per command (memory, CPU, processes) where cgroups are writable;
 # off, or where they are not, the limits fall back to rlimits (stated in /readyz).
 SAMOKODER_SANDBOX_CGROUPS = env.bool("SAMOKODER_SANDBOX_CGROUPS", default=True)

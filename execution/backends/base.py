@@ -1,5 +1,6 @@
 """The ProcessManager interface (the domain's Docker ACL) and what a command returns."""
 
+import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -28,6 +29,7 @@ class Limits:
     file_size_mb: int = 256
     output_bytes: int = 1_000_000
     tmpfs_mb: int = 256  # each of /tmp and /dev/shm; RAM, so also counted in memory_mb
+    disk_mb: int = 0  # the workspace's total on disk, looked at while it runs; 0: unbounded
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class ExecutionResult:
     truncated: bool
     cancelled: bool = False
     usage: ResourceUsage | None = None  # None where the backend cannot measure it
+    disk_exceeded: bool = False  # stopped because the workspace outgrew Limits.disk_mb
 
     @classmethod
     def assemble(
@@ -71,19 +74,25 @@ class ExecutionResult:
         outputs: tuple["CappedOutput", "CappedOutput"],
         started: float,
         usage: ResourceUsage | None = None,
+        disk_mb: int = 0,
     ) -> "ExecutionResult":
         """The result of a command whose wait ended in ``outcome`` (see ``wait_until``);
-        ``exit_code`` counts only when it finished ("done"), ``started`` is monotonic."""
+        ``exit_code`` counts only when it finished ("done"), ``started`` is monotonic,
+        ``disk_mb`` the limit a "disk" outcome went over (said at the end of stderr)."""
         out, err = outputs
+        stderr = err.text()
+        if outcome == "disk":
+            stderr += f"\n[… stopped: the workspace went over its disk limit of {disk_mb} MB]"
         return cls(
             exit_code=exit_code if outcome == "done" else None,
             stdout=out.text(),
-            stderr=err.text(),
+            stderr=stderr,
             duration_ms=round((time.monotonic() - started) * 1000),
             timed_out=outcome == "timeout",
             truncated=bool(out.dropped or err.dropped),
             cancelled=outcome == "cancelled",
             usage=usage,
+            disk_exceeded=outcome == "disk",
         )
 
 
@@ -126,13 +135,58 @@ class ProcessManager(ABC):
 
 
 CANCEL_POLL = 0.2  # seconds between looks at a cancel flag while a command runs
+DISK_POLL = 1.0  # seconds between measurements of a running command's workspace
+
+
+class WorkspaceWatch:
+    """Whether a running command's workspace holds more than ``limit_mb`` on disk.
+
+    Measured every ``DISK_POLL`` seconds by walking it (blocks allocated, links not
+    followed, stopping as soon as the limit is passed), so the bound is what the command
+    can write in about a second over the limit: enough to keep a command from filling
+    the host's disk, without a file system of its own per project."""
+
+    def __init__(self, root: Path, limit_mb: int) -> None:
+        self.root, self.limit = root, limit_mb * 1024 * 1024
+        self.next_look = 0.0
+
+    def over(self) -> bool:
+        if self.limit <= 0 or time.monotonic() < self.next_look:
+            return False
+        over = disk_used(self.root, stop_above=self.limit) > self.limit
+        self.next_look = time.monotonic() + DISK_POLL
+        return over
+
+
+def disk_used(root: Path, *, stop_above: int) -> int:
+    """Bytes allocated below ``root`` (not following links), or a number past
+    ``stop_above`` as soon as the walk gets there."""
+    total, stack = 0, [root]
+    while stack and total <= stop_above:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:  # removed while we looked
+            continue
+        for entry in entries:
+            try:
+                total += entry.stat(follow_symlinks=False).st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+            except OSError:
+                continue
+    return total
 
 
 def wait_until(
-    wait: Callable[[float], bool], *, timeout: float, cancel: threading.Event | None
+    wait: Callable[[float], bool],
+    *,
+    timeout: float,
+    cancel: threading.Event | None,
+    watch: WorkspaceWatch | None = None,
 ) -> str:
     """Block on ``wait(seconds) -> finished`` until it finishes ("done"), the timeout
-    passes ("timeout") or ``cancel`` is set ("cancelled").
+    passes ("timeout"), ``cancel`` is set ("cancelled") or the ``watch``ed workspace
+    outgrows its limit ("disk").
 
     ``wait`` blocks at most the seconds given and returns as soon as the command ends, so
     a short command costs no polling delay; cancel is looked at every ``CANCEL_POLL``.
@@ -141,6 +195,8 @@ def wait_until(
     while True:
         if cancel is not None and cancel.is_set():
             return "cancelled"
+        if watch is not None and watch.over():
+            return "disk"
         left = deadline - time.monotonic()
         if left <= 0:
             return "timeout"

@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -31,6 +32,7 @@ from execution.backends.base import (
     ProcessManager,
     SandboxHandle,
     SandboxUnavailable,
+    WorkspaceWatch,
     wait_until,
 )
 from execution.backends.cgroups import CgroupSupport, CommandCgroup, cgroup_support
@@ -75,7 +77,9 @@ class BubblewrapProcessManager(ProcessManager):
                 start_new_session=True,  # one process group to kill on timeout
                 env={"PATH": "/usr/bin:/bin"},
             )
-            return self._collect(process, started, timeout, cancel, on_output, group)
+            watch = WorkspaceWatch(handle.workspace, self.limits.disk_mb)
+            waiting = Waiting(started, timeout, cancel, watch)
+            return self._collect(process, waiting, on_output, group)
 
     def stop(self, handle: SandboxHandle) -> None:
         """Nothing keeps running between commands: each dies with its PID namespace."""
@@ -164,9 +168,7 @@ class BubblewrapProcessManager(ProcessManager):
     def _collect(
         self,
         process: subprocess.Popen,
-        started: float,
-        timeout: float,
-        cancel: threading.Event | None,
+        waiting: "Waiting",
         on_output: OnOutput | None,
         group: CommandCgroup | None,
     ) -> ExecutionResult:
@@ -175,7 +177,10 @@ class BubblewrapProcessManager(ProcessManager):
                    CappedReader(process.stderr, limit, on_output)]  # fmt: skip
         for reader in readers:
             reader.start()
-        outcome = wait_until(partial(_exited, process), timeout=timeout, cancel=cancel)
+        outcome = wait_until(
+            partial(_exited, process), timeout=waiting.timeout, cancel=waiting.cancel,
+            watch=waiting.watch,
+        )  # fmt: skip
         if outcome != "done":
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -183,9 +188,19 @@ class BubblewrapProcessManager(ProcessManager):
             reader.join(timeout=10)
         return ExecutionResult.assemble(
             outcome=outcome, exit_code=process.returncode,
-            outputs=(readers[0].output, readers[1].output), started=started,
-            usage=group.usage() if group is not None else None,
+            outputs=(readers[0].output, readers[1].output), started=waiting.started,
+            usage=group.usage() if group is not None else None, disk_mb=self.limits.disk_mb,
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How long and on what a running command is waited for."""
+
+    started: float
+    timeout: float
+    cancel: threading.Event | None
+    watch: WorkspaceWatch
 
 
 def _joining(group: CommandCgroup | None) -> list[str]:

@@ -25,6 +25,7 @@ from execution.backends.base import (
     SandboxError,
     SandboxHandle,
     SandboxUnavailable,
+    WorkspaceWatch,
     wait_until,
 )
 from execution.workspace import hand_over
@@ -128,13 +129,17 @@ class DockerProcessManager(ProcessManager):
         started = time.monotonic()
         reader = _DemuxReader(stream, self.limits.output_bytes, on_output)
         reader.start()
-        outcome = wait_until(partial(_finished, reader), timeout=timeout, cancel=cancel)
+        watch = WorkspaceWatch(handle.workspace, self.limits.disk_mb)
+        outcome = wait_until(
+            partial(_finished, reader), timeout=timeout, cancel=cancel, watch=watch
+        )
         self._kill_all(handle)  # a stopped command, and anything left in the background
         reader.join(10)
         exit_code = api.exec_inspect(exec_id)["ExitCode"] if outcome == "done" else None
         return ExecutionResult.assemble(
-            outcome=outcome, exit_code=exit_code, outputs=reader.outputs, started=started
-        )
+            outcome=outcome, exit_code=exit_code, outputs=reader.outputs, started=started,
+            disk_mb=self.limits.disk_mb,
+        )  # fmt: skip
 
     def _kill_all(self, handle: SandboxHandle) -> None:
         with contextlib.suppress(DockerException):  # the container died: nothing left to kill

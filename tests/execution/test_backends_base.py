@@ -50,3 +50,13 @@ def test_nul_bytes_and_invalid_utf8_become_replacement_characters():
     out.add(b"a\x00b\xffc")
 
     assert out.text() == "a\ufffdb\ufffdc"
+
+
+def test_a_command_stopped_at_the_disk_limit_says_so_and_has_no_exit_code():
+    result = ExecutionResult.assemble(
+        outcome="disk", exit_code=0, outputs=outputs(b"", b"err"), started=time.monotonic(),
+        disk_mb=20,
+    )  # fmt: skip
+
+    assert (result.exit_code, result.disk_exceeded, result.timed_out) == (None, True, False)
+    assert result.stderr == "err\n[… stopped: the workspace went over its disk limit of 20 MB]"

@@ -273,3 +273,18 @@ def test_a_tmpfs_bomb_is_bounded(branch):
 
     assert outcome.log.stdout.split("\n")[:2] == ["/dev/shm full", "/tmp full"]  # noqa: S108
     assert "No space left on device" in outcome.log.stderr
+
+
+def test_a_command_filling_the_workspace_is_stopped_at_the_disk_limit(branch, settings):
+    settings.SAMOKODER_SANDBOX_DISK_MB = 20
+    # Not synced back (node_modules), each file small: only the workspace's total shows it.
+    fill = (
+        "mkdir -p node_modules && for i in $(seq 100); do "
+        "head -c 1M /dev/zero > node_modules/f$i; done; sleep 20; echo never"
+    )
+    outcome = run(branch, fill, timeout=60)
+
+    assert outcome.log.exit_code is None and not outcome.log.timed_out
+    assert "never" not in outcome.log.stdout
+    assert "disk limit of 20 MB" in outcome.log.stderr
+    assert run(branch, "echo free").log.stdout.strip() == "free"
