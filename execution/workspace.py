@@ -131,8 +131,14 @@ def hand_over(workspace: Path) -> None:
     if os.geteuid() != 0:
         return
     uid = settings.SAMOKODER_SANDBOX_UID
-    for path in [workspace, *workspace.rglob("*")]:
-        os.lchown(path, uid, uid)
+    os.lchown(workspace, uid, uid)
+    stack = [workspace]
+    while stack:  # lazily, links not followed: a command may have left 100,000 files
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                os.lchown(entry.path, uid, uid)
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
 
 
 def workspace_materialize(fs: LocalFileSystem, files: dict[str, str]) -> None:
@@ -141,9 +147,9 @@ def workspace_materialize(fs: LocalFileSystem, files: dict[str, str]) -> None:
     Nothing a command left is opened: entries not in ``files`` are unlinked, the rest
     are written afresh (see ``LocalFileSystem.write_text``)."""
     fs.root.mkdir(parents=True, exist_ok=True)
-    for relative, entry in list(fs.walk()):
-        if relative not in files:
-            os.unlink(entry.path)
+    stale = [entry.path for relative, entry in fs.walk() if relative not in files]
+    for path in stale:
+        os.unlink(path)
     for path, text in files.items():
         fs.write_text(path, text)
 

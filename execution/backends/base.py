@@ -148,7 +148,8 @@ class WorkspaceWatch:
 
     def __init__(self, root: Path, limit_mb: int) -> None:
         self.root, self.limit = root, limit_mb * 1024 * 1024
-        self.next_look = 0.0
+        # First look after a second: short commands, most of them, never pay for a walk.
+        self.next_look = time.monotonic() + DISK_POLL
 
     def over(self) -> bool:
         if self.limit <= 0 or time.monotonic() < self.next_look:
@@ -164,17 +165,21 @@ def disk_used(root: Path, *, stop_above: int) -> int:
     total, stack = 0, [root]
     while stack and total <= stop_above:
         try:
-            entries = list(os.scandir(stack.pop()))
+            with os.scandir(stack.pop()) as entries:  # lazily: a folder may hold 100,000
+                for entry in entries:
+                    total += _allocated(entry, stack)
         except OSError:  # removed while we looked
             continue
-        for entry in entries:
-            try:
-                total += entry.stat(follow_symlinks=False).st_blocks * 512
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-            except OSError:
-                continue
     return total
+
+
+def _allocated(entry: os.DirEntry, folders: list[Path]) -> int:
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            folders.append(Path(entry.path))
+        return entry.stat(follow_symlinks=False).st_blocks * 512
+    except OSError:
+        return 0
 
 
 def wait_until(
