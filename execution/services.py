@@ -76,7 +76,7 @@ def sandbox_limits_describe() -> dict[str, str]:
             "backend": backend,
             "cgroups": "",
             "limits": "rlimits only: no CPU share, memory per process (tmpfs not counted), "
-            "one process quota shared by all commands",
+            "processes per command uid",
         }
     return {
         "backend": backend,

@@ -126,11 +126,12 @@ def _clear(folder: int, name: str) -> None:
         os.unlink(name, dir_fd=folder)
 
 
-def hand_over(workspace: Path) -> None:
-    """Give the workspace to the sandbox uid, which must own it to write in it."""
+def hand_over(workspace: Path, *, uid: int | None = None) -> None:
+    """Give the workspace to ``uid`` (the sandbox uid by default), which must own it to
+    write in it. Only root can; otherwise the sandbox runs as us and owns it already."""
     if os.geteuid() != 0:
         return
-    uid = settings.SAMOKODER_SANDBOX_UID
+    uid = settings.SAMOKODER_SANDBOX_UID if uid is None else uid
     os.lchown(workspace, uid, uid)
     stack = [workspace]
     while stack:  # lazily, links not followed: a command may have left 100,000 files

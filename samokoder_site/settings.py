@@ -248,6 +248,9 @@ SAMOKODER_SANDBOX_BACKEND = env.str("SAMOKODER_SANDBOX_BACKEND", default="bubble
 SAMOKODER_SANDBOX_IMAGE = env.str("SAMOKODER_SANDBOX_IMAGE", default="samokoder-sandbox:bookworm")
 SAMOKODER_SANDBOX_INSTALL_NETWORK = env.bool("SAMOKODER_SANDBOX_INSTALL_NETWORK", default=False)
 SAMOKODER_SANDBOX_UID = env.int("SAMOKODER_SANDBOX_UID", default=10001)
+# bubblewrap as root: each running command gets a uid of its own from
+# SAMOKODER_SANDBOX_UID .. + COUNT - 1 (process limits count per uid).
+SAMOKODER_SANDBOX_UID_COUNT = env.int("SAMOKODER_SANDBOX_UID_COUNT", default=64)
 SAMOKODER_SANDBOX_MEMORY_MB = env.int("SAMOKODER_SANDBOX_MEMORY_MB", default=4096)
 SAMOKODER_SANDBOX_CPUS = env.float("SAMOKODER_SANDBOX_CPUS", default=1.0)
 SAMOKODER_SANDBOX_PIDS = env.int("SAMOKODER_SANDBOX_PIDS", default=128)

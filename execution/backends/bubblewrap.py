@@ -5,8 +5,9 @@ nothing outlives it), sees /usr read-only, sized tmpfs /tmp and /dev/shm, and th
 project's workspace as the only writable place. Where cgroups are writable it runs in a
 cgroup of its own (see ``cgroups``): memory including its tmpfs, a CPU share and a
 process count that are its alone. Everywhere it runs under rlimits (address space, file
-size; processes too when there is no pids group). Started as root, it drops to a
-dedicated uid first: the kernel does not count root's processes against RLIMIT_NPROC.
+size; processes too when there is no pids group). Started as root, it drops to a uid
+of the command's own first (leased from SAMOKODER_SANDBOX_UID on): the kernel does not
+count root's processes against RLIMIT_NPROC, and counts everyone else's per uid.
 """
 
 import contextlib
@@ -36,6 +37,7 @@ from execution.backends.base import (
     wait_until,
 )
 from execution.backends.cgroups import CgroupSupport, CommandCgroup, cgroup_support
+from execution.backends.uids import uid_lease
 from execution.workspace import hand_over
 
 READ_ONLY_SYSTEM = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
@@ -64,13 +66,13 @@ class BubblewrapProcessManager(ProcessManager):
         on_output: OnOutput | None = None,
     ) -> ExecutionResult:
         bwrap = self._require_bwrap()
-        hand_over(handle.workspace)
         started = time.monotonic()
         # The command is untrusted by design: it runs only inside the sandbox built here.
         sandbox = [bwrap, *self._arguments(handle.workspace, network), "/bin/sh", "-c", command]
-        with self._cgroup() as group:
+        with self._uid() as uid, self._cgroup() as group:
+            hand_over(handle.workspace, uid=uid)
             process = subprocess.Popen(  # noqa: S603
-                [*_joining(group), *self._launcher(group is not None), *sandbox],
+                [*_joining(group), *self._launcher(uid, group is not None), *sandbox],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -95,6 +97,13 @@ class BubblewrapProcessManager(ProcessManager):
         support = cgroup_support()
         return support if support.version else None
 
+    def _uid(self) -> contextlib.AbstractContextManager[int | None]:
+        """As root, a uid of the command's own (see ``uids``); otherwise it runs as us."""
+        if os.geteuid() != 0:
+            return contextlib.nullcontext()
+        first, count = settings.SAMOKODER_SANDBOX_UID, settings.SAMOKODER_SANDBOX_UID_COUNT
+        return uid_lease(first=first, count=count)
+
     def _cgroup(self) -> contextlib.AbstractContextManager[CommandCgroup | None]:
         support = self.cgroups()
         return CommandCgroup(support, self.limits) if support else contextlib.nullcontext()
@@ -115,7 +124,7 @@ class BubblewrapProcessManager(ProcessManager):
         for folder in workspace.resolve().parents:
             if not folder.stat().st_mode & 0o001:
                 raise SandboxUnavailable(
-                    f"The sandbox user (uid {settings.SAMOKODER_SANDBOX_UID}) cannot reach "
+                    f"The sandbox users (uid {settings.SAMOKODER_SANDBOX_UID} on) cannot reach "
                     f"{workspace}: {folder} is not traversable by others. Run chmod o+x on it "
                     "or set SAMOKODER_WORKSPACES_DIR to a folder under one that is."
                 )
@@ -139,22 +148,20 @@ class BubblewrapProcessManager(ProcessManager):
                 arguments += ["--ro-bind", path, path]
         return [*arguments, "--"]
 
-    def _launcher(self, in_cgroup: bool) -> list[str]:
-        """setpriv (as root: drop to the sandbox uid, no groups) then prlimit (the limits),
-        both exec'ing the next: no Python runs in the child, so a worker's other threads
-        (heartbeat, publishing, output readers) cannot deadlock it as preexec_fn could.
-        Root is exempt from RLIMIT_NPROC, hence the uid first. In a cgroup the process
-        count is the group's own: RLIMIT_NPROC would count every command of the shared
-        uid together, and one tenant's fork bomb would stop another's forks."""
+    def _launcher(self, uid: int | None, in_cgroup: bool) -> list[str]:
+        """setpriv (as root: drop to the command's uid, no groups) then prlimit (the
+        limits), both exec'ing the next: no Python runs in the child, so a worker's other
+        threads (heartbeat, publishing, output readers) cannot deadlock it as preexec_fn
+        could. Root is exempt from RLIMIT_NPROC, hence the uid first. In a cgroup the
+        process count is the group's own, and RLIMIT_NPROC is left out."""
         limits, mb = self.limits, 1024 * 1024
         nproc = [] if in_cgroup else [f"--nproc={limits.pids}"]
         prlimit = [
             self._tool("prlimit"), f"--as={limits.memory_mb * mb}",
             f"--fsize={limits.file_size_mb * mb}", *nproc, "--core=0", "--",
         ]  # fmt: skip
-        if os.geteuid() != 0:
+        if uid is None:
             return prlimit
-        uid = settings.SAMOKODER_SANDBOX_UID
         setpriv = [self._tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         return [*setpriv, *prlimit]
 
