@@ -66,11 +66,11 @@ class BubblewrapProcessManager(ProcessManager):
         on_output: OnOutput | None = None,
     ) -> ExecutionResult:
         bwrap = self._require_bwrap()
-        started = time.monotonic()
         # The command is untrusted by design: it runs only inside the sandbox built here.
         sandbox = [bwrap, *self._arguments(handle.workspace, network), "/bin/sh", "-c", command]
         with self._uid() as uid, self._cgroup() as group:
             hand_over(handle.workspace, uid=uid)
+            started = time.monotonic()
             process = subprocess.Popen(  # noqa: S603
                 [*_joining(group), *self._launcher(uid, group is not None), *sandbox],
                 stdin=subprocess.DEVNULL,
