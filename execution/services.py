@@ -5,6 +5,7 @@ recorded. There is no unsandboxed fallback: when the backend is missing, the com
 is refused with SandboxUnavailable, whose message says what to install.
 """
 
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -72,11 +73,12 @@ def sandbox_limits_describe() -> dict[str, str]:
 
     support = BubblewrapProcessManager(Limits()).cgroups()
     if support is None:
+        processes = "per command uid" if os.geteuid() == 0 else "one quota for all commands"
         return {
             "backend": backend,
             "cgroups": "",
             "limits": "rlimits only: no CPU share, memory per process (tmpfs not counted), "
-            "processes per command uid",
+            f"processes {processes}",
         }
     return {
         "backend": backend,

@@ -250,9 +250,10 @@ def main() -> int:
     else:
         print(
             "WARNING: no writable cgroups here, so sandboxed commands are limited by rlimits "
-            f"only ({support.reason}). A command can then use every core until its timeout, "
-            "fill memory through /tmp, and share one process quota with every other "
-            "command. Run as root on a host with the memory, cpu and pids controllers."
+            f"only ({support.reason}). A command can then use every core until its timeout "
+            "and fill memory through /tmp; unless the app runs as root (a uid per command) "
+            "all commands share one process quota. Run as root on a host with the memory, "
+            "cpu and pids cgroup controllers for a cgroup per command."
         )
     return 0
 
