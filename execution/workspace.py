@@ -183,9 +183,9 @@ def workspace_collect(
             report.refused[_readable(relative)] = reason
             continue
         seen.add(relative)
-        text = _text(Path(entry.path))
-        if text is None:
-            report.refused[relative] = "not UTF-8 text"
+        text, unkept = _read(Path(entry.path))
+        if unkept:
+            report.refused[relative] = unkept
         elif before.get(relative) != text:
             report.changes[relative] = text
     for path in before.keys() - seen:
@@ -233,16 +233,21 @@ def _refusal(relative: str, entry: os.DirEntry, max_bytes: int) -> str:
     return ""
 
 
-def _text(path: Path) -> str | None:
-    # The listing may be stale: open without following a link or waiting on a FIFO, and
-    # read only what is (still) a regular file.
-    fd = os.open(path, os.O_RDONLY | NO_SURPRISES)
+def _read(path: Path) -> tuple[str, str]:
+    """The file's text and "", or "" and why it cannot be kept.
+
+    The listing may be stale: open without following a link or waiting on a FIFO, and
+    read only what is (still) a regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | NO_SURPRISES)
+    except OSError:
+        return "", "changed while being read"
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
+            return "", "not a regular file"
         data = handle.read()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return None
-    return None if "\x00" in text else text
+        return "", "not UTF-8 text"
+    return ("", "not UTF-8 text") if "\x00" in text else (text, "")

@@ -131,3 +131,16 @@ def test_a_file_name_that_is_not_utf8_is_reported_readably(fs):
     [(path, reason)] = report.refused.items()
     assert path == "bad\ufffdname.txt" and path.encode("utf-8")  # storable as text
     assert reason == "file name is not UTF-8"
+
+
+@pytest.mark.timeout(10, method="signal")
+def test_reading_back_never_follows_a_link_or_waits_on_a_fifo_swapped_in_after_listing(tmp_path):
+    from execution.workspace import _read
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "link").symlink_to("/etc/passwd")
+    (tmp_path / "text").write_text("kept\n")
+
+    assert _read(tmp_path / "fifo") == ("", "not a regular file")
+    assert _read(tmp_path / "link") == ("", "changed while being read")
+    assert _read(tmp_path / "text") == ("kept\n", "")
