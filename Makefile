@@ -9,7 +9,7 @@ export PORT
 # Debian packages the test suite drives: the browser, its driver, the sandbox, gettext.
 TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext nginx
 
-.PHONY: run scale test lint bench setup install install-dev system-deps sandbox-deps sandbox-image messages migrate format clean
+.PHONY: run scale test lint bench setup install install-dev system-deps sandbox-deps sandbox-limits sandbox-image messages migrate format clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -48,7 +48,12 @@ sandbox-deps:
 	  echo "Install it with: sudo apt-get install bubblewrap"; \
 	fi
 
-run: setup sandbox-deps
+# Per-command cgroups (memory, CPU share, processes) need writable cgroups; without them
+# commands still run, limited by rlimits only, and this says so (as /readyz does).
+sandbox-limits: $(VENV)/.installed
+	@$(BIN)/python -m execution.backends.cgroups
+
+run: setup sandbox-deps sandbox-limits
 	$(BIN)/python scripts/with_redis.py $(BIN)/python scripts/run.py
 
 # The production process model on one machine: N daphne behind nginx, M workers, beat.

@@ -1,16 +1,22 @@
-"""Per-command overhead of each sandbox backend, against a bare subprocess (issue 5).
+"""Per-command overhead of each sandbox backend, and what a CPU burner costs a neighbour.
 
-The same command (`python3 -c pass`) runs N times bare, in bubblewrap, and, when a
-Docker daemon answers, by `docker exec` in an already running container; medians
-are printed side by side from one run.
+1. The same command (`python3 -c pass`) runs N times bare, in bubblewrap under rlimits
+   only (no cgroups: the path before issue 14, and the fallback), in bubblewrap with a
+   cgroup per command, and, when a Docker daemon answers, by `docker exec` in an already
+   running container; medians side by side from one run.
+2. Tenant isolation (issue 14): one project's command keeps busy loops on every core
+   while another project's `python3 -c pass` is timed; the ratio to its idle median is
+   printed, with how often the burner's cgroup throttled it.
 
     python bench/sandbox.py
 """
 
+import os
 import shutil
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -18,11 +24,12 @@ from setup import django_on_fresh_database
 
 RUNS = 30
 COMMAND = "python3 -c pass"
+BURN_SECONDS = 20
 
 
-def median_ms(call) -> float:
+def median_ms(call, runs: int = RUNS) -> float:
     timings = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         started = time.perf_counter()
         call()
         timings.append((time.perf_counter() - started) * 1000)
@@ -30,6 +37,8 @@ def median_ms(call) -> float:
 
 
 def run() -> None:
+    from django.conf import settings
+
     from execution.backends.base import Limits
     from execution.backends.bubblewrap import BubblewrapProcessManager
 
@@ -44,14 +53,57 @@ def run() -> None:
     try:
         manager = BubblewrapProcessManager(Limits())
         handle = manager.create_container(project_id="bench", workspace=workspace / "ws")
-        rows.append(("bubblewrap", median_ms(lambda: manager.execute(handle, COMMAND, timeout=30))))
+        settings.SAMOKODER_SANDBOX_CGROUPS = False
+        rows.append(("bubblewrap, rlimits only", bubblewrap_ms(manager, handle)))
+        settings.SAMOKODER_SANDBOX_CGROUPS = True
+        if manager.cgroups() is not None:
+            rows.append(("bubblewrap + cgroup", bubblewrap_ms(manager, handle)))
         rows += docker_rows(workspace)
+        print_overhead(rows)
+        if manager.cgroups() is not None:
+            settings.SAMOKODER_SANDBOX_CGROUPS = False
+            neighbour(manager, workspace, "rlimits only")
+            settings.SAMOKODER_SANDBOX_CGROUPS = True
+            neighbour(manager, workspace, "cgroup")
+        else:
+            print("tenant isolation: not measured (no writable cgroups here)")
     finally:
         shutil.rmtree(workspace, ignore_errors=True)
+
+
+def bubblewrap_ms(manager, handle) -> float:
+    return median_ms(lambda: manager.execute(handle, COMMAND, timeout=30))
+
+
+def print_overhead(rows: list[tuple[str, float]]) -> None:
     bare = rows[0][1]
     print(f"`{COMMAND}`, median of {RUNS} runs")
     for name, ms in rows:
         print(f"{name:28} {ms:8.1f} ms   overhead {ms - bare:+7.1f} ms   ({ms / bare:.1f}x)")
+
+
+def neighbour(manager, workspace: Path, label: str) -> None:
+    """Project B's command latency, idle and while project A burns every core."""
+    burner = manager.create_container(project_id="burner", workspace=workspace / "burner")
+    other = manager.create_container(project_id="other", workspace=workspace / "other")
+    idle = bubblewrap_ms(manager, other)
+    loops = " ".join(str(n) for n in range(2 * (os.cpu_count() or 1)))
+    burn = f"for i in {loops}; do timeout {BURN_SECONDS} sh -c 'while :; do :; done' & done; wait"
+    results = []
+    thread = threading.Thread(
+        target=lambda: results.append(manager.execute(burner, burn, timeout=BURN_SECONDS + 30))
+    )
+    thread.start()
+    time.sleep(2)  # the burner is running on every core by now
+    busy = median_ms(lambda: manager.execute(other, COMMAND, timeout=30), runs=15)
+    thread.join()
+    usage = results[0].usage
+    throttled = f"{usage.cpu_throttled} periods" if usage else "not capped"
+    print(
+        f"{label}: neighbour `{COMMAND}` while another project burns {len(loops.split())} "
+        f"loops (share {manager.limits.cpus} CPU): idle {idle:.1f} ms, busy {busy:.1f} ms, "
+        f"ratio {busy / idle:.2f}x; burner throttled: {throttled}"
+    )
 
 
 def docker_rows(workspace: Path) -> list[tuple[str, float]]:

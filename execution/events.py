@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from django.utils.translation import gettext as _
+
 from samokoder_site.events import DomainEvent
 
 
@@ -34,6 +36,31 @@ class FilesRefused(DomainEvent):
 
     project_id: str
     paths: dict
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ChangesRefused(DomainEvent):
+    """A command created more files or bytes than one command may: nothing it changed
+    was kept. ``kind`` is "files" or "bytes"; ``limit`` the setting it went over."""
+
+    project_id: str
+    command: str
+    kind: str
+    limit: int
+
+    def message(self) -> str:
+        """The sentence shown for it, in the active language."""
+        if self.kind == "files":
+            text = _(
+                "“%(command)s” created more than %(limit)d files, so none of its changes "
+                "were kept. Write fewer files, or keep generated ones out of the project."
+            )
+        else:
+            text = _(
+                "“%(command)s” wrote more than %(limit)d bytes of files, so none of its "
+                "changes were kept. Write less, or keep generated files out of the project."
+            )
+        return text % {"command": self.command, "limit": self.limit}
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -5,6 +5,7 @@ recorded. There is no unsandboxed fallback: when the backend is missing, the com
 is refused with SandboxUnavailable, whose message says what to install.
 """
 
+import os
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,6 +22,7 @@ from execution.backends.base import (
     SandboxHandle,
 )
 from execution.events import (
+    ChangesRefused,
     CommandExecuted,
     CommandTimeout,
     ContainerCreated,
@@ -28,7 +30,13 @@ from execution.events import (
     FilesRefused,
 )
 from execution.models import Container, ExecutionLog
-from execution.workspace import LocalFileSystem, workspace_collect, workspace_materialize
+from execution.workspace import (
+    LocalFileSystem,
+    SyncLimits,
+    workspace_clear,
+    workspace_collect,
+    workspace_materialize,
+)
 from files.selectors import state_get, state_texts
 from projects.models import Branch, Project, ProjectEvent
 
@@ -41,6 +49,8 @@ def process_manager() -> ProcessManager:
         pids=settings.SAMOKODER_SANDBOX_PIDS,
         file_size_mb=settings.SAMOKODER_SANDBOX_FILE_SIZE_MB,
         output_bytes=settings.SAMOKODER_SANDBOX_OUTPUT_BYTES,
+        tmpfs_mb=settings.SAMOKODER_SANDBOX_TMPFS_MB,
+        disk_mb=settings.SAMOKODER_SANDBOX_DISK_MB,
     )
     if settings.SAMOKODER_SANDBOX_BACKEND == "docker":
         from execution.backends.docker import DockerProcessManager
@@ -49,6 +59,30 @@ def process_manager() -> ProcessManager:
     from execution.backends.bubblewrap import BubblewrapProcessManager
 
     return BubblewrapProcessManager(limits)
+
+
+def sandbox_limits_describe() -> dict[str, str]:
+    """How sandboxed commands are limited on this machine, for /readyz: the backend, the
+    cgroups each command gets ("" when none) and the limits in words."""
+    backend = settings.SAMOKODER_SANDBOX_BACKEND
+    if backend == "docker":
+        return {"backend": backend, "cgroups": "", "limits": "per-container limits (Docker)"}
+    from execution.backends.bubblewrap import BubblewrapProcessManager
+
+    support = BubblewrapProcessManager(Limits()).cgroups()
+    if support is None:
+        processes = "per command uid" if os.geteuid() == 0 else "one quota for all commands"
+        return {
+            "backend": backend,
+            "cgroups": "",
+            "limits": "rlimits only: no CPU share, memory per process (tmpfs not counted), "
+            f"processes {processes}",
+        }
+    return {
+        "backend": backend,
+        "cgroups": support.describe(),
+        "limits": "per-command cgroup: memory with tmpfs, CPU share, process count",
+    }
 
 
 def workspace_path(project: Project) -> Path:
@@ -108,8 +142,11 @@ def command_run(
 
     The caller commits the changes (the pipeline does, together with its step). Setting
     ``cancel`` kills the command; its log then says so. ``on_output`` sees the output as
-    it arrives (see ProcessManager.execute). Raises SandboxError when the
-    sandbox itself cannot run.
+    it arrives (see ProcessManager.execute). A command that created more files or bytes
+    than SAMOKODER_SYNC_MAX_FILES / _BYTES allow has no changes (ChangesRefused is
+    recorded); one stopped for outgrowing SAMOKODER_SANDBOX_DISK_MB has none and its
+    workspace is emptied (the next command materialises it again). Raises SandboxError
+    when the sandbox itself cannot run.
     """
     project = branch.project
     manager = process_manager()
@@ -129,9 +166,16 @@ def command_run(
         duration_ms=result.duration_ms, timed_out=result.timed_out, truncated=result.truncated,
     )  # fmt: skip
     _record_command(project, command, result, limit)
-    report = workspace_collect(fs, files, settings.SAMOKODER_MAX_FILE_BYTES)
+    if result.disk_exceeded:  # nothing it left is kept, and the space is given back
+        workspace_clear(fs)
+        return CommandRun(log=log, result=result, changes={}, refused={})
+    report = workspace_collect(fs, files, SyncLimits.from_settings())
     if result.cancelled:
         report.changes.clear()  # a killed command's half-written files are not kept
+    elif report.over_limit is not None:
+        kind, most = report.over_limit
+        refused = ChangesRefused(project_id=str(project.pk), command=command, kind=kind, limit=most)
+        ProjectEvent.record(refused, project=project)
     return CommandRun(log=log, result=result, changes=report.changes, refused=report.refused)
 
 

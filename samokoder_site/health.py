@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 
+from execution.services import sandbox_limits_describe
+
 logger = logging.getLogger(__name__)
 
 
@@ -16,10 +18,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 def readyz(request: HttpRequest) -> JsonResponse:
-    """200 when the database and Redis answer, 503 naming what does not."""
+    """200 when the database and Redis answer, 503 naming what does not; ``sandbox`` says
+    how commands are limited here (weaker limits are stated, not a failure)."""
     checks = {"database": _database_ok(), "redis": _redis_ok()}
     ready = all(checks.values())
-    body = {"status": "ok" if ready else "unavailable", "checks": checks}
+    body = {
+        "status": "ok" if ready else "unavailable",
+        "checks": checks,
+        "sandbox": sandbox_limits_describe(),
+    }
     return JsonResponse(body, status=200 if ready else 503)
 
 

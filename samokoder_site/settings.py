@@ -269,11 +269,24 @@ SAMOKODER_SANDBOX_BACKEND = env.str("SAMOKODER_SANDBOX_BACKEND", default="bubble
 SAMOKODER_SANDBOX_IMAGE = env.str("SAMOKODER_SANDBOX_IMAGE", default="samokoder-sandbox:bookworm")
 SAMOKODER_SANDBOX_INSTALL_NETWORK = env.bool("SAMOKODER_SANDBOX_INSTALL_NETWORK", default=False)
 SAMOKODER_SANDBOX_UID = env.int("SAMOKODER_SANDBOX_UID", default=10001)
+# bubblewrap as root: each running command gets a uid of its own from
+# SAMOKODER_SANDBOX_UID .. + COUNT - 1 (process limits count per uid).
+SAMOKODER_SANDBOX_UID_COUNT = env.int("SAMOKODER_SANDBOX_UID_COUNT", default=64)
 SAMOKODER_SANDBOX_MEMORY_MB = env.int("SAMOKODER_SANDBOX_MEMORY_MB", default=4096)
 SAMOKODER_SANDBOX_CPUS = env.float("SAMOKODER_SANDBOX_CPUS", default=1.0)
 SAMOKODER_SANDBOX_PIDS = env.int("SAMOKODER_SANDBOX_PIDS", default=128)
 SAMOKODER_SANDBOX_FILE_SIZE_MB = env.int("SAMOKODER_SANDBOX_FILE_SIZE_MB", default=256)
 SAMOKODER_SANDBOX_OUTPUT_BYTES = env.int("SAMOKODER_SANDBOX_OUTPUT_BYTES", default=1_000_000)
+# Size of each of the sandbox's /tmp and /dev/shm (RAM, so within the memory limit too).
+SAMOKODER_SANDBOX_TMPFS_MB = env.int("SAMOKODER_SANDBOX_TMPFS_MB", default=256)
+# A command whose workspace grows past this on disk is stopped (looked at every second).
+SAMOKODER_SANDBOX_DISK_MB = env.int("SAMOKODER_SANDBOX_DISK_MB", default=5120)
+# bubblewrap: a cgroup per command (memory, CPU, processes) where cgroups are writable;
+# off, or where they are not, the limits fall back to rlimits (stated in /readyz).
+SAMOKODER_SANDBOX_CGROUPS = env.bool("SAMOKODER_SANDBOX_CGROUPS", default=True)
+# Sync-back: what one command may create; over either limit its whole change is refused.
+SAMOKODER_SYNC_MAX_FILES = env.int("SAMOKODER_SYNC_MAX_FILES", default=2000)
+SAMOKODER_SYNC_MAX_BYTES = env.int("SAMOKODER_SYNC_MAX_BYTES", default=50_000_000)
 SAMOKODER_COMMAND_TIMEOUT = env.float("SAMOKODER_COMMAND_TIMEOUT", default=300.0)
 # Generation runs (issue 6): guards per run, overridable per project; the heartbeat lets
 # a beat task hand a run whose worker died to another worker.

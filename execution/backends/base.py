@@ -1,5 +1,6 @@
 """The ProcessManager interface (the domain's Docker ACL) and what a command returns."""
 
+import os
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -27,6 +28,8 @@ class Limits:
     pids: int = 128
     file_size_mb: int = 256
     output_bytes: int = 1_000_000
+    tmpfs_mb: int = 256  # each of /tmp and /dev/shm; RAM, so also counted in memory_mb
+    disk_mb: int = 0  # the workspace's total on disk, looked at while it runs; 0: unbounded
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,16 @@ class SandboxHandle:
 
 
 @dataclass(frozen=True)
+class ResourceUsage:
+    """How hard a command's own cgroup held it back, read just before the group goes."""
+
+    memory_peak_bytes: int = 0
+    oom_kills: int = 0  # processes the group's memory limit killed
+    cpu_throttled: int = 0  # scheduler periods the command wanted more than its CPU share
+    forks_refused: int = 0  # forks the group's process limit refused
+
+
+@dataclass(frozen=True)
 class ExecutionResult:
     exit_code: int | None
     stdout: str
@@ -49,6 +62,38 @@ class ExecutionResult:
     timed_out: bool
     truncated: bool
     cancelled: bool = False
+    usage: ResourceUsage | None = None  # None where the backend cannot measure it
+    disk_exceeded: bool = False  # stopped because the workspace outgrew Limits.disk_mb
+
+    @classmethod
+    def assemble(
+        cls,
+        *,
+        outcome: str,
+        exit_code: int | None,
+        outputs: tuple["CappedOutput", "CappedOutput"],
+        started: float,
+        usage: ResourceUsage | None = None,
+        disk_mb: int = 0,
+    ) -> "ExecutionResult":
+        """The result of a command whose wait ended in ``outcome`` (see ``wait_until``);
+        ``exit_code`` counts only when it finished ("done"), ``started`` is monotonic,
+        ``disk_mb`` the limit a "disk" outcome went over (said at the end of stderr)."""
+        out, err = outputs
+        stderr = err.text()
+        if outcome == "disk":
+            stderr += f"\n[… stopped: the workspace went over its disk limit of {disk_mb} MB]"
+        return cls(
+            exit_code=exit_code if outcome == "done" else None,
+            stdout=out.text(),
+            stderr=stderr,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            timed_out=outcome == "timeout",
+            truncated=bool(out.dropped or err.dropped),
+            cancelled=outcome == "cancelled",
+            usage=usage,
+            disk_exceeded=outcome == "disk",
+        )
 
 
 class ProcessManager(ABC):
@@ -90,13 +135,63 @@ class ProcessManager(ABC):
 
 
 CANCEL_POLL = 0.2  # seconds between looks at a cancel flag while a command runs
+DISK_POLL = 1.0  # seconds between measurements of a running command's workspace
+
+
+class WorkspaceWatch:
+    """Whether a running command's workspace holds more than ``limit_mb`` on disk.
+
+    Measured every ``DISK_POLL`` seconds by walking it (blocks allocated, links not
+    followed, stopping as soon as the limit is passed), so the bound is what the command
+    can write in about a second over the limit: enough to keep a command from filling
+    the host's disk, without a file system of its own per project."""
+
+    def __init__(self, root: Path, limit_mb: int) -> None:
+        self.root, self.limit = root, limit_mb * 1024 * 1024
+        # First look after a second: short commands, most of them, never pay for a walk.
+        self.next_look = time.monotonic() + DISK_POLL
+
+    def over(self) -> bool:
+        if self.limit <= 0 or time.monotonic() < self.next_look:
+            return False
+        over = disk_used(self.root, stop_above=self.limit) > self.limit
+        self.next_look = time.monotonic() + DISK_POLL
+        return over
+
+
+def disk_used(root: Path, *, stop_above: int) -> int:
+    """Bytes allocated below ``root`` (not following links), or a number past
+    ``stop_above`` as soon as the walk gets there."""
+    total, stack = 0, [root]
+    while stack and total <= stop_above:
+        try:
+            with os.scandir(stack.pop()) as entries:  # lazily: a folder may hold 100,000
+                for entry in entries:
+                    total += _allocated(entry, stack)
+        except OSError:  # removed while we looked
+            continue
+    return total
+
+
+def _allocated(entry: os.DirEntry, folders: list[Path]) -> int:
+    try:
+        if entry.is_dir(follow_symlinks=False):
+            folders.append(Path(entry.path))
+        return entry.stat(follow_symlinks=False).st_blocks * 512
+    except OSError:
+        return 0
 
 
 def wait_until(
-    wait: Callable[[float], bool], *, timeout: float, cancel: threading.Event | None
+    wait: Callable[[float], bool],
+    *,
+    timeout: float,
+    cancel: threading.Event | None,
+    watch: WorkspaceWatch | None = None,
 ) -> str:
     """Block on ``wait(seconds) -> finished`` until it finishes ("done"), the timeout
-    passes ("timeout") or ``cancel`` is set ("cancelled").
+    passes ("timeout"), ``cancel`` is set ("cancelled") or the ``watch``ed workspace
+    outgrows its limit ("disk").
 
     ``wait`` blocks at most the seconds given and returns as soon as the command ends, so
     a short command costs no polling delay; cancel is looked at every ``CANCEL_POLL``.
@@ -105,6 +200,8 @@ def wait_until(
     while True:
         if cancel is not None and cancel.is_set():
             return "cancelled"
+        if watch is not None and watch.over():
+            return "disk"
         left = deadline - time.monotonic()
         if left <= 0:
             return "timeout"
@@ -129,7 +226,9 @@ class CappedOutput:
             self.on_kept(kept)
 
     def text(self) -> str:
-        text = self.kept.decode("utf-8", errors="replace")
+        # Invalid UTF-8 and NUL (which PostgreSQL refuses in text and JSON) both show as
+        # U+FFFD, so whatever a command prints can be stored.
+        text = self.kept.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         if self.dropped:
             text += f"\n[… output truncated: {self.dropped} more bytes not kept]"
         return text

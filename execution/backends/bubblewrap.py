@@ -1,19 +1,25 @@
 """bubblewrap: the embedded default sandbox, no daemon needed.
 
 Each command runs in fresh namespaces (no network unless asked, its own PID space so
-nothing outlives it), sees /usr read-only and the project's workspace as the only
-writable place, and runs under rlimits (address space, CPU time, processes, file
-size). Started as root, it drops to a dedicated uid first: the kernel does not count
-root's processes against RLIMIT_NPROC, so a fork bomb would otherwise go unchecked.
+nothing outlives it), sees /usr read-only, sized tmpfs /tmp and /dev/shm, and the
+project's workspace as the only writable place. Where cgroups are writable it runs in a
+cgroup of its own (see ``cgroups``): memory including its tmpfs, a CPU share and a
+process count that are its alone. Everywhere it runs under rlimits (address space, file
+size; processes too when there is no pids group). Started as root, it drops to a uid
+of the command's own first (leased from SAMOKODER_SANDBOX_UID on): the kernel does not
+count root's processes against RLIMIT_NPROC, and counts everyone else's per uid.
 """
 
+import contextlib
 import os
+import shlex
 import shutil
 import signal
 import subprocess
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -27,8 +33,11 @@ from execution.backends.base import (
     ProcessManager,
     SandboxHandle,
     SandboxUnavailable,
+    WorkspaceWatch,
     wait_until,
 )
+from execution.backends.cgroups import CgroupSupport, CommandCgroup, cgroup_support
+from execution.backends.uids import uid_lease
 from execution.workspace import hand_over
 
 READ_ONLY_SYSTEM = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
@@ -57,25 +66,47 @@ class BubblewrapProcessManager(ProcessManager):
         on_output: OnOutput | None = None,
     ) -> ExecutionResult:
         bwrap = self._require_bwrap()
-        hand_over(handle.workspace)
-        started = time.monotonic()
         # The command is untrusted by design: it runs only inside the sandbox built here.
         sandbox = [bwrap, *self._arguments(handle.workspace, network), "/bin/sh", "-c", command]
-        process = subprocess.Popen(  # noqa: S603
-            [*self._launcher(), *sandbox],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # one process group to kill on timeout
-            env={"PATH": "/usr/bin:/bin"},
-        )
-        return self._collect(process, started, timeout, cancel, on_output)
+        with self._uid() as uid, self._cgroup() as group:
+            hand_over(handle.workspace, uid=uid)
+            started = time.monotonic()
+            process = subprocess.Popen(  # noqa: S603
+                [*_joining(group), *self._launcher(uid, group is not None), *sandbox],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # one process group to kill on timeout
+                env={"PATH": "/usr/bin:/bin"},
+            )
+            watch = WorkspaceWatch(handle.workspace, self.limits.disk_mb)
+            waiting = Waiting(started, timeout, cancel, watch)
+            return self._collect(process, waiting, on_output, group)
 
     def stop(self, handle: SandboxHandle) -> None:
         """Nothing keeps running between commands: each dies with its PID namespace."""
 
     def orphans(self, *, older_than: datetime) -> list[str]:
         return []
+
+    def cgroups(self) -> CgroupSupport | None:
+        """The cgroups each command gets, or None when it runs under rlimits only
+        (SAMOKODER_SANDBOX_CGROUPS off, or none writable here)."""
+        if not settings.SAMOKODER_SANDBOX_CGROUPS:
+            return None
+        support = cgroup_support()
+        return support if support.version else None
+
+    def _uid(self) -> contextlib.AbstractContextManager[int | None]:
+        """As root, a uid of the command's own (see ``uids``); otherwise it runs as us."""
+        if os.geteuid() != 0:
+            return contextlib.nullcontext()
+        first, count = settings.SAMOKODER_SANDBOX_UID, settings.SAMOKODER_SANDBOX_UID_COUNT
+        return uid_lease(first=first, count=count)
+
+    def _cgroup(self) -> contextlib.AbstractContextManager[CommandCgroup | None]:
+        support = self.cgroups()
+        return CommandCgroup(support, self.limits) if support else contextlib.nullcontext()
 
     def _require_bwrap(self) -> str:
         found = shutil.which("bwrap")
@@ -93,14 +124,17 @@ class BubblewrapProcessManager(ProcessManager):
         for folder in workspace.resolve().parents:
             if not folder.stat().st_mode & 0o001:
                 raise SandboxUnavailable(
-                    f"The sandbox user (uid {settings.SAMOKODER_SANDBOX_UID}) cannot reach "
+                    f"The sandbox users (uid {settings.SAMOKODER_SANDBOX_UID} on) cannot reach "
                     f"{workspace}: {folder} is not traversable by others. Run chmod o+x on it "
                     "or set SAMOKODER_WORKSPACES_DIR to a folder under one that is."
                 )
 
     def _arguments(self, workspace: Path, network: bool) -> list[str]:
+        tmpfs_size = str(self.limits.tmpfs_mb * 1024 * 1024)
         arguments = ["--unshare-all", "--die-with-parent", "--new-session", *READ_ONLY_SYSTEM,
-                     "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",  # noqa: S108 - the sandbox's own tmpfs
+                     "--proc", "/proc", "--dev", "/dev",
+                     "--size", tmpfs_size, "--tmpfs", "/tmp",  # noqa: S108 - the sandbox's own tmpfs
+                     "--size", tmpfs_size, "--tmpfs", "/dev/shm",  # noqa: S108 - likewise
                      "--bind", str(workspace), "/workspace", "--chdir", "/workspace",
                      "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
                      "--setenv", "HOME", "/workspace", "--setenv", "LANG", "C.UTF-8",
@@ -114,19 +148,20 @@ class BubblewrapProcessManager(ProcessManager):
                 arguments += ["--ro-bind", path, path]
         return [*arguments, "--"]
 
-    def _launcher(self) -> list[str]:
-        """setpriv (as root: drop to the sandbox uid, no groups) then prlimit (the limits),
-        both exec'ing the next: no Python runs in the child, so a worker's other threads
-        (heartbeat, publishing, output readers) cannot deadlock it as preexec_fn could.
-        Root is exempt from RLIMIT_NPROC, hence the uid first."""
+    def _launcher(self, uid: int | None, in_cgroup: bool) -> list[str]:
+        """setpriv (as root: drop to the command's uid, no groups) then prlimit (the
+        limits), both exec'ing the next: no Python runs in the child, so a worker's other
+        threads (heartbeat, publishing, output readers) cannot deadlock it as preexec_fn
+        could. Root is exempt from RLIMIT_NPROC, hence the uid first. In a cgroup the
+        process count is the group's own, and RLIMIT_NPROC is left out."""
         limits, mb = self.limits, 1024 * 1024
+        nproc = [] if in_cgroup else [f"--nproc={limits.pids}"]
         prlimit = [
             self._tool("prlimit"), f"--as={limits.memory_mb * mb}",
-            f"--fsize={limits.file_size_mb * mb}", f"--nproc={limits.pids}", "--core=0", "--",
+            f"--fsize={limits.file_size_mb * mb}", *nproc, "--core=0", "--",
         ]  # fmt: skip
-        if os.geteuid() != 0:
+        if uid is None:
             return prlimit
-        uid = settings.SAMOKODER_SANDBOX_UID
         setpriv = [self._tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
         return [*setpriv, *prlimit]
 
@@ -140,33 +175,48 @@ class BubblewrapProcessManager(ProcessManager):
     def _collect(
         self,
         process: subprocess.Popen,
-        started: float,
-        timeout: float,
-        cancel: threading.Event | None,
+        waiting: "Waiting",
         on_output: OnOutput | None,
+        group: CommandCgroup | None,
     ) -> ExecutionResult:
         limit = self.limits.output_bytes
         readers = [CappedReader(process.stdout, limit, on_output),
                    CappedReader(process.stderr, limit, on_output)]  # fmt: skip
         for reader in readers:
             reader.start()
-        outcome = wait_until(partial(_exited, process), timeout=timeout, cancel=cancel)
-        timed_out = outcome == "timeout"
+        outcome = wait_until(
+            partial(_exited, process), timeout=waiting.timeout, cancel=waiting.cancel,
+            watch=waiting.watch,
+        )  # fmt: skip
         if outcome != "done":
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         for reader in readers:
             reader.join(timeout=10)
-        out, err = (reader.output for reader in readers)
-        return ExecutionResult(
-            exit_code=process.returncode if outcome == "done" else None,
-            stdout=out.text(),
-            stderr=err.text(),
-            duration_ms=round((time.monotonic() - started) * 1000),
-            timed_out=timed_out,
-            truncated=bool(out.dropped or err.dropped),
-            cancelled=outcome == "cancelled",
-        )
+        return ExecutionResult.assemble(
+            outcome=outcome, exit_code=process.returncode,
+            outputs=(readers[0].output, readers[1].output), started=waiting.started,
+            usage=group.usage() if group is not None else None, disk_mb=self.limits.disk_mb,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """How long and on what a running command is waited for."""
+
+    started: float
+    timeout: float
+    cancel: threading.Event | None
+    watch: WorkspaceWatch
+
+
+def _joining(group: CommandCgroup | None) -> list[str]:
+    """A shell that moves itself into ``group`` and then execs the rest of the line, so
+    the command is in its group before it can fork (no Python runs in the child)."""
+    if group is None:
+        return []
+    joins = [f"echo $$ > {shlex.quote(str(path))}" for path in group.procs_files()]
+    return ["/bin/sh", "-c", " && ".join([*joins, 'exec "$@"']), "samokoder-sandbox"]
 
 
 def _exited(process: subprocess.Popen, seconds: float) -> bool:

@@ -25,6 +25,7 @@ from execution.backends.base import (
     SandboxError,
     SandboxHandle,
     SandboxUnavailable,
+    WorkspaceWatch,
     wait_until,
 )
 from execution.workspace import hand_over
@@ -96,7 +97,8 @@ class DockerProcessManager(ProcessManager):
             "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"],
             "read_only": True,
-            "tmpfs": {"/tmp": "rw,nosuid,nodev,size=256m"},  # noqa: S108 - the container's own
+            "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.tmpfs_mb}m"},  # noqa: S108 - the container's own
+            "shm_size": f"{limits.tmpfs_mb}m",
             "user": f"{uid}:{uid}",
             "volumes": {str(workspace): {"bind": "/workspace", "mode": "rw"}},
             "working_dir": "/workspace",
@@ -127,21 +129,17 @@ class DockerProcessManager(ProcessManager):
         started = time.monotonic()
         reader = _DemuxReader(stream, self.limits.output_bytes, on_output)
         reader.start()
-        outcome = wait_until(partial(_finished, reader), timeout=timeout, cancel=cancel)
-        timed_out = outcome == "timeout"
+        watch = WorkspaceWatch(handle.workspace, self.limits.disk_mb)
+        outcome = wait_until(
+            partial(_finished, reader), timeout=timeout, cancel=cancel, watch=watch
+        )
         self._kill_all(handle)  # a stopped command, and anything left in the background
         reader.join(10)
         exit_code = api.exec_inspect(exec_id)["ExitCode"] if outcome == "done" else None
-        out, err = reader.outputs
-        return ExecutionResult(
-            exit_code=exit_code,
-            stdout=out.text(),
-            stderr=err.text(),
-            duration_ms=round((time.monotonic() - started) * 1000),
-            timed_out=timed_out,
-            truncated=bool(out.dropped or err.dropped),
-            cancelled=outcome == "cancelled",
-        )
+        return ExecutionResult.assemble(
+            outcome=outcome, exit_code=exit_code, outputs=reader.outputs, started=started,
+            disk_mb=self.limits.disk_mb,
+        )  # fmt: skip
 
     def _kill_all(self, handle: SandboxHandle) -> None:
         with contextlib.suppress(DockerException):  # the container died: nothing left to kill

@@ -7,6 +7,7 @@ the sandbox, record the log, sync changes back), against each backend.
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from django.conf import settings as django_settings
 
 from execution.backends.base import SandboxUnavailable
 from execution.models import Container, ExecutionLog
-from execution.services import container_stop, process_manager, workspace_path
+from execution.services import command_run, container_stop, process_manager, workspace_path
 from files.models import File
 from files.services import file_save
 from projects.models import ProjectEvent
@@ -180,3 +181,105 @@ def test_a_symlink_to_etc_passwd_is_not_followed_on_sync(branch):
     assert outcome.refused.get("leak.txt", "").startswith("symlink")
     assert not File.objects.filter(project=branch.project, path="leak.txt").exists()
     assert ProjectEvent.objects.filter(name="FilesRefused").exists()
+
+
+def run_until_printed(branch, command: str, marker: bytes):
+    """Run ``command`` and cancel it once it prints ``marker``: what it left stays on disk
+    but nothing is synced back, as when a user stops a run mid-command."""
+    cancel = threading.Event()
+
+    def watch(chunk: bytes) -> None:
+        if marker in chunk:
+            cancel.set()
+
+    ran = command_run(branch=branch, command=command, cancel=cancel, on_output=watch, timeout=60)
+    assert ran.result.cancelled
+    return ran
+
+
+# Opening a FIFO for writing blocks until a reader comes: the signal timeout turns the old
+# hang into a failure. The second command must simply run.
+@pytest.mark.timeout(60, method="signal")
+def test_a_fifo_left_where_a_file_belongs_does_not_block_the_next_command(branch):
+    run_until_printed(branch, "rm main.py && mkfifo main.py && echo ready && sleep 60", b"ready")
+
+    outcome = run(branch, "cat main.py")
+
+    assert outcome.log.stdout.strip() == "print('hello from the sandbox')"
+
+
+@pytest.mark.timeout(60, method="signal")
+def test_a_symlink_left_where_a_file_belongs_is_replaced_on_the_next_command(branch):
+    run_until_printed(
+        branch, "rm main.py && ln -s /etc/passwd main.py && echo ready && sleep 60", b"ready"
+    )
+
+    outcome = run(branch, "cat main.py")
+
+    assert outcome.log.stdout.strip() == "print('hello from the sandbox')"
+
+
+@pytest.mark.timeout(60, method="signal")
+def test_fifos_and_sockets_a_command_makes_are_refused_and_reported(branch):
+    make = "mkfifo pipe && python3 -c \"import socket; socket.socket(socket.AF_UNIX).bind('sock')\""
+    outcome = run(branch, make)
+
+    assert outcome.refused == {"pipe": "not a regular file", "sock": "not a regular file"}
+    assert ProjectEvent.objects.filter(name="FilesRefused").exists()
+    assert run(branch, "echo free").log.stdout.strip() == "free"
+
+
+def test_nul_bytes_and_invalid_utf8_in_output_are_stored(branch):
+    outcome = run(branch, "printf 'a\\000b\\377c'; printf 'e\\000rr' >&2")
+
+    outcome.log.refresh_from_db()
+    assert outcome.log.stdout == "a\ufffdb\ufffdc"
+    assert outcome.log.stderr == "e\ufffdrr"
+    executed = ProjectEvent.objects.filter(name="CommandExecuted").get()
+    assert executed.payload["exit_code"] == 0
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_and_reported(branch):
+    outcome = run(branch, "touch \"$(printf 'bad\\377name')\"")
+
+    assert outcome.refused == {"bad\ufffdname": "file name is not UTF-8"}
+    refused = ProjectEvent.objects.get(name="FilesRefused")
+    assert refused.payload["paths"] == {"bad\ufffdname": "file name is not UTF-8"}
+
+
+def test_more_files_than_allowed_refuse_the_whole_change(branch, settings):
+    settings.SAMOKODER_SYNC_MAX_FILES = 20
+    outcome = run(branch, "echo changed > main.py; for i in $(seq 21); do touch f$i; done")
+
+    assert outcome.state is None  # nothing committed, not even the change to main.py
+    assert not File.objects.filter(project=branch.project, path="f1").exists()
+    event = ProjectEvent.objects.get(name="ChangesRefused")
+    assert (event.payload["limit"], event.payload["kind"]) == (20, "files")
+
+
+def test_a_tmpfs_bomb_is_bounded(branch):
+    # /tmp and /dev/shm are sized: filling them fails inside the sandbox, not on the host.
+    # The files stay under the file size limit; there are more than the tmpfs holds.
+    fill = (
+        'fill() { for i in 1 2 3; do head -c 200M /dev/zero > "$1/$i" || '
+        '{ echo "$1 full"; return; }; done; }; fill /dev/shm; fill /tmp'
+    )
+    outcome = run(branch, fill, timeout=60)
+
+    assert outcome.log.stdout.split("\n")[:2] == ["/dev/shm full", "/tmp full"]  # noqa: S108
+    assert "No space left on device" in outcome.log.stderr
+
+
+def test_a_command_filling_the_workspace_is_stopped_at_the_disk_limit(branch, settings):
+    settings.SAMOKODER_SANDBOX_DISK_MB = 20
+    # Not synced back (node_modules), each file small: only the workspace's total shows it.
+    fill = (
+        "mkdir -p node_modules && for i in $(seq 100); do "
+        "head -c 1M /dev/zero > node_modules/f$i; done; sleep 20; echo never"
+    )
+    outcome = run(branch, fill, timeout=60)
+
+    assert outcome.log.exit_code is None and not outcome.log.timed_out
+    assert "never" not in outcome.log.stdout
+    assert "disk limit of 20 MB" in outcome.log.stderr
+    assert run(branch, "echo free").log.stdout.strip() == "free"

@@ -1,0 +1,62 @@
+"""How a backend's raw outcome becomes an ExecutionResult (shared by both backends)."""
+
+import time
+
+from execution.backends.base import CappedOutput, ExecutionResult, ResourceUsage
+
+
+def outputs(stdout: bytes, stderr: bytes, limit: int = 5) -> tuple[CappedOutput, CappedOutput]:
+    out, err = CappedOutput(limit), CappedOutput(limit)
+    out.add(stdout)
+    err.add(stderr)
+    return out, err
+
+
+def test_a_cancelled_command_has_no_exit_code_and_its_truncation_shows():
+    result = ExecutionResult.assemble(
+        outcome="cancelled", exit_code=0, outputs=outputs(b"hello world", b"oops"),
+        started=time.monotonic() - 1.5,
+    )  # fmt: skip
+
+    assert (result.exit_code, result.cancelled, result.timed_out) == (None, True, False)
+    assert result.truncated
+    assert result.stdout == "hello\n[… output truncated: 6 more bytes not kept]"
+    assert result.stderr == "oops"
+    assert 1500 <= result.duration_ms < 60_000
+    assert result.usage is None
+
+
+def test_a_finished_command_keeps_its_exit_code_and_usage():
+    usage = ResourceUsage(memory_peak_bytes=1, oom_kills=0, cpu_throttled=2, forks_refused=0)
+    result = ExecutionResult.assemble(
+        outcome="done", exit_code=3, outputs=outputs(b"ok", b""), started=time.monotonic(),
+        usage=usage,
+    )  # fmt: skip
+
+    assert (result.exit_code, result.cancelled, result.timed_out) == (3, False, False)
+    assert not result.truncated and result.usage == usage
+
+
+def test_a_timed_out_command_says_so():
+    result = ExecutionResult.assemble(
+        outcome="timeout", exit_code=None, outputs=outputs(b"", b""), started=time.monotonic()
+    )
+
+    assert (result.exit_code, result.timed_out, result.cancelled) == (None, True, False)
+
+
+def test_nul_bytes_and_invalid_utf8_become_replacement_characters():
+    out = CappedOutput(100)
+    out.add(b"a\x00b\xffc")
+
+    assert out.text() == "a\ufffdb\ufffdc"
+
+
+def test_a_command_stopped_at_the_disk_limit_says_so_and_has_no_exit_code():
+    result = ExecutionResult.assemble(
+        outcome="disk", exit_code=0, outputs=outputs(b"", b"err"), started=time.monotonic(),
+        disk_mb=20,
+    )  # fmt: skip
+
+    assert (result.exit_code, result.disk_exceeded, result.timed_out) == (None, True, False)
+    assert result.stderr == "err\n[… stopped: the workspace went over its disk limit of 20 MB]"

@@ -1,0 +1,191 @@
+"""Per-command limits of the bubblewrap sandbox: one tenant's command cannot take the
+memory, the CPU or the process slots another tenant's command needs.
+
+These drive the backend directly (two tenants at once need two threads, and the ORM is
+not shared across threads inside a test transaction) except where the whole sync path
+is the point.
+"""
+
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from execution.backends.base import Limits, SandboxUnavailable
+from execution.backends.bubblewrap import BubblewrapProcessManager
+from execution.backends.cgroups import cgroup_support
+from execution.models import Container
+from execution.services import container_stop
+from files.services import file_save
+from projects.models import ProjectEvent
+from projects.services import project_create
+from tests.execution.commands import command_execute
+
+
+@pytest.fixture
+def workspaces():
+    # pytest's tmp_path is private to root (0700); the sandbox uid must reach the folder.
+    folder = Path(tempfile.mkdtemp(prefix="samokoder-limits-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def bubblewrap(**limits) -> BubblewrapProcessManager:
+    manager = BubblewrapProcessManager(Limits(**limits))
+    try:
+        manager._require_bwrap()
+    except SandboxUnavailable as exc:  # a failure in CI, where skips are not allowed
+        pytest.skip(str(exc))
+    if cgroup_support().version == 0:
+        pytest.skip(f"no writable cgroups here: {cgroup_support().reason}")
+    return manager
+
+
+def sandbox(manager, workspaces: Path, tenant: str):
+    return manager.create_container(project_id=tenant, workspace=workspaces / tenant)
+
+
+@pytest.mark.django_db
+def test_a_tmpfs_bomb_is_killed_in_its_own_cgroup_and_the_site_stays_ready(client, workspaces):
+    manager = bubblewrap(memory_mb=128, tmpfs_mb=1024)  # the tmpfs alone would hold it
+    handle = sandbox(manager, workspaces, "bomb")
+
+    result = manager.execute(handle, "head -c 600M /dev/zero > /tmp/fill", timeout=60)
+
+    assert result.exit_code not in (0, None)
+    assert result.usage.oom_kills >= 1  # the command's cgroup killed it, not the host
+    assert result.usage.memory_peak_bytes <= 128 * 1024 * 1024
+    assert client.get("/readyz").status_code == 200
+    with connection.cursor() as cursor:  # the database (PostgreSQL in CI) is alive
+        cursor.execute("SELECT 1")
+        assert cursor.fetchone() == (1,)
+
+
+def test_a_cpu_burner_is_held_to_its_cpu_share(workspaces):
+    # A tenth of a core for three busy loops: throttled even on a machine busy elsewhere.
+    manager = bubblewrap(cpus=0.1)
+    handle = sandbox(manager, workspaces, "burner")
+    burn = "for i in 1 2 3; do timeout 2 sh -c 'while :; do :; done' & done; wait"
+
+    result = manager.execute(handle, burn, timeout=30)
+
+    assert result.exit_code == 0
+    assert result.usage.cpu_throttled > 0
+
+
+BOMB = (
+    "import os, sys, time\n"
+    "n = 0\n"
+    "try:\n"
+    "    while True:\n"
+    "        if os.fork() == 0:\n"
+    "            time.sleep(8); os._exit(0)\n"
+    "        n += 1\n"
+    "except OSError:\n"
+    "    print('saturated', n, flush=True)\n"
+    "time.sleep(6)\n"
+)
+
+
+# With cgroups each command has its own pids.max; without, its own uid from the range,
+# so RLIMIT_NPROC (counted per uid) is its own too.
+@pytest.mark.parametrize("cgroups", [True, False], ids=["cgroup", "rlimits-only"])
+def test_a_fork_bomb_in_one_tenant_does_not_stop_another_tenants_command(
+    cgroups, settings, workspaces
+):
+    settings.SAMOKODER_SANDBOX_CGROUPS = cgroups
+    manager = bubblewrap(pids=64)
+    bomb, other = sandbox(manager, workspaces, "bomb"), sandbox(manager, workspaces, "other")
+    (bomb.workspace / "bomb.py").write_text(BOMB)
+    saturated, results = threading.Event(), []
+
+    def watch(chunk: bytes) -> None:
+        if b"saturated" in chunk:
+            saturated.set()
+
+    def explode() -> None:
+        results.append(manager.execute(bomb, "python3 bomb.py", timeout=30, on_output=watch))
+
+    thread = threading.Thread(target=explode)
+    thread.start()
+    try:
+        assert saturated.wait(20), "the bomb never reached its limit"
+        forked = "for i in $(seq 10); do sleep 0.2 & done; wait; echo forked"
+        result = manager.execute(other, forked, timeout=30)
+    finally:
+        thread.join(40)
+
+    assert (result.exit_code, result.stdout.strip()) == (0, "forked"), result.stderr
+    assert results[0].stdout.startswith("saturated")
+    if cgroups:
+        assert results[0].usage.forks_refused > 0
+
+
+@pytest.fixture
+def branch(user, settings, workspaces):
+    settings.SAMOKODER_SANDBOX_BACKEND = "bubblewrap"
+    settings.SAMOKODER_WORKSPACES_DIR = str(workspaces)
+    bubblewrap()
+    project = project_create(owner=user, name="Many files")
+    branch = project.branches.get()
+    file_save(branch=branch, path="main.py", text="print(1)\n")
+    yield branch
+    for container in Container.objects.filter(status=Container.Status.RUNNING):
+        container_stop(container=container, reason="test over")
+
+
+def _memory_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise LookupError(field)
+
+
+@pytest.mark.timeout(240)
+def test_100000_empty_files_are_refused_without_the_worker_growing_past_50_mb(branch):
+    create = "[open(f'f{i}', 'w').close() for i in range(100000)]"
+    make = f'mkdir many && cd many && python3 -c "{create}"'
+    Path("/proc/self/clear_refs").write_text("5")  # restart the peak (VmHWM) from now
+    before = _memory_kb("VmRSS")
+
+    outcome = command_execute(branch=branch, command=make, timeout=180)
+
+    grown_mb = (_memory_kb("VmHWM") - before) / 1024
+    print(f"100,000 files refused; the worker grew by {grown_mb:.1f} MB at most")
+    assert outcome.log.exit_code == 0
+    assert outcome.state is None
+    refused = ProjectEvent.objects.get(name="ChangesRefused")
+    assert (refused.payload["kind"], refused.payload["limit"]) == ("files", 2000)
+    assert grown_mb < 50, f"the worker grew by {grown_mb:.0f} MB"
+    # The next command hands the workspace over and clears the refused files, as lightly.
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _memory_kb("VmRSS")
+    assert command_execute(branch=branch, command="ls many | wc -l").log.stdout.strip() == "0"
+    assert (_memory_kb("VmHWM") - before) / 1024 < 50
+
+
+def test_without_cgroups_a_command_still_runs_under_rlimits(settings, workspaces):
+    settings.SAMOKODER_SANDBOX_CGROUPS = False  # as where cgroups are not writable
+    manager = BubblewrapProcessManager(Limits(pids=32))
+    handle = sandbox(manager, workspaces, "fallback")
+    (handle.workspace / "bomb.py").write_text(BOMB.replace("time.sleep(6)", ""))
+
+    result = manager.execute(handle, "python3 bomb.py", timeout=30)
+
+    assert result.usage is None
+    assert result.stdout.startswith("saturated") and int(result.stdout.split()[-1]) < 32
+
+
+def test_a_commands_cgroups_are_gone_when_it_ends(workspaces):
+    manager = bubblewrap()
+    handle = sandbox(manager, workspaces, "tidy")
+
+    result = manager.execute(handle, "(sleep 30 &); echo started", timeout=30)
+
+    assert result.stdout.strip() == "started"
+    for parent in set(cgroup_support().parents.values()):
+        assert list(parent.glob("samokoder-*")) == []
