@@ -1,11 +1,13 @@
-"""Reads of the LLM context: a user's usage, from the per-day totals."""
+"""Reads of the LLM context: a user's usage, from the per-day totals; the models offered."""
 
 from datetime import date, timedelta
 
+from django.conf import settings
 from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from llm.models import LLMRequest, TokenUsage
+from llm.errors import provider_label
+from llm.models import LLMRequest, ModelPrice, TokenUsage
 
 
 def usage_by_day_and_model(*, user_id: int, days: int = 30) -> QuerySet[TokenUsage]:
@@ -30,3 +32,29 @@ def usage_by_project(*, user_id: int, since: date | None = None) -> QuerySet:
         )
         .order_by("project__name")
     )
+
+
+def models_offered(*, provider: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The models a person can pick for ``provider``: the provider's default first, then
+    every model with a price, then ``extra`` names (a choice stored earlier)."""
+    default = settings.LLM_DEFAULT_MODELS.get(provider, "")
+    priced = ModelPrice.objects.filter(provider=provider).order_by("model")
+    names = [default, *priced.values_list("model", flat=True), *extra]
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def model_choices(
+    *, providers: list[str], default_label: str, known: dict[str, list[str]] | None = None
+) -> list:
+    """Grouped ``<select>`` choices per provider, its default model marked
+    (``default_label`` has a ``%(model)s``); ``known`` adds names chosen before."""
+    groups: list = []
+    for provider in providers:
+        default = settings.LLM_DEFAULT_MODELS.get(provider, "")
+        extra = tuple((known or {}).get(provider, ()))
+        options = [
+            (name, default_label % {"model": name} if name == default else name)
+            for name in models_offered(provider=provider, extra=extra)
+        ]
+        groups.append((provider_label(provider), options))
+    return groups
