@@ -78,3 +78,33 @@ def test_a_description_over_the_limit_is_refused_with_the_limit_not_cut(client, 
     assert response.status_code == 400
     assert "at most 20000 characters (it has 20001)" in response.content.decode()  # Django's
     assert not Project.objects.exists()
+
+
+def test_admin_shows_money_to_four_decimals(admin_client, admin_user):
+    from decimal import Decimal
+
+    from llm.models import LLMRequest
+
+    LLMRequest.objects.create(
+        user=admin_user, agent="SpecWriter", provider="openai", model="gpt-4.1",
+        key_source="user", status="success", cost=Decimal("0.058814"),
+    )  # fmt: skip
+    body = admin_client.get(reverse("admin:llm_llmrequest_changelist")).content.decode()
+    assert "0.0588" in body and "0.058814" not in body
+
+
+def test_usage_charts_have_dated_axes_with_units(client, user):
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from llm.models import TokenUsage
+
+    TokenUsage.objects.create(
+        user=user, day=timezone.localdate(), provider="openai", model="gpt-4.1",
+        requests=1, prompt_tokens=100, completion_tokens=20, cost=Decimal("0.058814"),
+    )  # fmt: skip
+    client.force_login(user)
+    body = client.get(reverse("llm:usage")).content.decode()
+    assert "0.0588 USD" in body and "120 tokens" in body and "max per day" not in body
+    assert timezone.localdate().strftime("%-d") in body.split('class="x-axis"')[1][:200]
