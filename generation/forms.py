@@ -52,5 +52,5 @@ class ChangeForm(forms.Form):
 
 class AnswerForm(forms.Form):
     answer = CountedCharField(
-        label=_("Your answer"), max_length=20_000, widget=forms.Textarea(attrs={"rows": 3})
+        label=_("Your answer"), max_length=20_000, widget=forms.Textarea(attrs={"rows": 2})
     )

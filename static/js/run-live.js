@@ -87,9 +87,9 @@
     if (!terminal) { return; }
     if (outputCommand !== message.command) {
       outputCommand = message.command;
-      var started = terminal.dataset.live ? terminal.textContent + "\n" : "";
-      terminal.textContent = started + "$ " + message.command + "\n";
-      terminal.dataset.live = "1";
+      var before = terminal.dataset.empty ? "" : terminal.textContent.replace(/\n*$/, "\n\n");
+      delete terminal.dataset.empty;
+      terminal.textContent = before + "$ " + message.command + "\n";
     }
     terminal.textContent += message.text;
     terminal.scrollTop = terminal.scrollHeight;

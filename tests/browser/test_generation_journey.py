@@ -108,6 +108,7 @@ def test_register_generate_watch_answer_review_download_branch(
     assert timeline[-1] == "Generation completed"
     expect(page.locator(".stage.done")).to_have_count(6)
     expect(page.locator("#terminal")).to_contain_text("OK")  # in the Terminal tab
+    expect(page.locator("#terminal")).to_contain_text("FAILED")  # the failing run stays
     expect(page.locator("#llm-requests tbody tr")).to_have_count(8)
     expect(page.locator("#files-card")).to_contain_text("wordcount.py")
 

@@ -166,6 +166,15 @@ def test_workspace_shows_the_conversation_of_both_runs_on_desktop_and_phone(page
     _no_horizontal_scroll(page)
     _shot(page, f"phone-error-{language}")
 
+    # The usage of both runs: charts with a value axis in units and dated days.
+    page.goto("/usage/")
+    expect(page.locator("#cost-chart-title")).to_have_count(1)
+    expect(page.locator(".chart .y-axis").last).to_contain_text("USD")
+    _no_horizontal_scroll(page)
+    _shot(page, f"phone-usage-runs-{language}")
+    page.set_viewport_size(DESKTOP)
+    _shot(page, f"desktop-usage-runs-{language}")
+
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_a_20000_character_word_wraps_and_a_longer_text_is_refused_with_its_limit(page, language):
@@ -192,3 +201,31 @@ def test_a_20000_character_word_wraps_and_a_longer_text_is_refused_with_its_limi
     _shot(page, f"phone-long-word-{language}")
     page.set_viewport_size(DESKTOP)
     _no_horizontal_scroll(page)
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_site_pages_at_phone_and_desktop_width(page, language):
+    """The landing page, the 404 page, settings and usage: nothing wider than the screen."""
+    user = UserFactory(email="pages@example.com", language=language)
+    page.goto("/")
+    page.locator("#language-select").select_option(language)
+    page.locator(".language button").click()
+    expect(page.locator("html")).to_have_attribute("lang", language)
+    for size, name in ((PHONE, "phone"), (DESKTOP, "desktop")):
+        page.set_viewport_size(size)
+        page.goto("/")
+        expect(page.locator(".landing")).to_be_visible()
+        _no_horizontal_scroll(page)
+        _shot(page, f"{name}-landing-{language}")
+        assert page.goto("/no/such/page/").status == 404
+        expect(page.locator(".error-page")).to_be_visible()
+        _shot(page, f"{name}-404-{language}")
+    _log_in(page, user)
+    for size, name in ((PHONE, "phone"), (DESKTOP, "desktop")):
+        page.set_viewport_size(size)
+        for path in ("/accounts/settings/", "/usage/", "/"):
+            page.goto(path)
+            _no_horizontal_scroll(page)
+            _shot(page, f"{name}-{path.strip('/').replace('/', '-') or 'dashboard'}-{language}")
+        header = page.locator(".topbar").bounding_box()["height"]
+        assert header < size["height"] / 8, f"the header takes {header} px"
