@@ -66,32 +66,34 @@ def project_conversation(*, project: Project) -> list[RunThread]:
     """Every run of the project with its messages, commands and costs, oldest first."""
     runs = selectors.run_history(project=project)
     ids = [run.pk for run in runs]
-    events = selectors.run_events_shown(run_ids=ids, quiet=QUIET)
-    logs = selectors.run_commands(run_ids=ids)
-    requests = selectors.run_requests(run_ids=ids)
+    events = _by_run(selectors.run_events_shown(run_ids=ids, quiet=QUIET))
+    logs = _by_run(selectors.run_commands(run_ids=ids))
+    requests = _by_run(selectors.run_requests(run_ids=ids))
     threads, opened = [], set()
     texts: dict[int, list[str]] = {}
     for number, run in enumerate(runs, start=1):
-        thread = RunThread(run=run, number=number)
-        key = (run.branch_id, run.iteration)
-        thread.resumed = key in opened
+        thread = RunThread(run=run, number=number, resumed=(run.branch_id, run.iteration) in opened)
+        opened.add((run.branch_id, run.iteration))
         if run.iteration and not thread.resumed:
-            branch_texts = texts.setdefault(
-                run.branch_id, selectors.iteration_texts(branch=run.branch)
-            )
-            thread.change = branch_texts[run.iteration] if run.iteration < len(branch_texts) else ""
-        opened.add(key)
-        mine = [log for log in logs if log.run_id == run.pk]
+            asked = texts.setdefault(run.branch_id, selectors.iteration_texts(branch=run.branch))
+            thread.change = asked[run.iteration] if run.iteration < len(asked) else ""
+        mine = logs.get(run.pk, [])
         thread.commands = [
             (log, command_outcome(exit_code=log.exit_code, timed_out=log.timed_out)) for log in mine
         ]
         thread.messages = _messages(
-            [e for e in events if e.run_id == run.pk],
-            {str(log.pk): log for log in mine},
-            [r for r in requests if r.run_id == run.pk],
+            events.get(run.pk, []), {str(log.pk): log for log in mine}, requests.get(run.pk, [])
         )
         threads.append(thread)
     return threads
+
+
+def _by_run(rows: list) -> dict:
+    """Rows that have a ``run_id``, grouped by it, order kept."""
+    grouped: dict = {}
+    for row in rows:
+        grouped.setdefault(row.run_id, []).append(row)
+    return grouped
 
 
 def _messages(
