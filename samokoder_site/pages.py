@@ -61,8 +61,11 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    # Standalone: whatever failed may be what a full page needs (the user, messages).
-    return HttpResponse(render_to_string("500.html"), status=500)
+    try:
+        body = render_to_string("500.html", request=request)
+    except Exception:  # what failed may be what a full page needs (the user, the session)
+        body = render_to_string("500.html")
+    return HttpResponse(body, status=500)
 
 
 class FriendlyErrorsMiddleware:

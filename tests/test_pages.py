@@ -108,3 +108,18 @@ def test_usage_charts_have_dated_axes_with_units(client, user):
     body = client.get(reverse("llm:usage")).content.decode()
     assert "0.0588 USD" in body and "120 tokens" in body and "max per day" not in body
     assert timezone.localdate().strftime("%-d") in body.split('class="x-axis"')[1][:200]
+
+
+def test_a_server_error_is_the_sites_own_page_in_debug_for_a_browser(rf, settings):
+    from django.http import HttpResponseServerError
+
+    from samokoder_site.pages import FriendlyErrorsMiddleware
+
+    settings.DEBUG = True
+    technical = HttpResponseServerError("<h1>Traceback</h1>", content_type="text/html")
+    middleware = FriendlyErrorsMiddleware(lambda request: technical)
+    page = middleware(rf.get("/projects/", HTTP_ACCEPT="text/html", HTTP_ACCEPT_LANGUAGE="en"))
+    assert page.status_code == 500 and b"Something went wrong" in page.content
+    assert b"Traceback" not in page.content
+    api = middleware(rf.get("/api/v1/projects", HTTP_ACCEPT="application/json"))
+    assert api is technical  # programs get what the API gives
