@@ -123,3 +123,13 @@ def test_a_server_error_is_the_sites_own_page_in_debug_for_a_browser(rf, setting
     assert b"Traceback" not in page.content
     api = middleware(rf.get("/api/v1/projects", HTTP_ACCEPT="application/json"))
     assert api is technical  # programs get what the API gives
+
+
+def test_settings_offer_models_as_a_choice_with_the_default_marked(client, user, settings):
+    user.default_models = {"groq": "my-own-model"}
+    user.save()
+    client.force_login(user)
+    body = client.get(reverse("accounts:settings")).content.decode()
+    assert '<select name="openai_model"' in body and '<select name="groq_model"' in body
+    assert f"{settings.LLM_DEFAULT_MODELS['openai']} (default)</option>" in body
+    assert '<option value="my-own-model" selected>' in body  # saved earlier, still there
