@@ -133,3 +133,15 @@ def test_settings_offer_models_as_a_choice_with_the_default_marked(client, user,
     assert '<select name="openai_model"' in body and '<select name="groq_model"' in body
     assert f"{settings.LLM_DEFAULT_MODELS['openai']} (default)</option>" in body
     assert '<option value="my-own-model" selected>' in body  # saved earlier, still there
+
+
+def test_a_missing_file_in_debug_is_the_sites_404_without_the_url_list(client, user, settings):
+    from projects.services import project_create
+
+    settings.DEBUG = True
+    project = project_create(owner=user, name="App", description="")
+    client.force_login(user)
+    response = client.get(f"/projects/{project.pk}/files/nope.py", HTTP_ACCEPT="text/html")
+    assert response.status_code == 404
+    body = response.content.decode()
+    assert "Page not found" in body and "urlpatterns" not in body and "URLconf" not in body

@@ -46,7 +46,7 @@
   }
 
   function showFirstError(root) {
-    var error = root.querySelector(".field.invalid, .errors[role=alert]");
+    var error = root.querySelector(".messages .error, .field.invalid, .errors[role=alert]");
     if (!error) { return; }
     reveal(error);
     var input = error.querySelector("input, textarea, select") ||
