@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from files import selectors, services
 from files.forms import BranchForkForm, FileEditForm, FileNewForm
 from files.highlight import highlight_diff, highlight_file
+from files.tree import path_tree
 from projects.models import Branch, Project, ProjectState
 from projects.selectors import branch_get, project_get, state_list
 from samokoder_site.forms import form_apply_errors
@@ -57,7 +58,7 @@ def project_view(request: HttpRequest, project_id) -> HttpResponse:
         "state": state,
         "branches": project.branches.order_by("created_at"),
         "states": state_list(branch=branch),
-        "files": selectors.state_files(state=state),
+        "tree": path_tree(selectors.state_files(state=state)),
         "new_form": new_form,
         "fork_form": BranchForkForm(),
     }

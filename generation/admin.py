@@ -5,6 +5,7 @@ from django.utils.translation import ngettext
 from generation.models import GenerationRun, PipelineEvent
 from generation.services import RunConflict, run_cancel
 from projects.admin import ReadOnlyAdminMixin
+from samokoder_site.admin_display import money_column
 
 
 class PipelineEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -17,8 +18,9 @@ class PipelineEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(GenerationRun)
 class GenerationRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    cost_usd = money_column("cost", _("cost, USD"))
     list_display = ["created_at", "project", "user", "status", "stage", "progress",
-                    "llm_calls", "cost", "reason_code"]  # fmt: skip
+                    "llm_calls", "cost_usd", "reason_code"]  # fmt: skip
     list_filter = ["status", "stage", "provider"]
     search_fields = ["project__name", "user__email"]
     list_select_related = ["project", "user"]

@@ -2,29 +2,55 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from llm.providers.table import provider_label
+from llm.selectors import model_choices, models_offered
+from samokoder_site.forms import CountedCharField
 
 
 class RunStartForm(forms.Form):
     provider = forms.ChoiceField(label=_("Provider"))
-    model = forms.CharField(
-        label=_("Model"), max_length=128, required=False,
-        help_text=_("Empty: the provider's default model."),
+    model = forms.ChoiceField(
+        label=_("Model"), required=False,
+        help_text=_("Models with a known price; the marked one is the provider's default."),
     )  # fmt: skip
 
-    def __init__(self, *args, providers: list[str], **kwargs) -> None:
+    def __init__(
+        self, *args, providers: list[str], known: dict[str, list[str]] | None = None, **kwargs
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.known = known or {}
         self.fields["provider"].choices = [(p, provider_label(p)) for p in providers]
+        self.fields["model"].choices = [
+            ("", _("The provider's default")),
+            *model_choices(
+                providers=providers, default_label=_("%(model)s (default)"), known=self.known
+            ),
+        ]
+
+    def clean(self):
+        data = super().clean()
+        provider, model = data.get("provider"), data.get("model")
+        if (
+            provider
+            and model
+            and model
+            not in models_offered(provider=provider, extra=tuple(self.known.get(provider, ())))
+        ):
+            message = _("%(provider)s does not offer %(model)s.")
+            self.add_error(
+                "model", message % {"provider": provider_label(provider), "model": model}
+            )
+        return data
 
 
 class ChangeForm(forms.Form):
-    change = forms.CharField(
+    change = CountedCharField(
         label=_("Ask for a change"), max_length=20_000,
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text=_("A new iteration continues from the current files."),
     )  # fmt: skip
 
 
 class AnswerForm(forms.Form):
-    answer = forms.CharField(
-        label=_("Your answer"), max_length=20_000, widget=forms.Textarea(attrs={"rows": 3})
+    answer = CountedCharField(
+        label=_("Your answer"), max_length=20_000, widget=forms.Textarea(attrs={"rows": 2})
     )

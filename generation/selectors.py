@@ -6,6 +6,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import User
+from execution.models import ExecutionLog
 from files.selectors import state_get
 from generation.models import GenerationRun, PipelineEvent
 from generation.schemas import PipelineState
@@ -40,3 +41,31 @@ def run_events(
 def pipeline_state(branch: Branch) -> PipelineState:
     """The typed pipeline state of the branch's latest step."""
     return PipelineState.model_validate(state_get(branch=branch).data)
+
+
+def run_history(*, project: Project) -> list[GenerationRun]:
+    """Every run of the project, oldest first: the conversation reads them in order."""
+    return list(project.runs.select_related("branch").order_by("created_at"))
+
+
+def run_events_shown(*, run_ids: list[uuid.UUID], quiet: set[str]) -> list[PipelineEvent]:
+    """The events of these runs, in run and sequence order. ``quiet`` events are kept only
+    when they say which agent finished a step (GenerationStepCompleted)."""
+    shown = quiet - {"GenerationStepCompleted"}
+    return list(
+        PipelineEvent.objects.filter(run_id__in=run_ids)
+        .exclude(name__in=shown)
+        .order_by("run_id", "seq")
+    )
+
+
+def run_commands(*, run_ids: list[uuid.UUID]) -> list[ExecutionLog]:
+    """Every sandbox command these runs ran, oldest first, with its whole output."""
+    return list(ExecutionLog.objects.filter(run_id__in=run_ids).order_by("created_at"))
+
+
+def iteration_texts(*, branch: Branch) -> list[str]:
+    """What each iteration of the branch was asked: the description, then each change."""
+    state = branch.states.order_by("-step_index").only("data").first()
+    iterations = (state.data or {}).get("iterations", []) if state else []
+    return [iteration.get("description", "") for iteration in iterations]

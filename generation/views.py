@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from generation import display, selectors, services
+from generation import conversation, display, selectors, services
 from generation.forms import AnswerForm, ChangeForm, RunStartForm
 from generation.models import GenerationRun
 from llm.keys import provider_default, providers_available
@@ -45,21 +45,34 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
     )
     data = selectors.pipeline_state(branch)
     providers = providers_available(user_id=request.user.pk)
+    threads = conversation.project_conversation(project=project)
+    current = next((t for t in threads if run and t.run.pk == run.pk), None)
     context = {
         "project": project, "branch": branch, "run": run, "data": data,
         "stages": display.stages(data, run),
-        "timeline": display.timeline(run) if run else [],
-        "labels": display.event_labels(),
+        "threads": threads, "current": current,
+        "labels": {**display.event_labels(), **conversation.answer_labels()},
         "requests": run_requests(run_id=run.pk) if run else [],
-        "log": run and run.execution_logs().first(),
         "providers": providers,
-        "start_form": RunStartForm(providers=providers) if providers else None,
+        "start_form": _start_form(request.user, run, providers) if providers else None,
         "change_form": ChangeForm(),
         "answer_form": AnswerForm(),
         "can_change": bool(data.iterations) and data.iterations[-1].status == "completed",
         **(forms or {}),
     }  # fmt: skip
     return render(request, "generation/_panel.html", context, status=status)
+
+
+def _known_models(user, run: GenerationRun | None) -> dict[str, list[str]]:
+    """Model names chosen before (the user's defaults, the last run's) stay choosable."""
+    known: dict[str, list[str]] = {p: [m] for p, m in user.default_models.items() if m}
+    if run is not None and run.model:
+        known.setdefault(run.provider, []).append(run.model)
+    return known
+
+
+def _start_form(user, run, providers, data=None) -> RunStartForm:
+    return RunStartForm(data, providers=providers, known=_known_models(user, run))
 
 
 def _back(request, project, branch, **forms) -> HttpResponse:
@@ -79,13 +92,14 @@ def _back(request, project, branch, **forms) -> HttpResponse:
 def run_start_view(request: HttpRequest, project_id) -> HttpResponse:
     project, branch = _scope(request, project_id)
     change = "change" in request.POST
+    run = selectors.run_list(project=project).filter(branch=branch).first()
+    providers = providers_available(user_id=request.user.pk)
     form = (
         ChangeForm(request.POST)
         if change
-        else RunStartForm(request.POST, providers=providers_available(user_id=request.user.pk))
+        else _start_form(request.user, run, providers, request.POST)
     )
     if form.is_valid():
-        run = selectors.run_list(project=project).filter(branch=branch).first()
         provider = form.cleaned_data.get("provider") or (run.provider if run else None)
         provider = provider or provider_default(user_id=request.user.pk)
         try:

@@ -1,14 +1,17 @@
 from django.contrib import admin
 from django.db.models import Count, Sum
+from django.utils.translation import gettext_lazy as _
 
 from llm.models import LLMRequest, ModelPrice, TokenUsage
 from projects.admin import ReadOnlyAdminMixin
+from samokoder_site.admin_display import money_column
 
 
 @admin.register(LLMRequest)
 class LLMRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only log; the change list shows token and cost totals of what is filtered."""
 
+    cost_usd = money_column("cost", _("cost, USD"))
     list_display = [
         "created_at",
         "user",
@@ -19,7 +22,7 @@ class LLMRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "status",
         "prompt_tokens",
         "completion_tokens",
-        "cost",
+        "cost_usd",
         "latency_ms",
     ]
     list_filter = [
@@ -59,6 +62,7 @@ class ModelPriceAdmin(admin.ModelAdmin):
 
 @admin.register(TokenUsage)
 class TokenUsageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    cost_usd = money_column("cost", _("cost, USD"))
     list_display = [
         "day",
         "user",
@@ -67,7 +71,7 @@ class TokenUsageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "requests",
         "prompt_tokens",
         "completion_tokens",
-        "cost",
+        "cost_usd",
     ]
     list_filter = ["provider", "model"]
     search_fields = ["user__email"]

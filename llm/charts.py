@@ -38,6 +38,18 @@ class Chart:
     width: int
     height: int = HEIGHT
 
+    @property
+    def half(self) -> Decimal | float:
+        """The value at the middle of the vertical axis."""
+        return self.maximum / 2
+
+    @property
+    def days(self) -> list[date]:
+        """The dates under the horizontal axis: first, middle and last day."""
+        if not self.bars:
+            return []
+        return [self.bars[0].day, self.bars[len(self.bars) // 2].day, self.bars[-1].day]
+
 
 def stacked_by_day(rows, *, value, days: int, today: date) -> Chart:
     """``rows`` have ``day`` and ``model``; ``value(row)`` is what each segment measures."""

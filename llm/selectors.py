@@ -1,14 +1,17 @@
-"""Reads of the LLM context: a user's usage, from the per-day totals; a run's requests."""
+"""Reads of the LLM context: a user's usage, from the per-day totals; a run's requests;
+the models offered."""
 
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import TypedDict
 
+from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from llm.models import LLMRequest, TokenUsage
+from llm.models import LLMRequest, ModelPrice, TokenUsage
+from llm.providers.table import provider_label
 
 
 def usage_by_day_and_model(*, user_id: int, days: int = 30) -> QuerySet[TokenUsage]:
@@ -57,3 +60,34 @@ def run_usage(*, run_id: uuid.UUID) -> RunUsage:
 def run_requests(*, run_id: uuid.UUID) -> QuerySet[LLMRequest]:
     """A generation run's requests, oldest first."""
     return LLMRequest.objects.filter(run_id=run_id).order_by("created_at")
+
+
+def runs_requests(*, run_ids: list[uuid.UUID]) -> list[LLMRequest]:
+    """The requests of several runs, oldest first (the conversation prices each step)."""
+    return list(LLMRequest.objects.filter(run_id__in=run_ids).order_by("created_at"))
+
+
+def models_offered(*, provider: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """The models a person can pick for ``provider``: the provider's default first, then
+    every model with a price, then ``extra`` names (a choice stored earlier)."""
+    default = settings.LLM_DEFAULT_MODELS.get(provider, "")
+    priced = ModelPrice.objects.filter(provider=provider).order_by("model")
+    names = [default, *priced.values_list("model", flat=True), *extra]
+    return list(dict.fromkeys(name for name in names if name))
+
+
+def model_choices(
+    *, providers: list[str], default_label: str, known: dict[str, list[str]] | None = None
+) -> list:
+    """Grouped ``<select>`` choices per provider, its default model marked
+    (``default_label`` has a ``%(model)s``); ``known`` adds names chosen before."""
+    groups: list = []
+    for provider in providers:
+        default = settings.LLM_DEFAULT_MODELS.get(provider, "")
+        extra = tuple((known or {}).get(provider, ()))
+        options = [
+            (name, default_label % {"model": name} if name == default else name)
+            for name in models_offered(provider=provider, extra=extra)
+        ]
+        groups.append((provider_label(provider), options))
+    return groups

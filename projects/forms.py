@@ -1,10 +1,12 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from samokoder_site.forms import CountedCharField
+
 
 class ProjectForm(forms.Form):
     name = forms.CharField(label=_("Name"), max_length=100)
-    description = forms.CharField(
+    description = CountedCharField(
         label=_("What should it do?"),
         required=False,
         max_length=20_000,

@@ -25,8 +25,10 @@ def _dashboard(request: HttpRequest, form: ProjectForm, status: int = 200) -> Ht
     return render(request, "projects/dashboard.html", context, status=status)
 
 
-@login_required
 def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """The site root: the dashboard when signed in, what Samokoder is when not."""
+    if not request.user.is_authenticated:
+        return render(request, "projects/landing.html")
     return _dashboard(request, ProjectForm())
 
 

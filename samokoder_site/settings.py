@@ -81,6 +81,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "samokoder_site.pages.FriendlyErrorsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "samokoder_site.ratelimit.RateLimitMiddleware",
 ]

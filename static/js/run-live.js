@@ -55,28 +55,41 @@
     if (list && QUIET.indexOf(event.name) < 0 && !list.querySelector('[data-seq="' + event.seq + '"]')
         && event.run === root.dataset.run) {
       var item = document.createElement("li");
-      item.className = "event " + event.name;
+      item.className = "event msg system " + event.name;
       item.dataset.seq = event.seq;
       var label = document.createElement("span");
       label.className = "event-label";
       label.textContent = labels()[event.name] || event.name;
       item.appendChild(label);
       list.appendChild(item);
-      list.scrollTop = list.scrollHeight;
+      var conversation = document.getElementById("conversation");
+      if (conversation && nearBottom) { conversation.scrollTop = conversation.scrollHeight; }
     }
     if (REFRESHING.indexOf(event.name) >= 0 || event.run !== root.dataset.run) { refresh(); }
   }
 
   var connected = false;
+  var nearBottom = true;  // the conversation follows new messages unless the user scrolled up
+  var keptScroll = 0;
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var conversation = document.getElementById("conversation");
+    if (!conversation || event.detail.target.id !== panelId) { return; }
+    keptScroll = conversation.scrollTop;
+    nearBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 80;
+  });
 
   var outputCommand = null;
 
+  // Every command of the run stays on screen: a new one is appended under the last.
   function output(message) {
     var terminal = document.getElementById("terminal");
     if (!terminal) { return; }
-    if (outputCommand !== message.command) {  // a new command: a fresh screen
+    if (outputCommand !== message.command) {
       outputCommand = message.command;
-      terminal.textContent = "$ " + message.command + "\n";
+      var before = terminal.dataset.empty ? "" : terminal.textContent.replace(/\n*$/, "\n\n");
+      delete terminal.dataset.empty;
+      terminal.textContent = before + "$ " + message.command + "\n";
     }
     terminal.textContent += message.text;
     terminal.scrollTop = terminal.scrollHeight;
@@ -84,15 +97,90 @@
   }
 
   var streams = {};
-  var STREAM_KEEP = 6000;  // characters of an agent's answer kept on screen
+  var STREAM_KEEP = 60000;  // characters of an agent's answer kept while it streams
+
+  // An agent's answer arrives as JSON, a piece at a time. Close what is open (a string,
+  // objects, lists), drop an unfinished member if that is what breaks it, and parse.
+  function partialJson(text) {
+    var start = text.search(/[{[]/);
+    if (start < 0) { return null; }
+    text = text.slice(start);
+    var closers = [], cuts = [], inString = false, escaped = false;
+    for (var i = 0; i < text.length; i++) {
+      var c = text[i];
+      if (inString) {
+        if (escaped) { escaped = false; } else if (c === "\\") { escaped = true; } else if (c === '"') { inString = false; }
+      } else if (c === '"') { inString = true; }
+      else if (c === "{") { closers.push("}"); }
+      else if (c === "[") { closers.push("]"); }
+      else if (c === "}" || c === "]") { closers.pop(); }
+      else if (c === ",") { cuts.push([i, closers.slice()]); }
+    }
+    var attempts = [text + (inString ? (escaped ? '\\"' : '"') : "") + closers.slice().reverse().join("")];
+    for (var k = cuts.length - 1; k >= Math.max(0, cuts.length - 3); k--) {
+      attempts.push(text.slice(0, cuts[k][0]) + cuts[k][1].slice().reverse().join(""));
+    }
+    attempts.push(text[0] === "[" ? "[]" : "{}");  // nothing whole yet
+    for (var a = 0; a < attempts.length; a++) {
+      try { return JSON.parse(attempts[a]); } catch (ignore) { /* try a shorter one */ }
+    }
+    return null;
+  }
+
+  function element(tag, text, className) {
+    var node = document.createElement(tag);
+    if (text !== undefined) { node.textContent = text; }
+    if (className) { node.className = className; }
+    return node;
+  }
+
+  function itemText(item, names) {
+    if (typeof item !== "object" || item === null) { return String(item); }
+    if (item.type && item.content !== undefined) {  // a planned step
+      var files = (item.related_files || []).join(", ");
+      return (names["step:" + item.type] || item.type) + ": " + (files ? files + " — " : "") + item.content;
+    }
+    if (item.path) { return item.path + (item.purpose ? " — " + item.purpose : ""); }
+    return item.description || item.title || item.summary || JSON.stringify(item);
+  }
+
+  // The answer as a person reads it: headings, paragraphs, lists; a file as its path.
+  function readable(value, names, into) {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) { return; }
+    if (typeof value.path === "string" && typeof value.content === "string") {
+      into.appendChild(element("p", (names["answer:path"] || "File") + ": " + value.path));
+      into.appendChild(element("p", value.content.split("\n").length + " " + (names["answer:lines"] || "lines"), "help"));
+      return;
+    }
+    Object.keys(value).forEach(function (key) {
+      var field = value[key];
+      if (field === null || field === "" || (Array.isArray(field) && !field.length)) { return; }
+      var heading = names["answer:" + key];
+      if (Array.isArray(field)) {
+        if (heading) { into.appendChild(element("h4", heading)); }
+        var list = element("ul");
+        field.forEach(function (item) { list.appendChild(element("li", itemText(item, names))); });
+        into.appendChild(list);
+      } else if (typeof field === "object") {
+        readable(field, names, into);
+      } else if (key !== "language" && key !== "content") {
+        into.appendChild(element("p", (heading && key !== "summary" && key !== "explanation" ? heading + ": " : "") + field));
+      }
+    });
+  }
 
   function stream(message) {
     var box = document.getElementById("agent-text");
     if (!box) { return; }
     var key = message.agent + (message.detail ? " · " + message.detail : "");
     streams[key] = ((streams[key] || "") + message.text).slice(-STREAM_KEEP);
-    box.textContent = key + "\n" + streams[key];
+    var parsed = partialJson(streams[key]);
+    var body = element("div", undefined, "answer");
+    if (parsed) { readable(parsed, labels(), body); } else { body.textContent = streams[key]; }
+    box.replaceChildren(element("p", key, "stream-agent"), body);
     box.scrollTop = box.scrollHeight;
+    var conversation = document.getElementById("conversation");
+    if (conversation && nearBottom) { conversation.scrollTop = conversation.scrollHeight; }
     if (message.final) { delete streams[key]; }
   }
 
@@ -135,8 +223,8 @@
   // The panel arrives by htmx after the page: connect once it is there. A re-render that
   // raced a newer event (it shows an older sequence number) is simply fetched again.
   document.addEventListener("htmx:afterSettle", function () {
-    var list = document.getElementById("timeline");
-    if (list) { list.scrollTop = list.scrollHeight; }
+    var conversation = document.getElementById("conversation");
+    if (conversation) { conversation.scrollTop = nearBottom ? conversation.scrollHeight : keptScroll; }
     if (!connected) { connect(); return; }
     var root = panel();
     if (root && root.dataset.run && Number(root.dataset.seq || 0) < (lastSeq[root.dataset.run] || 0)) {

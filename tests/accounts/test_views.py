@@ -101,7 +101,8 @@ def test_pages_enforce_csrf(user):
 
 
 def test_pages_need_login(client):
-    for name in ("projects:dashboard", "accounts:settings"):
+    # The site root shows the landing page when signed out (tests/test_pages.py).
+    for name in ("llm:usage", "accounts:settings"):
         response = client.get(reverse(name))
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("accounts:login"))

@@ -139,11 +139,12 @@ def test_a_password_set_elsewhere_closes_the_socket_at_the_next_check(settings, 
 def test_a_socket_opened_with_a_token_closes_when_the_token_expires(settings, project, user):
     settings.SAMOKODER_WS_SIGN_IN_CHECK_SECONDS = 0.5
     token = AccessToken.for_user(user)
-    token.set_exp(lifetime=timedelta(seconds=1))
+    token.set_exp(lifetime=timedelta(seconds=4))  # long enough to open it on a busy machine
 
     async def scenario():
         listener = await _open(project, _bearer(token))
-        code = await _closed_with(listener)
+        # Closed by the check after expiry: within the token's life plus CLOSED_WITHIN.
+        code = await _closed_with(listener) or await _closed_with(listener)
         await listener.disconnect()
         return code
 

@@ -74,7 +74,8 @@ def test_register_generate_watch_answer_review_download_branch(
         new MutationObserver(() => {
             const agent = document.getElementById("agent-text")?.textContent || "";
             const activity = document.getElementById("activity")?.textContent || "";
-            if (agent.includes('"runtime"')) { window.seen.agent = agent; }
+            const architect = agent.startsWith("Architect") && agent.includes("python3");
+            if (architect) { window.seen.agent = agent; }
             if (activity.includes("TechLead")) { window.seen.activity = activity; }
         }).observe(document.body, {subtree: true, childList: true, characterData: true});
     }""")
@@ -95,7 +96,8 @@ def test_register_generate_watch_answer_review_download_branch(
 
     assert page.evaluate("window.journeyMarker") == "same page"  # all of it live
     seen = page.evaluate("window.seen")
-    assert seen["agent"].startswith("Architect") and '"python3"' in seen["agent"]  # streamed
+    assert seen["agent"].startswith("Architect") and "python3" in seen["agent"]  # streamed
+    assert '"runtime"' not in seen["agent"]  # as text to read, not JSON
     assert "TechLead" in seen["activity"]
     timeline = page.locator("#timeline .event-label").all_inner_texts()
     assert (
@@ -105,11 +107,12 @@ def test_register_generate_watch_answer_review_download_branch(
     )
     assert timeline[-1] == "Generation completed"
     expect(page.locator(".stage.done")).to_have_count(6)
-    expect(page.locator("#terminal")).to_contain_text("OK")
+    expect(page.locator("#terminal")).to_contain_text("OK")  # in the Terminal tab
+    expect(page.locator("#terminal")).to_contain_text("FAILED")  # the failing run stays
     expect(page.locator("#llm-requests tbody tr")).to_have_count(8)
     expect(page.locator("#files-card")).to_contain_text("wordcount.py")
 
-    page.locator("#files-card").get_by_role("link", name="wordcount.py", exact=True).click()
+    page.locator("#file-tree").get_by_role("link", name="wordcount.py", exact=True).click()
     page.get_by_label("Compare step").select_option("8")
     page.get_by_label("with step").select_option("10")
     page.get_by_role("button", name="Show diff").click()
@@ -138,6 +141,7 @@ def test_register_generate_watch_answer_review_download_branch(
 
     page.get_by_label("Step", exact=True).select_option("8")
     page.get_by_role("button", name="Show").click()
+    page.locator("#fork-card summary").click()  # folded under the file tree
     page.get_by_label("New branch name").fill("retry")
     page.get_by_role("button", name="Create branch").click()
     expect(page.locator(".messages")).to_contain_text("Branch retry created.")
