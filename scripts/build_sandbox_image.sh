@@ -7,7 +7,8 @@
 #   SAMOKODER_DEBIAN_MIRROR   Debian archive to debootstrap from (default: the one apt uses
 #                             here, read from /etc/apt/sources.list{,.d/*.list,.d/*.sources})
 #
-# The image: Debian bookworm minbase + python3 (venv, pip) + nodejs (Debian's, 18.x), a
+# The image: Debian bookworm minbase + python3 (venv, pip) + nodejs and npm (Debian's, 18.x),
+# socat (the package proxy's bridge) and ca-certificates, a
 # non-root user `sandbox` (uid/gid 10001, home /home/sandbox), /workspace owned by it,
 # USER sandbox, WORKDIR /workspace, CMD sleep infinity. Same user, uid and paths as
 # sandbox/Dockerfile, which is the registry-based equivalent.
@@ -25,6 +26,9 @@ CACHE="$ROOT/var/sandbox"
 IMAGE="${SAMOKODER_SANDBOX_IMAGE:-samokoder-sandbox:bookworm}"
 SUITE=bookworm
 PACKAGES=python3-minimal,python3,python3-venv,python3-pip,nodejs
+# Installed with apt inside the new root after debootstrap, whose own resolver fails on npm's
+# several hundred node-* dependencies.
+APT_PACKAGES="npm socat ca-certificates"
 SANDBOX_UID=10001
 # Bump when the recipe below changes (what is done to the root filesystem): it is part of the
 # cache key, with the mirrors, suite, packages and uid.
@@ -128,7 +132,7 @@ SOURCES="deb $MIRROR $SUITE main"
 [ -n "$UPDATES" ] && SOURCES+=$'\n'"deb ${UPDATES%/} $SUITE-updates main"
 [ -n "$SECURITY" ] && SOURCES+=$'\n'"deb ${SECURITY%/} $SUITE-security main"
 
-KEY="$(echo "$RECIPE $SUITE $PACKAGES $SANDBOX_UID $SOURCES" | sha256sum | cut -c1-16)"
+KEY="$(echo "$RECIPE $SUITE $PACKAGES $APT_PACKAGES $SANDBOX_UID $SOURCES" | sha256sum | cut -c1-16)"
 TARBALL="$CACHE/rootfs-$KEY.tar"
 
 # --- Root filesystem ----------------------------------------------------------------------
@@ -172,6 +176,18 @@ build_rootfs() {
         fi
         rm -f "$DIR/usr/sbin/policy-rc.d"
     fi
+    t="$(now)"
+    printf '#!/bin/sh\nexit 101\n' >"$DIR/usr/sbin/policy-rc.d"
+    chmod 755 "$DIR/usr/sbin/policy-rc.d"
+    # shellcheck disable=SC2086 # a list of package names
+    if ! { chroot "$DIR" apt-get update -qq && DEBIAN_FRONTEND=noninteractive chroot "$DIR" \
+        apt-get install -y -qq --no-install-recommends $APT_PACKAGES; } >>"$CACHE/debootstrap.log" 2>&1; then
+        tail -n 30 "$CACHE/debootstrap.log" >&2
+        say "apt-get install $APT_PACKAGES failed (full log: $CACHE/debootstrap.log)"
+        exit 1
+    fi
+    rm -f "$DIR/usr/sbin/policy-rc.d"
+    say "apt-get install $APT_PACKAGES: $(elapsed "$t") s"
 
     # The sandbox user and its workspace.
     chroot "$DIR" groupadd --gid "$SANDBOX_UID" sandbox
@@ -227,7 +243,7 @@ docker import \
     --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["sleep", "infinity"]' \
-    --message "samokoder sandbox: debootstrap $SUITE minbase + $PACKAGES" \
+    --message "samokoder sandbox: debootstrap $SUITE minbase + $PACKAGES + $APT_PACKAGES" \
     - "$IMAGE" <"$TARBALL" >/dev/null
 say "docker import: $(elapsed "$t") s; total: $(elapsed "$START") s"
 NEW_ID="$(image_id)"
