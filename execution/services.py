@@ -5,6 +5,8 @@ recorded. There is no unsandboxed fallback: when the backend is missing, the com
 is refused with SandboxUnavailable, whose message says what to install.
 """
 
+import contextlib
+import os
 import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,6 +23,8 @@ from execution.backends.base import (
     ProcessManager,
     SandboxHandle,
 )
+from execution.bridge import proxy_bridge
+from execution.dependencies import Phase, phase_command, sandbox_mounts
 from execution.events import (
     CommandExecuted,
     CommandTimeout,
@@ -28,6 +32,7 @@ from execution.events import (
     ContainerStopped,
     FilesRefused,
 )
+from execution.folders import bridge_folder
 from execution.models import Container, ExecutionLog
 from execution.workspace import LocalFileSystem, workspace_collect, workspace_materialize
 from files.selectors import state_get, state_texts
@@ -53,21 +58,35 @@ def process_manager() -> ProcessManager:
     return BubblewrapProcessManager(limits)
 
 
+BRANCH_LABEL = "branch_id"  # whose dependency folders a sandbox mounts
+
+
 def workspace_path(project: Project) -> Path:
     return Path(settings.SAMOKODER_WORKSPACES_DIR) / str(project.pk)
 
 
-def container_get_or_create(*, project: Project, manager: ProcessManager) -> Container:
-    """The project's running sandbox on this backend (one per project), made if needed."""
+def container_get_or_create(
+    *, project: Project, manager: ProcessManager, branch: Branch
+) -> Container:
+    """The project's running sandbox on this backend (one per project), made if needed.
+
+    It mounts one branch's dependency folders (Docker binds them at creation), so a
+    command on another branch replaces it."""
     running = Container.objects.filter(
         project=project, backend=manager.name, status=Container.Status.RUNNING
     ).first()
-    if running is not None:
+    if running is not None and running.labels.get(BRANCH_LABEL) == str(branch.pk):
         return running
-    handle = manager.create_container(project_id=str(project.pk), workspace=workspace_path(project))
+    if running is not None:
+        container_stop(container=running, reason="another branch's dependencies")
+    workspace = workspace_path(project)
+    mounts = sandbox_mounts(workspace, branch_id=str(branch.pk))
+    handle = manager.create_container(
+        project_id=str(project.pk), workspace=workspace, mounts=mounts
+    )
     container = Container.objects.create(
         project=project, backend=manager.name, backend_id=handle.backend_id,
-        image=handle.image, labels=handle.labels,
+        image=handle.image, labels={**handle.labels, BRANCH_LABEL: str(branch.pk)},
     )  # fmt: skip
     event = ContainerCreated(
         project_id=str(project.pk), container_id=str(container.pk), backend=manager.name
@@ -77,12 +96,14 @@ def container_get_or_create(*, project: Project, manager: ProcessManager) -> Con
 
 
 def _handle(container: Container) -> SandboxHandle:
+    workspace = workspace_path(container.project)
     return SandboxHandle(
         backend=container.backend,
         backend_id=container.backend_id,
-        workspace=workspace_path(container.project),
+        workspace=workspace,
         image=container.image,
         labels=container.labels,
+        mounts=sandbox_mounts(workspace, branch_id=container.labels.get(BRANCH_LABEL)),
     )
 
 
@@ -109,18 +130,15 @@ def command_execute(
     command: str,
     run_id=None,
     timeout: float | None = None,
-    dependency_install: bool = False,
+    phase: Phase = Phase.RUN,
 ) -> CommandOutcome:
     """ExecuteCommand on the branch's latest files; what it changes becomes the next step.
 
-    Network stays off unless this is a dependency install and the operator enabled
-    SAMOKODER_SANDBOX_INSTALL_NETWORK. Records an ExecutionLog and CommandExecuted (or
+    There is no network; in the install ``phase`` the package proxy is reachable through
+    the bridge (execution/bridge.py). Records an ExecutionLog and CommandExecuted (or
     CommandTimeout); refused files are reported (FilesRefused), never synced.
     """
-    ran = command_run(
-        branch=branch, command=command, run_id=run_id, timeout=timeout,
-        dependency_install=dependency_install,
-    )  # fmt: skip
+    ran = command_run(branch=branch, command=command, run_id=run_id, timeout=timeout, phase=phase)
     state = None
     if ran.changes:
         try:
@@ -137,7 +155,7 @@ def command_run(
     command: str,
     run_id=None,
     timeout: float | None = None,
-    dependency_install: bool = False,
+    phase: Phase = Phase.RUN,
     cancel: threading.Event | None = None,
     on_output: OnOutput | None = None,
 ) -> CommandRun:
@@ -145,21 +163,22 @@ def command_run(
 
     The caller commits the changes (the pipeline does, together with its step). Setting
     ``cancel`` kills the command; its log then says so. ``on_output`` sees the output as
-    it arrives (see ProcessManager.execute). Raises SandboxError when the
-    sandbox itself cannot run.
+    it arrives (see ProcessManager.execute). ``phase`` install opens the package proxy
+    bridge for this command only. Raises SandboxError when the sandbox itself cannot run.
     """
     project = branch.project
     manager = process_manager()
-    container = container_get_or_create(project=project, manager=manager)
+    container = container_get_or_create(project=project, manager=manager, branch=branch)
     handle = _handle(container)
     files = dict(state_texts(state=state_get(branch=branch)))
     fs = LocalFileSystem(handle.workspace)
     workspace_materialize(fs, files)
     limit = timeout or settings.SAMOKODER_COMMAND_TIMEOUT
-    network = dependency_install and settings.SAMOKODER_SANDBOX_INSTALL_NETWORK
-    result = manager.execute(
-        handle, command, timeout=limit, network=network, cancel=cancel, on_output=on_output
-    )
+    with _bridge(handle, phase):
+        result = manager.execute(
+            handle, phase_command(command, phase=phase), timeout=limit, cancel=cancel,
+            on_output=on_output,
+        )  # fmt: skip
     log = ExecutionLog.objects.create(
         project=project, container=container, run_id=run_id, command=command,
         stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code,
@@ -170,6 +189,17 @@ def command_run(
     if result.cancelled:
         report.changes.clear()  # a killed command's half-written files are not kept
     return CommandRun(log=log, result=result, changes=report.changes, refused=report.refused)
+
+
+def _bridge(handle: SandboxHandle, phase: Phase) -> contextlib.AbstractContextManager:
+    """The package proxy's socket for an install; nothing at all for any other phase."""
+    if phase != Phase.INSTALL:
+        return contextlib.nullcontext()
+    return proxy_bridge(
+        folder=bridge_folder(handle.workspace),
+        proxy_url=settings.SAMOKODER_PACKAGE_PROXY,
+        socket_uid=settings.SAMOKODER_SANDBOX_UID if os.geteuid() == 0 else None,
+    )
 
 
 def commands_refused_report(*, branch: Branch, refused: dict[str, str]) -> None:

@@ -30,6 +30,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A host folder or file the sandbox sees at ``target`` besides its workspace."""
+
+    source: Path
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class SandboxHandle:
     """What a backend needs to find a project's sandbox again."""
 
@@ -38,6 +47,7 @@ class SandboxHandle:
     workspace: Path
     image: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()  # fixed for the sandbox's life (Docker binds them at creation)
 
 
 @dataclass(frozen=True)
@@ -58,8 +68,11 @@ class ProcessManager(ABC):
         self.limits = limits
 
     @abstractmethod
-    def create_container(self, *, project_id: str, workspace: Path) -> SandboxHandle:
-        """CreateContainer: a sandbox for the project whose writable part is ``workspace``."""
+    def create_container(
+        self, *, project_id: str, workspace: Path, mounts: tuple[Mount, ...] = ()
+    ) -> SandboxHandle:
+        """CreateContainer: a sandbox for the project whose writable part is ``workspace``,
+        also seeing ``mounts`` (the dependency and socket folders, the CA bundle)."""
 
     @abstractmethod
     def execute(
@@ -68,12 +81,12 @@ class ProcessManager(ABC):
         command: str,
         *,
         timeout: float,
-        network: bool = False,
         cancel: threading.Event | None = None,
         on_output: OnOutput | None = None,
     ) -> ExecutionResult:
         """ExecuteCommand: run ``command`` (a shell line) in /workspace; never raises for
         the command's own failure, only SandboxError when the sandbox cannot run it.
+        There is no network: what must cross goes through Unix sockets in a mount.
 
         Setting ``cancel`` kills the command (and everything it started) within
         ``CANCEL_POLL`` seconds; the result then says ``cancelled``. ``on_output`` gets the

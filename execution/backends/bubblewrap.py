@@ -1,6 +1,6 @@
 """bubblewrap: the embedded default sandbox, no daemon needed.
 
-Each command runs in fresh namespaces (no network unless asked, its own PID space so
+Each command runs in fresh namespaces (no network, its own PID space so
 nothing outlives it), sees /usr read-only and the project's workspace as the only
 writable place, and runs under rlimits (address space, CPU time, processes, file
 size). Started as root, it drops to a dedicated uid first: the kernel does not count
@@ -23,6 +23,7 @@ from django.conf import settings
 from execution.backends.base import (
     CappedReader,
     ExecutionResult,
+    Mount,
     OnOutput,
     ProcessManager,
     SandboxHandle,
@@ -34,17 +35,20 @@ from execution.workspace import hand_over
 READ_ONLY_SYSTEM = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
                     "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
                     "--symlink", "usr/sbin", "/sbin"]  # fmt: skip
-NETWORK_FILES = ["/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/ca-certificates"]
 
 
 class BubblewrapProcessManager(ProcessManager):
     name = "bubblewrap"
 
-    def create_container(self, *, project_id: str, workspace: Path) -> SandboxHandle:
+    def create_container(
+        self, *, project_id: str, workspace: Path, mounts: tuple[Mount, ...] = ()
+    ) -> SandboxHandle:
         self._require_bwrap()
         workspace.mkdir(parents=True, exist_ok=True)
         self._require_reachable(workspace)
-        return SandboxHandle(backend=self.name, backend_id=str(uuid.uuid4()), workspace=workspace)
+        return SandboxHandle(
+            backend=self.name, backend_id=str(uuid.uuid4()), workspace=workspace, mounts=mounts
+        )
 
     def execute(
         self,
@@ -52,7 +56,6 @@ class BubblewrapProcessManager(ProcessManager):
         command: str,
         *,
         timeout: float,
-        network: bool = False,
         cancel: threading.Event | None = None,
         on_output: OnOutput | None = None,
     ) -> ExecutionResult:
@@ -60,7 +63,13 @@ class BubblewrapProcessManager(ProcessManager):
         hand_over(handle.workspace)
         started = time.monotonic()
         # The command is untrusted by design: it runs only inside the sandbox built here.
-        sandbox = [bwrap, *self._arguments(handle.workspace, network), "/bin/sh", "-c", command]
+        sandbox = [
+            bwrap,
+            *self._arguments(handle.workspace, handle.mounts),
+            "/bin/sh",
+            "-c",
+            command,
+        ]
         process = subprocess.Popen(  # noqa: S603
             [*self._launcher(), *sandbox],
             stdin=subprocess.DEVNULL,
@@ -98,7 +107,7 @@ class BubblewrapProcessManager(ProcessManager):
                     "or set SAMOKODER_WORKSPACES_DIR to a folder under one that is."
                 )
 
-    def _arguments(self, workspace: Path, network: bool) -> list[str]:
+    def _arguments(self, workspace: Path, mounts: tuple[Mount, ...]) -> list[str]:
         arguments = ["--unshare-all", "--die-with-parent", "--new-session", *READ_ONLY_SYSTEM,
                      "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",  # noqa: S108 - the sandbox's own tmpfs
                      "--bind", str(workspace), "/workspace", "--chdir", "/workspace",
@@ -108,10 +117,9 @@ class BubblewrapProcessManager(ProcessManager):
                      "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]  # fmt: skip
         if Path("/etc/alternatives").is_dir():
             arguments += ["--ro-bind", "/etc/alternatives", "/etc/alternatives"]
-        if network:
-            arguments += ["--share-net"]
-            for path in filter(os.path.exists, NETWORK_FILES):
-                arguments += ["--ro-bind", path, path]
+        for mount in mounts:  # never --share-net: what crosses goes through sockets here
+            bind = "--ro-bind" if mount.read_only else "--bind"
+            arguments += [bind, str(mount.source), mount.target]
         return [*arguments, "--"]
 
     def _launcher(self) -> list[str]:
