@@ -7,10 +7,13 @@
     WORKSPACES/<project>.sandbox/installed/    manifest hash per branch and runtime (host only)
 
 The sandbox keeps its own network namespace; the bridge folder is the only way out and
-holds a socket only while something is meant to cross (the package proxy during an
-install; later the preview's port). Dependencies are mounted over their folders in the
-workspace, which the sync-back never walks (execution/workspace.py NOT_SYNCED), so they
-are never in the database or the zip.
+holds a socket only while something is meant to cross: the package proxy's during an
+install, listened on by the host. The sandbox cannot write there; a socket it must listen
+on itself (the preview's HTTP port, later) goes in a subfolder made for it and owned by
+the sandbox uid (``sandbox_owned``), seen at /bridge/<name>/.
+
+Dependencies are mounted over their folders in the workspace, which the sync-back never
+walks (execution/workspace.py NOT_SYNCED), so they are never in the database or the zip.
 """
 
 import os

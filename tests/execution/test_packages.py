@@ -17,7 +17,7 @@ from execution.models import ExecutionLog
 from execution.services import command_execute, workspace_path
 from files.models import File
 from files.selectors import state_get, state_manifest, state_texts
-from files.services import file_save
+from files.services import branch_fork, file_save
 from projects.services import project_create
 
 pytestmark = pytest.mark.django_db
@@ -199,3 +199,16 @@ def test_the_run_phase_has_no_proxy_socket_and_no_network(project):
     assert "FileNotFoundError" in run.log.stderr
     assert run.log.stdout.strip() == ""  # /bridge is empty
     assert list(bridge_folder(workspace_path(project)).iterdir()) == []
+
+
+def test_each_branch_has_its_own_dependency_folders(project):
+    main = save(project, {"main.py": "print('hi')\n"})
+    fork = branch_fork(source=main, step=state_get(branch=main).step_index, name="experiment")
+
+    command_execute(branch=main, command="echo main > .venv/marker")
+    on_fork = command_execute(branch=fork, command="ls -A .venv; echo fork > .venv/m")
+    on_main = command_execute(branch=main, command="cat .venv/marker; ls .venv")
+
+    assert on_fork.log.exit_code == 0 and on_fork.log.stdout.strip() == ""
+    assert on_main.log.stdout.split() == ["main", "marker"]
+    assert not File.objects.filter(project=project, path__startswith=".venv").exists()
