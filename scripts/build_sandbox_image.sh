@@ -13,7 +13,8 @@
 # USER sandbox, WORKDIR /workspace, CMD sleep infinity. Same user, uid and paths as
 # sandbox/Dockerfile, which is the registry-based equivalent.
 #
-# Exists already -> prints its id and exits (unless --force). The finished root filesystem
+# Exists already, built from this recipe and package list (the image's samokoder.content
+# label) -> prints its id and exits (unless --force). The finished root filesystem
 # is cached as var/sandbox/rootfs-<key>.tar (key: recipe version, mirrors, packages), so
 # --force, or a fresh daemon, only re-imports it (seconds, no root needed).
 # --no-cache runs debootstrap again (picks up new Debian updates). Needs a Docker daemon
@@ -41,7 +42,7 @@ for arg in "$@"; do
     case "$arg" in
         --force) FORCE=1 ;;
         --no-cache) USE_CACHE=0; FORCE=1 ;;
-        -h | --help) sed -n '2,19p' "$SCRIPT" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,21p' "$SCRIPT" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -51,6 +52,13 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 image_id() { docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null; }
+# What the image was built from, as a label: an image from an older recipe or package list
+# is rebuilt (from the rootfs cache when it has one) instead of being taken as current.
+CONTENT="$(echo "$RECIPE $PACKAGES $APT_PACKAGES $SANDBOX_UID" | sha256sum | cut -c1-12)"
+image_current() {
+    [ "$(docker image inspect --format '{{index .Config.Labels "samokoder.content"}}' "$IMAGE" \
+        2>/dev/null)" = "$CONTENT" ]
+}
 
 report() {
     local id size
@@ -65,7 +73,7 @@ if ! timeout 10 docker info >/dev/null 2>&1; then
     "$ROOT/scripts/dockerd.sh"
 fi
 
-if [ "$FORCE" = 0 ] && image_id >/dev/null; then
+if [ "$FORCE" = 0 ] && image_current; then
     say "$IMAGE exists (--force to rebuild)"
     report
     exit 0
@@ -75,7 +83,7 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/build.lock"
 flock 9
 # Someone else may have built it while we waited for the lock.
-if [ "$FORCE" = 0 ] && image_id >/dev/null; then
+if [ "$FORCE" = 0 ] && image_current; then
     report
     exit 0
 fi
@@ -243,6 +251,7 @@ docker import \
     --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["sleep", "infinity"]' \
+    --change "LABEL samokoder.content=$CONTENT" \
     --message "samokoder sandbox: debootstrap $SUITE minbase + $PACKAGES + $APT_PACKAGES" \
     - "$IMAGE" <"$TARBALL" >/dev/null
 say "docker import: $(elapsed "$t") s; total: $(elapsed "$START") s"
