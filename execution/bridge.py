@@ -9,16 +9,19 @@ that socket, and points pip and npm at it. Every other phase finds no socket at 
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from execution.backends.base import SandboxUnavailable
 from execution.folders import BRIDGE_IN_SANDBOX, CA_IN_SANDBOX
+from execution.proxy import proxy_refusals
 
 PROXY_SOCKET = "proxy.sock"
 PROXY_PORT_IN_SANDBOX = 3128
@@ -30,8 +33,16 @@ CA_VARIABLES = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "NODE_EXTRA_C
                 "npm_config_cafile")  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Bridge:
+    socket: Path
+    # The loopback address this bridge connects to the proxy from: the proxy's log names
+    # it as the client, so what one install was refused is told apart from another's.
+    source: str
+
+
 @contextlib.contextmanager
-def proxy_bridge(*, folder: Path, proxy_url: str, socket_uid: int | None) -> Iterator[Path]:
+def proxy_bridge(*, folder: Path, proxy_url: str, socket_uid: int | None) -> Iterator[Bridge]:
     """``folder/proxy.sock`` forwards to the package proxy while the block runs.
 
     ``socket_uid``: owner of the socket (the sandbox uid, when running as root; else the
@@ -47,16 +58,17 @@ def proxy_bridge(*, folder: Path, proxy_url: str, socket_uid: int | None) -> Ite
     path.unlink(missing_ok=True)
     owner = f"user={socket_uid},mode=600" if socket_uid is not None else "mode=666"
     listen = f"UNIX-LISTEN:{path},fork,unlink-early,{owner}"
+    source = "127." + ".".join(str(secrets.randbelow(254) + 1) for _ in range(3))
     # pdeathsig: a worker killed outright takes its bridge with it.
     process = subprocess.Popen(  # noqa: S603 - fixed arguments, no shell
         [_tool("setpriv"), "--pdeathsig", "TERM", _tool("socat"), listen,
-         f"TCP:{target.hostname}:{target.port}"],
+         f"TCP:{target.hostname}:{target.port},bind={source}"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         start_new_session=True,  # one group: socat's per-connection children stop with it
     )  # fmt: skip
     try:
         _wait_for(path, process)
-        yield path
+        yield Bridge(socket=path, source=source)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
@@ -97,4 +109,15 @@ def through_proxy(command: str) -> str:
         f"export {exports}\n"
         f"(\n{command}\n)\n"
         "samokoder_status=$?\nkill $samokoder_bridge 2>/dev/null\nexit $samokoder_status"
+    )
+
+
+def refusal_notice(*, access_log: Path, source: str, hosts: list[str]) -> str:
+    """A line for the install's output naming what the proxy refused it, or ""."""
+    refused = proxy_refusals(access_log, client=source) if access_log.is_file() else []
+    if not refused:
+        return ""
+    return (
+        f"\n[samokoder] The package proxy refused: {', '.join(refused)}. Installs may reach "
+        f"only {', '.join(hosts)} over HTTPS (SAMOKODER_PACKAGE_HOSTS).\n"
     )

@@ -154,6 +154,18 @@ class PackageProxy:
         self.stop()
 
 
+def proxy_refusals(access_log: Path, *, client: str) -> list[str]:
+    """What the proxy refused ``client`` (a loopback address), in order, each once: the
+    ``host:port`` of a CONNECT or the URL of a plain request (Squid's native log format:
+    time, elapsed, client, result/status, bytes, method, URL, ...)."""
+    refused: dict[str, None] = {}
+    for line in access_log.read_text(errors="replace").splitlines():
+        fields = line.split()
+        if len(fields) > 6 and fields[2] == client and fields[3].startswith("TCP_DENIED/"):
+            refused[fields[6]] = None
+    return list(refused)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -6,6 +6,7 @@ is refused with SandboxUnavailable, whose message says what to install.
 """
 
 import contextlib
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from execution.backends.base import (
     ProcessManager,
     SandboxHandle,
 )
-from execution.bridge import proxy_bridge
+from execution.bridge import Bridge, proxy_bridge, refusal_notice
 from execution.dependencies import Phase, phase_command, sandbox_mounts
 from execution.events import (
     CommandExecuted,
@@ -174,11 +175,12 @@ def command_run(
     fs = LocalFileSystem(handle.workspace)
     workspace_materialize(fs, files)
     limit = timeout or settings.SAMOKODER_COMMAND_TIMEOUT
-    with _bridge(handle, phase):
+    with _bridge(handle, phase) as bridge:
         result = manager.execute(
             handle, phase_command(command, phase=phase), timeout=limit, cancel=cancel,
             on_output=on_output,
         )  # fmt: skip
+    result = _with_refusals(result, bridge)
     log = ExecutionLog.objects.create(
         project=project, container=container, run_id=run_id, command=command,
         stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code,
@@ -200,6 +202,18 @@ def _bridge(handle: SandboxHandle, phase: Phase) -> contextlib.AbstractContextMa
         proxy_url=settings.SAMOKODER_PACKAGE_PROXY,
         socket_uid=settings.SAMOKODER_SANDBOX_UID if os.geteuid() == 0 else None,
     )
+
+
+def _with_refusals(result: ExecutionResult, bridge: Bridge | None) -> ExecutionResult:
+    """Say in the output what the package proxy refused this install: the tool's own
+    message is a bare 403 and the proxy's log is not the user's to read."""
+    if bridge is None:
+        return result
+    notice = refusal_notice(
+        access_log=Path(settings.SAMOKODER_PACKAGE_PROXY_LOG), source=bridge.source,
+        hosts=settings.SAMOKODER_PACKAGE_HOSTS,
+    )  # fmt: skip
+    return dataclasses.replace(result, stderr=result.stderr + notice) if notice else result
 
 
 def commands_refused_report(*, branch: Branch, refused: dict[str, str]) -> None:

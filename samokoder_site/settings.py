@@ -275,6 +275,8 @@ SAMOKODER_PACKAGE_HOSTS = env.list(
     "SAMOKODER_PACKAGE_HOSTS", default=["pypi.org", "files.pythonhosted.org", "registry.npmjs.org"]
 )
 SAMOKODER_PACKAGE_PROXY = env.str("SAMOKODER_PACKAGE_PROXY", default="")
+# Its access log, read to tell an install what was refused (set with the URL above).
+SAMOKODER_PACKAGE_PROXY_LOG = env.str("SAMOKODER_PACKAGE_PROXY_LOG", default="")
 SAMOKODER_PACKAGE_UPSTREAM_PROXY = env.str(
     "SAMOKODER_PACKAGE_UPSTREAM_PROXY",
     default=env.str("HTTPS_PROXY", default="") or env.str("https_proxy", default=""),

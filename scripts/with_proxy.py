@@ -48,6 +48,7 @@ def main() -> int:
         print(f"WARNING: {exc}", flush=True)
         return run(command)
     os.environ["SAMOKODER_PACKAGE_PROXY"] = proxy.url
+    os.environ["SAMOKODER_PACKAGE_PROXY_LOG"] = str(proxy.access_log)
     hosts = ", ".join(settings.SAMOKODER_PACKAGE_HOSTS)
     print(f"Started the package proxy at {proxy.url} (allowed: {hosts})", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

@@ -53,4 +53,5 @@ def package_proxy_server():
 def package_proxy(package_proxy_server, settings):
     """The session's proxy, named in the settings as scripts/with_proxy.py names it."""
     settings.SAMOKODER_PACKAGE_PROXY = package_proxy_server.url
+    settings.SAMOKODER_PACKAGE_PROXY_LOG = str(package_proxy_server.access_log)
     return package_proxy_server

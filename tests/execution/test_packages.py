@@ -168,6 +168,7 @@ def test_a_host_off_the_list_is_refused_with_403_and_logged(project, package_pro
     assert outcome.log.stdout.strip() == "200"  # the registry answered through the bridge
     assert outcome.log.exit_code != 0
     assert "403" in outcome.log.stderr
+    assert f"The package proxy refused: {host}:443." in outcome.log.stderr
     denied = [line for line in package_proxy.access_log.read_text().splitlines() if host in line]
     assert len(denied) == 1 and "TCP_DENIED/403 " in denied[0]
     assert f"CONNECT {host}:443" in denied[0]
@@ -182,6 +183,7 @@ def test_pip_cannot_install_from_a_url_outside_the_list(project):
 
     assert first.command.log.exit_code != 0
     assert "403" in first.command.log.stdout + first.command.log.stderr
+    assert "The package proxy refused: github.com:443." in first.command.log.stderr
     assert not again.skipped, "a failed install is not recorded as done"
 
 
