@@ -10,14 +10,13 @@ command still runs, and dependency installs are refused with the instruction.
 """
 
 import os
-import signal
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from with_redis import run  # noqa: E402 - the script's folder is on sys.path when run
+from with_redis import run, run_then  # noqa: E402 - the script's folder is on sys.path when run
 
 from execution.proxy import PackageProxy, ProxyUnavailable  # noqa: E402
 
@@ -31,9 +30,7 @@ def proxy_settings():
 
 
 def main() -> int:
-    command = sys.argv[1:]
-    if not command:
-        sys.exit(__doc__)
+    command = sys.argv[1:] or sys.exit(__doc__)
     if os.environ.get("SAMOKODER_PACKAGE_PROXY"):
         return run(command)
     settings = proxy_settings()
@@ -51,11 +48,7 @@ def main() -> int:
     os.environ["SAMOKODER_PACKAGE_PROXY_LOG"] = str(proxy.access_log)
     hosts = ", ".join(settings.SAMOKODER_PACKAGE_HOSTS)
     print(f"Started the package proxy at {proxy.url} (allowed: {hosts})", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        return run(command)
-    finally:
-        proxy.stop()
+    return run_then(command, proxy.stop)
 
 
 if __name__ == "__main__":
