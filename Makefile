@@ -6,8 +6,11 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export PORT
 
-# Debian packages the test suite drives: the browser, its driver, the sandbox, gettext.
-TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext nginx
+# Debian packages the test suite drives: the browser, its driver, the sandbox, gettext, nginx, the
+# package proxy (Squid) and its socket bridge (socat), and the runtimes installs use.
+TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext nginx squid socat python3-venv python3-pip nodejs
+# What `make run` needs for generated code: the sandbox, the package proxy, its bridge.
+SANDBOX_APT_PACKAGES := bubblewrap squid socat
 
 .PHONY: run scale test lint bench setup install install-dev system-deps sandbox-deps sandbox-limits sandbox-image messages migrate format clean
 
@@ -36,16 +39,18 @@ migrate: $(VENV)/.installed
 
 setup: install messages migrate
 
-# The embedded sandbox. Without it the app still starts, and a generation that reaches a
-# command stops with the same instruction: generated code never runs unsandboxed.
+# The embedded sandbox and the package proxy. Without them the app still starts, and a
+# generation that reaches a command (or an install) stops with the same instruction:
+# generated code never runs unsandboxed, and never reaches the network but the registries.
 sandbox-deps:
-	@command -v bwrap >/dev/null && exit 0; \
+	@missing=$$(for p in $(SANDBOX_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing bubblewrap (the sandbox for generated code)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null; \
+	  echo "Installing $$missing (the sandbox for generated code and its package proxy)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
-	  echo "WARNING: bubblewrap is missing, so generated code cannot run."; \
-	  echo "Install it with: sudo apt-get install bubblewrap"; \
+	  echo "WARNING: $$missing missing, so generated code cannot run or install packages."; \
+	  echo "Install with: sudo apt-get install $$missing"; \
 	fi
 
 # Per-command cgroups (memory, CPU share, processes) need writable cgroups; without them
@@ -54,16 +59,17 @@ sandbox-limits: $(VENV)/.installed
 	@$(BIN)/python -m execution.backends.cgroups
 
 run: setup sandbox-deps sandbox-limits
-	$(BIN)/python scripts/with_redis.py $(BIN)/python scripts/run.py
+	$(BIN)/python scripts/with_redis.py $(BIN)/python scripts/with_proxy.py $(BIN)/python scripts/run.py
 
 # The production process model on one machine: N daphne behind nginx, M workers, beat.
 WEB ?= 2
 WORKERS ?= 2
 scale: setup sandbox-deps system-deps
-	$(BIN)/python scripts/with_redis.py $(BIN)/python scripts/scale.py --web $(WEB) --workers $(WORKERS)
+	$(BIN)/python scripts/with_redis.py $(BIN)/python scripts/with_proxy.py $(BIN)/python scripts/scale.py --web $(WEB) --workers $(WORKERS)
 
 system-deps:
 	@missing=$$(for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "Installing $$missing"; \
@@ -105,3 +111,4 @@ bench: install-dev
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/pipeline.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/websocket.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/api_load.py
+	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/packages.py

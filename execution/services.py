@@ -5,13 +5,16 @@ recorded. There is no unsandboxed fallback: when the backend is missing, the com
 is refused with SandboxUnavailable, whose message says what to install.
 """
 
+import contextlib
+import dataclasses
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from execution.backends.base import (
@@ -21,6 +24,14 @@ from execution.backends.base import (
     ProcessManager,
     SandboxHandle,
 )
+from execution.bridge import Bridge, proxy_bridge, refusal_notice
+from execution.dependencies import (
+    RUNTIMES,
+    Phase,
+    dependencies_clear,
+    phase_command,
+    sandbox_mounts,
+)
 from execution.events import (
     ChangesRefused,
     CommandExecuted,
@@ -29,6 +40,7 @@ from execution.events import (
     ContainerStopped,
     FilesRefused,
 )
+from execution.folders import bridge_folder
 from execution.models import Container, ExecutionLog
 from execution.workspace import (
     LocalFileSystem,
@@ -38,7 +50,8 @@ from execution.workspace import (
     workspace_materialize,
 )
 from files.selectors import state_get, state_texts
-from projects.models import Branch, Project, ProjectEvent
+from files.services import files_commit
+from projects.models import Branch, Project, ProjectEvent, ProjectState
 
 
 def process_manager() -> ProcessManager:
@@ -85,21 +98,35 @@ def sandbox_limits_describe() -> dict[str, str]:
     }
 
 
+BRANCH_LABEL = "branch_id"  # whose dependency folders a sandbox mounts
+
+
 def workspace_path(project: Project) -> Path:
     return Path(settings.SAMOKODER_WORKSPACES_DIR) / str(project.pk)
 
 
-def container_get_or_create(*, project: Project, manager: ProcessManager) -> Container:
-    """The project's running sandbox on this backend (one per project), made if needed."""
+def container_get_or_create(
+    *, project: Project, manager: ProcessManager, branch: Branch
+) -> Container:
+    """The project's running sandbox on this backend (one per project), made if needed.
+
+    It mounts one branch's dependency folders (Docker binds them at creation), so a
+    command on another branch replaces it."""
     running = Container.objects.filter(
         project=project, backend=manager.name, status=Container.Status.RUNNING
     ).first()
-    if running is not None:
+    if running is not None and running.labels.get(BRANCH_LABEL) == str(branch.pk):
         return running
-    handle = manager.create_container(project_id=str(project.pk), workspace=workspace_path(project))
+    if running is not None:
+        container_stop(container=running, reason="another branch's dependencies")
+    workspace = workspace_path(project)
+    mounts = sandbox_mounts(workspace, branch_id=str(branch.pk))
+    handle = manager.create_container(
+        project_id=str(project.pk), workspace=workspace, mounts=mounts
+    )
     container = Container.objects.create(
         project=project, backend=manager.name, backend_id=handle.backend_id,
-        image=handle.image, labels=handle.labels,
+        image=handle.image, labels={**handle.labels, BRANCH_LABEL: str(branch.pk)},
     )  # fmt: skip
     event = ContainerCreated(
         project_id=str(project.pk), container_id=str(container.pk), backend=manager.name
@@ -109,13 +136,22 @@ def container_get_or_create(*, project: Project, manager: ProcessManager) -> Con
 
 
 def _handle(container: Container) -> SandboxHandle:
+    workspace = workspace_path(container.project)
     return SandboxHandle(
         backend=container.backend,
         backend_id=container.backend_id,
-        workspace=workspace_path(container.project),
+        workspace=workspace,
         image=container.image,
         labels=container.labels,
+        mounts=sandbox_mounts(workspace, branch_id=container.labels.get(BRANCH_LABEL)),
     )
+
+
+@dataclass
+class CommandOutcome:
+    log: ExecutionLog
+    state: ProjectState | None  # the step holding the files the command changed
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -128,13 +164,38 @@ class CommandRun:
     refused: dict[str, str]
 
 
+def command_execute(
+    *,
+    branch: Branch,
+    command: str,
+    run_id=None,
+    timeout: float | None = None,
+    phase: Phase = Phase.RUN,
+) -> CommandOutcome:
+    """ExecuteCommand on the branch's latest files; what it changes becomes the next step.
+
+    There is no network; in the install ``phase`` the package proxy is reachable through
+    the bridge (execution/bridge.py). Records an ExecutionLog and CommandExecuted (or
+    CommandTimeout); refused files are reported (FilesRefused), never synced.
+    """
+    ran = command_run(branch=branch, command=command, run_id=run_id, timeout=timeout, phase=phase)
+    state = None
+    if ran.changes:
+        try:
+            state = files_commit(branch=branch, changes=ran.changes)
+        except ValidationError as exc:
+            ran.refused.update({path: "; ".join(exc.messages) for path in ran.changes})
+    commands_refused_report(branch=branch, refused=ran.refused)
+    return CommandOutcome(log=ran.log, state=state, refused=ran.refused)
+
+
 def command_run(
     *,
     branch: Branch,
     command: str,
     run_id=None,
     timeout: float | None = None,
-    dependency_install: bool = False,
+    phase: Phase = Phase.RUN,
     cancel: threading.Event | None = None,
     on_output: OnOutput | None = None,
 ) -> CommandRun:
@@ -145,21 +206,24 @@ def command_run(
     it arrives (see ProcessManager.execute). A command that created more files or bytes
     than SAMOKODER_SYNC_MAX_FILES / _BYTES allow has no changes (ChangesRefused is
     recorded); one stopped for outgrowing SAMOKODER_SANDBOX_DISK_MB has none and its
-    workspace is emptied (the next command materialises it again). Raises SandboxError
+    workspace is emptied (the next command materialises it again). ``phase`` install
+    opens the package proxy bridge for this command only. Raises SandboxError
     when the sandbox itself cannot run.
     """
     project = branch.project
     manager = process_manager()
-    container = container_get_or_create(project=project, manager=manager)
+    container = container_get_or_create(project=project, manager=manager, branch=branch)
     handle = _handle(container)
     files = dict(state_texts(state=state_get(branch=branch)))
     fs = LocalFileSystem(handle.workspace)
     workspace_materialize(fs, files)
     limit = timeout or settings.SAMOKODER_COMMAND_TIMEOUT
-    network = dependency_install and settings.SAMOKODER_SANDBOX_INSTALL_NETWORK
-    result = manager.execute(
-        handle, command, timeout=limit, network=network, cancel=cancel, on_output=on_output
-    )
+    with _bridge(handle, phase) as bridge:
+        result = manager.execute(
+            handle, phase_command(command, phase=phase), timeout=limit, cancel=cancel,
+            on_output=on_output,
+        )  # fmt: skip
+    result = _with_refusals(result, bridge)
     log = ExecutionLog.objects.create(
         project=project, container=container, run_id=run_id, command=command,
         stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code,
@@ -168,6 +232,8 @@ def command_run(
     _record_command(project, command, result, limit)
     if result.disk_exceeded:  # nothing it left is kept, and the space is given back
         workspace_clear(fs)
+        for runtime in RUNTIMES.values():  # installed again by the next install phase
+            dependencies_clear(handle.workspace, branch_id=str(branch.pk), runtime=runtime)
         return CommandRun(log=log, result=result, changes={}, refused={})
     report = workspace_collect(fs, files, SyncLimits.from_settings())
     if result.cancelled:
@@ -177,6 +243,31 @@ def command_run(
         refused = ChangesRefused(project_id=str(project.pk), command=command, kind=kind, limit=most)
         ProjectEvent.record(refused, project=project)
     return CommandRun(log=log, result=result, changes=report.changes, refused=report.refused)
+
+
+def _bridge(handle: SandboxHandle, phase: Phase) -> contextlib.AbstractContextManager:
+    """The package proxy's socket for an install; nothing at all for any other phase."""
+    if phase != Phase.INSTALL:
+        return contextlib.nullcontext()
+    return proxy_bridge(
+        folder=bridge_folder(handle.workspace),
+        proxy_url=settings.SAMOKODER_PACKAGE_PROXY,
+        # Open to every uid: bubblewrap gives each command a uid of its own, and the
+        # folder is seen only by this project's sandbox (the proxy's port is open anyway).
+        socket_uid=None,
+    )
+
+
+def _with_refusals(result: ExecutionResult, bridge: Bridge | None) -> ExecutionResult:
+    """Say in the output what the package proxy refused this install: the tool's own
+    message is a bare 403 and the proxy's log is not the user's to read."""
+    if bridge is None:
+        return result
+    notice = refusal_notice(
+        access_log=Path(settings.SAMOKODER_PACKAGE_PROXY_LOG), source=bridge.source,
+        hosts=settings.SAMOKODER_PACKAGE_HOSTS,
+    )  # fmt: skip
+    return dataclasses.replace(result, stderr=result.stderr + notice) if notice else result
 
 
 def commands_refused_report(*, branch: Branch, refused: dict[str, str]) -> None:

@@ -264,11 +264,10 @@ SAMOKODER_CHECKPOINT_EVERY = env.int("SAMOKODER_CHECKPOINT_EVERY", default=50)
 RATELIMIT_PROJECTS = env.str("RATELIMIT_PROJECTS", default="10/d")
 
 # Sandboxes (invariants 20-22). bubblewrap is the embedded default; docker for production
-# (any DOCKER_HOST). Network stays off, except for dependency installs when enabled:
-# turning it on lets generated install scripts reach the internet from that command.
+# (any DOCKER_HOST). No sandbox has a network: dependency installs reach the registries
+# through the package proxy, over a Unix socket that exists only while they run.
 SAMOKODER_SANDBOX_BACKEND = env.str("SAMOKODER_SANDBOX_BACKEND", default="bubblewrap")
 SAMOKODER_SANDBOX_IMAGE = env.str("SAMOKODER_SANDBOX_IMAGE", default="samokoder-sandbox:bookworm")
-SAMOKODER_SANDBOX_INSTALL_NETWORK = env.bool("SAMOKODER_SANDBOX_INSTALL_NETWORK", default=False)
 SAMOKODER_SANDBOX_UID = env.int("SAMOKODER_SANDBOX_UID", default=10001)
 # bubblewrap as root: each running command gets a uid of its own from
 # SAMOKODER_SANDBOX_UID .. + COUNT - 1 (process limits count per uid).
@@ -301,6 +300,26 @@ SAMOKODER_CODEMONKEY_LIMIT = env.int("SAMOKODER_CODEMONKEY_LIMIT", default=4)
 SAMOKODER_WORKSPACES_DIR = env.str("SAMOKODER_WORKSPACES_DIR", default="") or str(
     VAR_DIR / "workspaces"
 )
+
+# The package proxy (execution/proxy.py, Squid): the registry hosts installs may reach
+# (HTTPS only; every other host is refused with 403 and logged), the URL of the running
+# proxy (scripts/with_proxy.py sets it under `make run`), a parent proxy to chain through
+# when this host reaches the registries only through one (default: its HTTPS_PROXY), and
+# the CA bundle installs verify the registries with (seen read-only in the sandbox).
+SAMOKODER_PACKAGE_HOSTS = env.list(
+    "SAMOKODER_PACKAGE_HOSTS", default=["pypi.org", "files.pythonhosted.org", "registry.npmjs.org"]
+)
+SAMOKODER_PACKAGE_PROXY = env.str("SAMOKODER_PACKAGE_PROXY", default="")
+# Its access log, read to tell an install what was refused (set with the URL above).
+SAMOKODER_PACKAGE_PROXY_LOG = env.str("SAMOKODER_PACKAGE_PROXY_LOG", default="")
+SAMOKODER_PACKAGE_UPSTREAM_PROXY = env.str(
+    "SAMOKODER_PACKAGE_UPSTREAM_PROXY",
+    default=env.str("HTTPS_PROXY", default="") or env.str("https_proxy", default=""),
+)
+SAMOKODER_PACKAGE_CA_BUNDLE = env.str(
+    "SAMOKODER_PACKAGE_CA_BUNDLE", default="/etc/ssl/certs/ca-certificates.crt"
+)
+SAMOKODER_INSTALL_TIMEOUT = env.float("SAMOKODER_INSTALL_TIMEOUT", default=600.0)
 
 # LLM providers. System keys are the fallback when a user has none (invariant 16);
 # base URLs point an adapter at an OpenAI-compatible server or the replay server.

@@ -7,12 +7,14 @@
 #   SAMOKODER_DEBIAN_MIRROR   Debian archive to debootstrap from (default: the one apt uses
 #                             here, read from /etc/apt/sources.list{,.d/*.list,.d/*.sources})
 #
-# The image: Debian bookworm minbase + python3 (venv, pip) + nodejs (Debian's, 18.x), a
+# The image: Debian bookworm minbase + python3 (venv, pip) + nodejs and npm (Debian's, 18.x),
+# socat (the package proxy's bridge) and ca-certificates, a
 # non-root user `sandbox` (uid/gid 10001, home /home/sandbox), /workspace owned by it,
 # USER sandbox, WORKDIR /workspace, CMD sleep infinity. Same user, uid and paths as
 # sandbox/Dockerfile, which is the registry-based equivalent.
 #
-# Exists already -> prints its id and exits (unless --force). The finished root filesystem
+# Exists already, built from this recipe and package list (the image's samokoder.content
+# label) -> prints its id and exits (unless --force). The finished root filesystem
 # is cached as var/sandbox/rootfs-<key>.tar (key: recipe version, mirrors, packages), so
 # --force, or a fresh daemon, only re-imports it (seconds, no root needed).
 # --no-cache runs debootstrap again (picks up new Debian updates). Needs a Docker daemon
@@ -25,6 +27,9 @@ CACHE="$ROOT/var/sandbox"
 IMAGE="${SAMOKODER_SANDBOX_IMAGE:-samokoder-sandbox:bookworm}"
 SUITE=bookworm
 PACKAGES=python3-minimal,python3,python3-venv,python3-pip,nodejs
+# Installed with apt inside the new root after debootstrap, whose own resolver fails on npm's
+# several hundred node-* dependencies.
+APT_PACKAGES="npm socat ca-certificates"
 SANDBOX_UID=10001
 # Bump when the recipe below changes (what is done to the root filesystem): it is part of the
 # cache key, with the mirrors, suite, packages and uid.
@@ -37,7 +42,7 @@ for arg in "$@"; do
     case "$arg" in
         --force) FORCE=1 ;;
         --no-cache) USE_CACHE=0; FORCE=1 ;;
-        -h | --help) sed -n '2,19p' "$SCRIPT" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,21p' "$SCRIPT" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -47,6 +52,13 @@ now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 
 image_id() { docker image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null; }
+# What the image was built from, as a label: an image from an older recipe or package list
+# is rebuilt (from the rootfs cache when it has one) instead of being taken as current.
+CONTENT="$(echo "$RECIPE $PACKAGES $APT_PACKAGES $SANDBOX_UID" | sha256sum | cut -c1-12)"
+image_current() {
+    [ "$(docker image inspect --format '{{index .Config.Labels "samokoder.content"}}' "$IMAGE" \
+        2>/dev/null)" = "$CONTENT" ]
+}
 
 report() {
     local id size
@@ -61,7 +73,7 @@ if ! timeout 10 docker info >/dev/null 2>&1; then
     "$ROOT/scripts/dockerd.sh"
 fi
 
-if [ "$FORCE" = 0 ] && image_id >/dev/null; then
+if [ "$FORCE" = 0 ] && image_current; then
     say "$IMAGE exists (--force to rebuild)"
     report
     exit 0
@@ -71,7 +83,7 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/build.lock"
 flock 9
 # Someone else may have built it while we waited for the lock.
-if [ "$FORCE" = 0 ] && image_id >/dev/null; then
+if [ "$FORCE" = 0 ] && image_current; then
     report
     exit 0
 fi
@@ -128,7 +140,7 @@ SOURCES="deb $MIRROR $SUITE main"
 [ -n "$UPDATES" ] && SOURCES+=$'\n'"deb ${UPDATES%/} $SUITE-updates main"
 [ -n "$SECURITY" ] && SOURCES+=$'\n'"deb ${SECURITY%/} $SUITE-security main"
 
-KEY="$(echo "$RECIPE $SUITE $PACKAGES $SANDBOX_UID $SOURCES" | sha256sum | cut -c1-16)"
+KEY="$(echo "$RECIPE $SUITE $PACKAGES $APT_PACKAGES $SANDBOX_UID $SOURCES" | sha256sum | cut -c1-16)"
 TARBALL="$CACHE/rootfs-$KEY.tar"
 
 # --- Root filesystem ----------------------------------------------------------------------
@@ -172,6 +184,18 @@ build_rootfs() {
         fi
         rm -f "$DIR/usr/sbin/policy-rc.d"
     fi
+    t="$(now)"
+    printf '#!/bin/sh\nexit 101\n' >"$DIR/usr/sbin/policy-rc.d"
+    chmod 755 "$DIR/usr/sbin/policy-rc.d"
+    # shellcheck disable=SC2086 # a list of package names
+    if ! { chroot "$DIR" apt-get update -qq && DEBIAN_FRONTEND=noninteractive chroot "$DIR" \
+        apt-get install -y -qq --no-install-recommends $APT_PACKAGES; } >>"$CACHE/debootstrap.log" 2>&1; then
+        tail -n 30 "$CACHE/debootstrap.log" >&2
+        say "apt-get install $APT_PACKAGES failed (full log: $CACHE/debootstrap.log)"
+        exit 1
+    fi
+    rm -f "$DIR/usr/sbin/policy-rc.d"
+    say "apt-get install $APT_PACKAGES: $(elapsed "$t") s"
 
     # The sandbox user and its workspace.
     chroot "$DIR" groupadd --gid "$SANDBOX_UID" sandbox
@@ -227,7 +251,8 @@ docker import \
     --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' \
     --change 'ENV LANG=C.UTF-8' \
     --change 'CMD ["sleep", "infinity"]' \
-    --message "samokoder sandbox: debootstrap $SUITE minbase + $PACKAGES" \
+    --change "LABEL samokoder.content=$CONTENT" \
+    --message "samokoder sandbox: debootstrap $SUITE minbase + $PACKAGES + $APT_PACKAGES" \
     - "$IMAGE" <"$TARBALL" >/dev/null
 say "docker import: $(elapsed "$t") s; total: $(elapsed "$START") s"
 NEW_ID="$(image_id)"

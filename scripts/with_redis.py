@@ -78,6 +78,24 @@ def run(command: list[str]) -> int:
             continue
 
 
+def run_then(command: list[str], stop) -> int:
+    """Run ``command``, then ``stop()`` the service started for it, however it ends
+    (SIGTERM is taken as Ctrl-C)."""
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        return run(command)
+    finally:
+        stop()
+
+
+def stop_redis(redis: subprocess.Popen) -> None:
+    redis.terminate()
+    try:
+        redis.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        redis.kill()
+
+
 def main() -> int:
     command = sys.argv[1:]
     if not command:
@@ -88,15 +106,7 @@ def main() -> int:
     redis = start_redis(port, (Path("var") / "redis").resolve())
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
     print(f"Started a private Redis at {os.environ['REDIS_URL']}", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    try:
-        return run(command)
-    finally:
-        redis.terminate()
-        try:
-            redis.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            redis.kill()
+    return run_then(command, lambda: stop_redis(redis))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# `make run`'s chain: a private Redis, then the package proxy, then the Procfile.
+WRAPPERS = [sys.executable, "scripts/with_redis.py", sys.executable, "scripts/with_proxy.py"]
 
 
 def _free_port() -> int:
@@ -43,11 +45,12 @@ def _wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> li
 @pytest.fixture
 def app_processes(tmp_path):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    started_here = ("REDIS_URL", "CELERY_BROKER_URL", "SAMOKODER_PACKAGE_PROXY")
+    env = {k: v for k, v in os.environ.items() if k not in started_here}
     env.update(PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     process = subprocess.Popen(
-        [sys.executable, "scripts/with_redis.py", sys.executable, "scripts/run.py"],
+        [*WRAPPERS, sys.executable, "scripts/run.py"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -65,6 +68,8 @@ def test_run_serves_the_app_and_ctrl_c_stops_every_process(app_processes):
     lines = _wait_for_line(process, f"running at http://127.0.0.1:{port}/", timeout=90)
     redis_url = next(line for line in lines if "private Redis" in line).split()[-1]
     redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    proxy_url = next(line for line in lines if "package proxy" in line).split()[5]
+    proxy_port = int(proxy_url.rsplit(":", 1)[1])
 
     ready = urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10)
     assert ready.status == 200
@@ -80,5 +85,7 @@ def test_run_serves_the_app_and_ctrl_c_stops_every_process(app_processes):
     assert _group_pids(process.pid) == set()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", redis_port), timeout=1).close()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", proxy_port), timeout=1).close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()

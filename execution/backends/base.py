@@ -33,6 +33,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A host folder or file the sandbox sees at ``target`` besides its workspace."""
+
+    source: Path
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
 class SandboxHandle:
     """What a backend needs to find a project's sandbox again."""
 
@@ -41,6 +50,12 @@ class SandboxHandle:
     workspace: Path
     image: str = ""
     labels: dict[str, str] = field(default_factory=dict)
+    mounts: tuple[Mount, ...] = ()  # fixed for the sandbox's life (Docker binds them at creation)
+
+    def written(self) -> list[Path]:
+        """Where a command can write on the host: the workspace and the writable mounts
+        (dependency folders, caches); the disk limit counts them all."""
+        return [self.workspace, *(m.source for m in self.mounts if not m.read_only)]
 
 
 @dataclass(frozen=True)
@@ -103,8 +118,11 @@ class ProcessManager(ABC):
         self.limits = limits
 
     @abstractmethod
-    def create_container(self, *, project_id: str, workspace: Path) -> SandboxHandle:
-        """CreateContainer: a sandbox for the project whose writable part is ``workspace``."""
+    def create_container(
+        self, *, project_id: str, workspace: Path, mounts: tuple[Mount, ...] = ()
+    ) -> SandboxHandle:
+        """CreateContainer: a sandbox for the project whose writable part is ``workspace``,
+        also seeing ``mounts`` (the dependency and socket folders, the CA bundle)."""
 
     @abstractmethod
     def execute(
@@ -113,12 +131,12 @@ class ProcessManager(ABC):
         command: str,
         *,
         timeout: float,
-        network: bool = False,
         cancel: threading.Event | None = None,
         on_output: OnOutput | None = None,
     ) -> ExecutionResult:
         """ExecuteCommand: run ``command`` (a shell line) in /workspace; never raises for
         the command's own failure, only SandboxError when the sandbox cannot run it.
+        There is no network: what must cross goes through Unix sockets in a mount.
 
         Setting ``cancel`` kills the command (and everything it started) within
         ``CANCEL_POLL`` seconds; the result then says ``cancelled``. ``on_output`` gets the
@@ -139,22 +157,26 @@ DISK_POLL = 1.0  # seconds between measurements of a running command's workspace
 
 
 class WorkspaceWatch:
-    """Whether a running command's workspace holds more than ``limit_mb`` on disk.
+    """Whether a running command's folders (``roots``: the workspace and the writable
+    mounts) hold more than ``limit_mb`` on disk together.
 
     Measured every ``DISK_POLL`` seconds by walking it (blocks allocated, links not
     followed, stopping as soon as the limit is passed), so the bound is what the command
     can write in about a second over the limit: enough to keep a command from filling
     the host's disk, without a file system of its own per project."""
 
-    def __init__(self, root: Path, limit_mb: int) -> None:
-        self.root, self.limit = root, limit_mb * 1024 * 1024
+    def __init__(self, roots: list[Path], limit_mb: int) -> None:
+        self.roots, self.limit = roots, limit_mb * 1024 * 1024
         # First look after a second: short commands, most of them, never pay for a walk.
         self.next_look = time.monotonic() + DISK_POLL
 
     def over(self) -> bool:
         if self.limit <= 0 or time.monotonic() < self.next_look:
             return False
-        over = disk_used(self.root, stop_above=self.limit) > self.limit
+        used = 0
+        for root in self.roots:
+            used += disk_used(root, stop_above=self.limit - used)
+        over = used > self.limit
         self.next_look = time.monotonic() + DISK_POLL
         return over
 

@@ -1,6 +1,6 @@
 """bubblewrap: the embedded default sandbox, no daemon needed.
 
-Each command runs in fresh namespaces (no network unless asked, its own PID space so
+Each command runs in fresh namespaces (no network, its own PID space so
 nothing outlives it), sees /usr read-only, sized tmpfs /tmp and /dev/shm, and the
 project's workspace as the only writable place. Where cgroups are writable it runs in a
 cgroup of its own (see ``cgroups``): memory including its tmpfs, a CPU share and a
@@ -29,6 +29,7 @@ from django.conf import settings
 from execution.backends.base import (
     CappedReader,
     ExecutionResult,
+    Mount,
     OnOutput,
     ProcessManager,
     SandboxHandle,
@@ -43,17 +44,20 @@ from execution.workspace import hand_over
 READ_ONLY_SYSTEM = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
                     "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
                     "--symlink", "usr/sbin", "/sbin"]  # fmt: skip
-NETWORK_FILES = ["/etc/resolv.conf", "/etc/hosts", "/etc/ssl", "/etc/ca-certificates"]
 
 
 class BubblewrapProcessManager(ProcessManager):
     name = "bubblewrap"
 
-    def create_container(self, *, project_id: str, workspace: Path) -> SandboxHandle:
+    def create_container(
+        self, *, project_id: str, workspace: Path, mounts: tuple[Mount, ...] = ()
+    ) -> SandboxHandle:
         self._require_bwrap()
         workspace.mkdir(parents=True, exist_ok=True)
         self._require_reachable(workspace)
-        return SandboxHandle(backend=self.name, backend_id=str(uuid.uuid4()), workspace=workspace)
+        return SandboxHandle(
+            backend=self.name, backend_id=str(uuid.uuid4()), workspace=workspace, mounts=mounts
+        )
 
     def execute(
         self,
@@ -61,15 +65,18 @@ class BubblewrapProcessManager(ProcessManager):
         command: str,
         *,
         timeout: float,
-        network: bool = False,
         cancel: threading.Event | None = None,
         on_output: OnOutput | None = None,
     ) -> ExecutionResult:
         bwrap = self._require_bwrap()
         # The command is untrusted by design: it runs only inside the sandbox built here.
-        sandbox = [bwrap, *self._arguments(handle.workspace, network), "/bin/sh", "-c", command]
+        arguments = self._arguments(handle.workspace, handle.mounts)
+        sandbox = [bwrap, *arguments, "/bin/sh", "-c", command]
         with self._uid() as uid, self._cgroup() as group:
             hand_over(handle.workspace, uid=uid)
+            for mount in handle.mounts:  # dependency folders and caches are written too
+                if not mount.read_only and mount.source.is_dir():
+                    hand_over(mount.source, uid=uid)
             started = time.monotonic()
             process = subprocess.Popen(  # noqa: S603
                 [*_joining(group), *self._launcher(uid, group is not None), *sandbox],
@@ -79,7 +86,7 @@ class BubblewrapProcessManager(ProcessManager):
                 start_new_session=True,  # one process group to kill on timeout
                 env={"PATH": "/usr/bin:/bin"},
             )
-            watch = WorkspaceWatch(handle.workspace, self.limits.disk_mb)
+            watch = WorkspaceWatch(handle.written(), self.limits.disk_mb)
             waiting = Waiting(started, timeout, cancel, watch)
             return self._collect(process, waiting, on_output, group)
 
@@ -129,7 +136,7 @@ class BubblewrapProcessManager(ProcessManager):
                     "or set SAMOKODER_WORKSPACES_DIR to a folder under one that is."
                 )
 
-    def _arguments(self, workspace: Path, network: bool) -> list[str]:
+    def _arguments(self, workspace: Path, mounts: tuple[Mount, ...]) -> list[str]:
         tmpfs_size = str(self.limits.tmpfs_mb * 1024 * 1024)
         arguments = ["--unshare-all", "--die-with-parent", "--new-session", *READ_ONLY_SYSTEM,
                      "--proc", "/proc", "--dev", "/dev",
@@ -142,10 +149,9 @@ class BubblewrapProcessManager(ProcessManager):
                      "--setenv", "PYTHONDONTWRITEBYTECODE", "1"]  # fmt: skip
         if Path("/etc/alternatives").is_dir():
             arguments += ["--ro-bind", "/etc/alternatives", "/etc/alternatives"]
-        if network:
-            arguments += ["--share-net"]
-            for path in filter(os.path.exists, NETWORK_FILES):
-                arguments += ["--ro-bind", path, path]
+        for mount in mounts:  # never --share-net: what crosses goes through sockets here
+            bind = "--ro-bind" if mount.read_only else "--bind"
+            arguments += [bind, str(mount.source), mount.target]
         return [*arguments, "--"]
 
     def _launcher(self, uid: int | None, in_cgroup: bool) -> list[str]:

@@ -58,7 +58,7 @@ class DockerProcessManager(ProcessManager):
                 "start one, or set SAMOKODER_SANDBOX_BACKEND=bubblewrap."
             ) from exc
 
-    def create_container(self, *, project_id, workspace) -> SandboxHandle:
+    def create_container(self, *, project_id, workspace, mounts=()) -> SandboxHandle:
         workspace.mkdir(parents=True, exist_ok=True)
         hand_over(workspace)
         labels = {
@@ -67,9 +67,11 @@ class DockerProcessManager(ProcessManager):
             "creation_timestamp": str(int(time.time())),
         }
         image = settings.SAMOKODER_SANDBOX_IMAGE
+        isolation = self._isolation(workspace)
+        isolation["volumes"].update(_mount_volumes(mounts))
         try:
             container = self.client.containers.create(
-                image, ["python3", "-c", REAPER], labels=labels, **self._isolation(workspace)
+                image, ["python3", "-c", REAPER], labels=labels, **isolation
             )
         except DockerException as exc:
             raise SandboxError(f"Could not create a sandbox from {image}: {exc}") from exc
@@ -84,6 +86,7 @@ class DockerProcessManager(ProcessManager):
             workspace=workspace,
             image=image,
             labels=labels,
+            mounts=mounts,
         )
 
     def _isolation(self, workspace) -> dict:
@@ -110,11 +113,7 @@ class DockerProcessManager(ProcessManager):
             ],
         }
 
-    def execute(
-        self, handle, command, *, timeout, network=False, cancel=None, on_output=None
-    ) -> ExecutionResult:
-        # network: a container made with network "none" stays so; installs that need the
-        # network run on bubblewrap or a separate, operator-approved container.
+    def execute(self, handle, command, *, timeout, cancel=None, on_output=None) -> ExecutionResult:
         hand_over(handle.workspace)
         api = self.client.api
         try:
@@ -129,7 +128,7 @@ class DockerProcessManager(ProcessManager):
         started = time.monotonic()
         reader = _DemuxReader(stream, self.limits.output_bytes, on_output)
         reader.start()
-        watch = WorkspaceWatch(handle.workspace, self.limits.disk_mb)
+        watch = WorkspaceWatch(handle.written(), self.limits.disk_mb)
         outcome = wait_until(
             partial(_finished, reader), timeout=timeout, cancel=cancel, watch=watch
         )
@@ -155,6 +154,14 @@ class DockerProcessManager(ProcessManager):
         cutoff = older_than.timestamp()
         found = self.client.containers.list(filters={"label": f"{LABEL}=samokoder"})
         return [c.id for c in found if float(c.labels.get("creation_timestamp", "0")) < cutoff]
+
+
+def _mount_volumes(mounts) -> dict:
+    """Volumes for the extra mounts; on a remote DOCKER_HOST the sources are paths on that
+    host (the dependency and socket folders must then live there)."""
+    return {
+        str(m.source): {"bind": m.target, "mode": "ro" if m.read_only else "rw"} for m in mounts
+    }
 
 
 class _DemuxReader(threading.Thread):

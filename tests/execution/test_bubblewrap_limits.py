@@ -18,11 +18,10 @@ from execution.backends.base import Limits, SandboxUnavailable
 from execution.backends.bubblewrap import BubblewrapProcessManager
 from execution.backends.cgroups import cgroup_support
 from execution.models import Container
-from execution.services import container_stop
+from execution.services import command_execute, container_stop
 from files.services import file_save
 from projects.models import ProjectEvent
 from projects.services import project_create
-from tests.execution.commands import command_execute
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ Run through the whole path a pipeline command takes (materialise the workspace, 
 the sandbox, record the log, sync changes back), against each backend.
 """
 
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -14,35 +12,18 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
-from execution.backends.base import SandboxUnavailable
-from execution.models import Container, ExecutionLog
-from execution.services import command_run, container_stop, process_manager, workspace_path
+from execution.models import ExecutionLog
+from execution.services import (
+    command_execute,
+    command_run,
+    workspace_path,
+)
 from files.models import File
 from files.services import file_save
 from projects.models import ProjectEvent
 from projects.services import project_create
-from tests.execution.commands import command_execute
 
 pytestmark = pytest.mark.django_db
-
-BACKENDS = ["bubblewrap", "docker"]
-
-
-@pytest.fixture(params=BACKENDS)
-def sandbox(request, settings):
-    settings.SAMOKODER_SANDBOX_BACKEND = request.param
-    try:
-        process_manager()
-    except SandboxUnavailable as exc:  # a failure in CI, where skips are not allowed
-        pytest.skip(str(exc))
-    # pytest's tmp_path is private to root (0700); the sandbox uid must reach the folder.
-    workspaces = Path(tempfile.mkdtemp(prefix="samokoder-probes-", dir="/tmp"))
-    workspaces.chmod(0o755)
-    settings.SAMOKODER_WORKSPACES_DIR = str(workspaces)
-    yield request.param
-    for container in Container.objects.filter(status=Container.Status.RUNNING):
-        container_stop(container=container, reason="test over")
-    shutil.rmtree(workspaces, ignore_errors=True)
 
 
 @pytest.fixture

@@ -6,11 +6,10 @@ from django.utils import timezone
 
 from execution.backends.base import SandboxUnavailable
 from execution.models import Container, ExecutionLog
-from execution.services import containers_cleanup
+from execution.services import command_execute, containers_cleanup
 from execution.tasks import cleanup_containers_task
 from projects.models import ProjectEvent
 from projects.services import project_create
-from tests.execution.commands import command_execute
 
 pytestmark = pytest.mark.django_db
 
