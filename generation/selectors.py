@@ -40,3 +40,12 @@ def run_events(
 def pipeline_state(branch: Branch) -> PipelineState:
     """The typed pipeline state of the branch's latest step."""
     return PipelineState.model_validate(state_get(branch=branch).data)
+
+
+def run_cancel_asked(*, run_id: uuid.UUID, lease: uuid.UUID) -> bool | None:
+    """Whether a stop was asked for the run; None when ``lease`` no longer holds it."""
+    return (
+        GenerationRun.objects.filter(pk=run_id, lease=lease)
+        .values_list("cancel_requested", flat=True)
+        .first()
+    )

@@ -72,7 +72,7 @@ def run_drive(*, project_id: str, user_id: int) -> None:
 class Runner:
     def __init__(self, run: GenerationRun, lease: uuid.UUID, cancel: threading.Event) -> None:
         self.run, self.lease, self.cancel = run, lease, cancel
-        self.agents = AgentCalls(run)
+        self.agents = AgentCalls(run, cancel)
 
     def loop(self) -> None:
         try:
@@ -91,10 +91,13 @@ class Runner:
                 logger.exception("run %s failed", self.run.pk)
             run_fail(run=self.run, lease=self.lease, code=code, params=params, error=repr(exc))
 
-    def _one_step(self) -> bool:
+    def _unless_cancelled(self) -> None:
         self.run.refresh_from_db()
         if self.run.cancel_requested or self.cancel.is_set():
             raise Cancelled
+
+    def _one_step(self) -> bool:
+        self._unless_cancelled()
         _guard(self.run)
         state = state_get(branch=self.run.branch)
         data = PipelineState.model_validate(state.data)
@@ -109,6 +112,7 @@ class Runner:
                           attempts=debugging.attempts)  # fmt: skip
         work = StepWork(self.run, self.agents, self.cancel, state, data, action)
         change = HANDLERS[action.kind](work)
+        self._unless_cancelled()  # a step finished after Stop is not kept either
         step_commit(run=self.run, lease=self.lease, change=change)
         return change.status is None
 
