@@ -18,7 +18,9 @@ from files.events import FileCreated, FileDeleted, FileUpdated
 from files.models import File, FileContent, StateFile, content_hash
 from files.paths import UnsafePathError, path_normalise
 from files.selectors import Manifest, state_manifest
+from projects import labels
 from projects.events import BranchCreated
+from projects.labels import StepLabel
 from projects.models import Branch, ProjectEvent, ProjectState
 from projects.services import state_append
 
@@ -63,9 +65,14 @@ def _project_bytes(manifest: Manifest) -> int:
 
 
 def files_commit(
-    *, branch: Branch, changes: Changes, data: dict[str, Any] | None = None
+    *,
+    branch: Branch,
+    changes: Changes,
+    data: dict[str, Any] | None = None,
+    label: StepLabel | None = None,
 ) -> ProjectState:
-    """Commit ``changes`` (and the pipeline ``data``) as the branch's next step.
+    """Commit ``changes`` (and the pipeline ``data``) as the branch's next step, named by
+    ``label`` (what the step did, shown in the step picker and the history).
 
     One transaction: the new state, its file rows and the FileCreated / FileUpdated /
     FileDeleted events land together or not at all. Raises ``ValidationError`` (nothing
@@ -74,7 +81,7 @@ def files_commit(
     """
     clean = _validated(changes)
     with transaction.atomic():
-        previous, state = state_append(branch=branch, data=data)
+        previous, state = state_append(branch=branch, data=data, label=label)
         before = state_manifest(previous)
         after = _apply(before, clean)
         _check_project_size(after)
@@ -87,9 +94,11 @@ def files_commit(
     return state
 
 
-def state_data_commit(*, branch: Branch, data: dict[str, Any]) -> ProjectState:
+def state_data_commit(
+    *, branch: Branch, data: dict[str, Any], label: StepLabel | None = None
+) -> ProjectState:
     """A step that changes only the pipeline ``data``: the files stay as they were."""
-    return files_commit(branch=branch, changes={}, data=data)
+    return files_commit(branch=branch, changes={}, data=data, label=label)
 
 
 def _apply(before: Manifest, changes: dict[str, str | None]) -> Manifest:
@@ -151,12 +160,14 @@ def _record_events(state: ProjectState, before: Manifest, after: Manifest) -> No
 
 def file_save(*, branch: Branch, path: str, text: str) -> ProjectState:
     """SaveFile: one file's new text as the branch's next step."""
-    return files_commit(branch=branch, changes={path: text})
+    edited = StepLabel(labels.EDIT, {"path": path})
+    return files_commit(branch=branch, changes={path: text}, label=edited)
 
 
 def file_delete(*, branch: Branch, path: str) -> ProjectState:
     """DeleteFile: remove one file as the branch's next step."""
-    return files_commit(branch=branch, changes={path: None})
+    deleted = StepLabel(labels.DELETE, {"path": path})
+    return files_commit(branch=branch, changes={path: None}, label=deleted)
 
 
 def branch_fork(*, source: Branch, step: int, name: str) -> Branch:
@@ -173,8 +184,9 @@ def branch_fork(*, source: Branch, step: int, name: str) -> Branch:
             project=source.project, name=name, parent=source, forked_at_step=step
         )
         state = ProjectState.objects.create(
-            branch=branch, step_index=step, data=origin.data, is_checkpoint=True
-        )
+            branch=branch, step_index=step, data=origin.data, is_checkpoint=True,
+            label_code=labels.FORK, label_params={"branch": source.name, "step": step},
+        )  # fmt: skip
         files = _files_for(branch, set(manifest))
         StateFile.objects.bulk_create(
             StateFile(state=state, file=files[p], content_id=h) for p, h in manifest.items()

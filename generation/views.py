@@ -48,6 +48,8 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
     context = {
         "project": project, "branch": branch, "run": run, "data": data,
         "stages": display.stages(data, run),
+        "status_label": display.status_label(data, run),
+        "activity": display.activity(data, run),
         "timeline": display.timeline(run) if run else [],
         "labels": display.event_labels(),
         "requests": run_requests(run_id=run.pk) if run else [],

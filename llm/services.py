@@ -177,6 +177,7 @@ class LLMGateway:
                 await self._failed(conversation, error, attempt, started)
                 if not error.retryable or attempt > settings.LLM_MAX_RETRIES or not may_retry():
                     raise
+                self._stop_if_asked()
                 await asyncio.sleep(await self._wait(error, attempt))
                 continue
             await self._succeeded(conversation, completion, attempt, started)

@@ -137,8 +137,8 @@ def _reason_for(exc: Exception, run: GenerationRun) -> tuple[str, dict]:
         return reasons.KEY_MISSING, {"provider": label}
     if isinstance(exc, llm_errors.KeyRejected):
         return reasons.KEY_REJECTED, {"provider": label}
-    if isinstance(exc, llm_errors.LLMError):
-        return reasons.LLM_FAILED, {"detail": str(exc)}
+    if isinstance(exc, llm_errors.LLMError):  # rendered when shown, in the reader's language
+        return reasons.LLM_FAILED, {"error": exc.code, **exc.params}
     if isinstance(exc, SandboxError):
         return reasons.SANDBOX, {"detail": str(exc)}
     if isinstance(exc, ValidationError):  # a file the agents wrote breaks the file rules

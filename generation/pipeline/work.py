@@ -9,6 +9,8 @@ from generation.orchestrator import Action
 from generation.pipeline.agent_calls import AgentCalls, Cancelled
 from generation.schemas import PipelineState, Task
 from generation.services.steps import StepChange
+from projects import labels
+from projects.labels import StepLabel
 from projects.models import ProjectState
 
 __all__ = ["Cancelled", "StepWork", "StopRun"]
@@ -44,7 +46,8 @@ class StepWork:
         self.data.questions = questions
         text = "\n".join(questions)
         asked = events.QuestionAsked(project_id=self.project_id, question=text)
-        return self.change(agent, asked, status=GenerationRun.Status.AWAITING_INPUT, question=text)
+        return self.change(agent, asked, status=GenerationRun.Status.AWAITING_INPUT,
+                           question=text, label=StepLabel(labels.QUESTION))  # fmt: skip
 
     def files(self) -> dict[str, str]:
         """Every file of the committed state, path → text."""
