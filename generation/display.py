@@ -75,10 +75,11 @@ def event_detail(name: str, payload: dict[str, Any], run: GenerationRun | None =
     if name == "QuestionAsked":
         return payload["question"]
     if name == "GenerationFailed":
-        if run is not None and payload.get("error") == run.reason_code:
-            return run.reason
-        code = payload.get("error", "")
-        return payload.get("reason", "") or reasons.reason_text(code, payload.get("params", {}))
+        if "params" in payload:
+            return reasons.reason_text(payload["error"], payload["params"])
+        if run is not None and payload.get("error") and payload["error"] == run.reason_code:
+            return run.reason  # an older row: the run still has the code and parameters
+        return payload.get("reason", "")
     if name == "GenerationCancelled":
         return reasons.reason_text(reasons.CANCELLED, {})
     if name == "SpecificationGenerated":

@@ -126,5 +126,5 @@ def run_cancel_view(request: HttpRequest, project_id, run_id) -> HttpResponse:
         messages.info(request, exc.messages[0])
     else:
         if run.status == GenerationRun.Status.RUNNING:
-            messages.info(request, _("Stopping after the current step…"))
+            messages.info(request, _("Stopping…"))
     return _back(request, project, branch)

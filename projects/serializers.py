@@ -32,7 +32,7 @@ class BranchForkSerializer(serializers.Serializer):
 
 class StateSerializer(serializers.ModelSerializer):
     branch = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    label = serializers.CharField(read_only=True, help_text="What the step did, in your language.")
+    label = serializers.CharField(read_only=True)  # what the step did, in your language
 
     class Meta:
         model = ProjectState

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -201,9 +201,7 @@ def run_finish(
         run.add_usage(**run_usage(run_id=run.pk))
         run.save()
         _mark_iteration(run, status)
-        # The event's sentence is for the run's owner, whoever's request stopped it.
-        with translation.override(run.user.language or settings.LANGUAGE_CODE):
-            events_append(run, [_finish_event(run)])
+        events_append(run, [_finish_event(run)])
 
 
 def _finish_event(run: GenerationRun) -> DomainEvent:
@@ -213,7 +211,9 @@ def _finish_event(run: GenerationRun) -> DomainEvent:
         return events.GenerationCompleted(project_id=project_id, step_index=step)
     if run.status == GenerationRun.Status.CANCELLED:
         return events.GenerationCancelled(project_id=project_id)
-    return events.GenerationFailed(project_id=project_id, error=run.reason_code, reason=run.reason)
+    return events.GenerationFailed(
+        project_id=project_id, error=run.reason_code, params=run.reason_params
+    )
 
 
 def _mark_iteration(run: GenerationRun, status: str) -> None:
