@@ -9,6 +9,7 @@ from typing import Any
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from files.services import refusal_text
 from llm.errors import error_text
 
 BUDGET_COST = "budget_cost"
@@ -77,6 +78,8 @@ def reason_text(code: str, params: dict[str, Any]) -> str:
         params = {key: _money(value) if key in MONEY else value for key, value in params.items()}
     if code == LLM_FAILED and "error" in params:  # older runs stored the sentence as detail
         params = {"detail": _llm_detail(params)}
+    if code == FILES_REFUSED and "refused" in params:
+        params = {"detail": " ".join(refusal_text(**one) for one in params["refused"])}
     try:
         return template % params
     except (KeyError, TypeError, ValueError):

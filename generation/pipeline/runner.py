@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from execution.backends.base import SandboxError
 from files.selectors import state_get
+from files.services import refusals
 from generation import reasons
 from generation.models import GenerationRun
 from generation.orchestrator import ActionKind, next_action
@@ -142,5 +143,5 @@ def _reason_for(exc: Exception, run: GenerationRun) -> tuple[str, dict]:
     if isinstance(exc, SandboxError):
         return reasons.SANDBOX, {"detail": str(exc)}
     if isinstance(exc, ValidationError):  # a file the agents wrote breaks the file rules
-        return reasons.FILES_REFUSED, {"detail": " ".join(exc.messages)}
+        return reasons.FILES_REFUSED, {"refused": refusals(exc)}
     return reasons.INTERNAL, {}
