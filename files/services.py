@@ -13,17 +13,51 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from files.events import FileCreated, FileDeleted, FileUpdated
 from files.models import File, FileContent, StateFile, content_hash
 from files.paths import UnsafePathError, path_normalise
 from files.selectors import Manifest, state_manifest
+from projects import labels
 from projects.events import BranchCreated
+from projects.labels import StepLabel
 from projects.models import Branch, ProjectEvent, ProjectState
 from projects.services import state_append
 
 Changes = Mapping[str, str | None]  # path -> new text, or None to delete
 BRANCH_NAME = re.compile(r"[\w.-]{1,64}")
+# Why a commit was refused, by code: the messages are rendered when shown, so a refusal
+# kept for later (a run's stop reason) reads in its reader's language.
+REFUSALS = {
+    "binary": gettext_lazy("%(path)s looks binary; only text files are stored."),
+    "too_large": gettext_lazy("%(path)s is larger than %(limit)d bytes."),
+    "missing": gettext_lazy("%(path)s does not exist."),
+    "project_too_large": gettext_lazy("The project would be larger than %(limit)d bytes."),
+}
+
+
+def _refused(field: str, code: str, **params: Any) -> ValidationError:
+    """A refusal keyed by ``field`` whose message Django renders from code and params."""
+    return ValidationError({field: [ValidationError(REFUSALS[code], code=code, params=params)]})
+
+
+def refusals(exc: ValidationError) -> list[dict[str, Any]]:
+    """The refusals in ``exc`` as codes and parameters, to be rendered later."""
+    found = exc.error_list if not hasattr(exc, "error_dict") else exc.error_dict.values()
+    flat = [e for errors in found for e in (errors if isinstance(errors, list) else [errors])]
+    return [{"code": e.code or "", "params": dict(e.params or {})} for e in flat]
+
+
+def refusal_text(code: str, params: dict[str, Any]) -> str:
+    """A stored refusal in the active language (an unsafe path is checked again)."""
+    if code in REFUSALS:
+        return str(REFUSALS[code] % params)
+    try:
+        path_normalise(params.get("path", ""))
+    except UnsafePathError as exc:
+        return exc.message
+    return code
 
 
 def _validated(changes: Changes) -> dict[str, str | None]:
@@ -32,7 +66,8 @@ def _validated(changes: Changes) -> dict[str, str | None]:
         try:
             path = path_normalise(raw_path)
         except UnsafePathError as exc:
-            raise ValidationError({"path": [str(exc)]}, code=exc.code) from exc
+            refused = ValidationError(str(exc), code=exc.code, params={"path": raw_path})
+            raise ValidationError({"path": [refused]}) from exc
         if text is not None:
             _check_text(path, text)
         clean[path] = text
@@ -41,14 +76,10 @@ def _validated(changes: Changes) -> dict[str, str | None]:
 
 def _check_text(path: str, text: str) -> None:
     if "\x00" in text:
-        raise ValidationError(
-            {"content": [_("%(path)s looks binary; only text files are stored.") % {"path": path}]},
-            code="binary",
-        )
+        raise _refused("content", "binary", path=path)
     limit = settings.SAMOKODER_MAX_FILE_BYTES
     if len(text.encode()) > limit:
-        message = _("%(path)s is larger than %(limit)d bytes.") % {"path": path, "limit": limit}
-        raise ValidationError({"content": [message]}, code="too_large")
+        raise _refused("content", "too_large", path=path, limit=limit)
 
 
 def _store_contents(texts: list[str]) -> None:
@@ -63,9 +94,14 @@ def _project_bytes(manifest: Manifest) -> int:
 
 
 def files_commit(
-    *, branch: Branch, changes: Changes, data: dict[str, Any] | None = None
+    *,
+    branch: Branch,
+    changes: Changes,
+    data: dict[str, Any] | None = None,
+    label: StepLabel | None = None,
 ) -> ProjectState:
-    """Commit ``changes`` (and the pipeline ``data``) as the branch's next step.
+    """Commit ``changes`` (and the pipeline ``data``) as the branch's next step, named by
+    ``label`` (what the step did, shown in the step picker and the history).
 
     One transaction: the new state, its file rows and the FileCreated / FileUpdated /
     FileDeleted events land together or not at all. Raises ``ValidationError`` (nothing
@@ -74,7 +110,7 @@ def files_commit(
     """
     clean = _validated(changes)
     with transaction.atomic():
-        previous, state = state_append(branch=branch, data=data)
+        previous, state = state_append(branch=branch, data=data, label=label)
         before = state_manifest(previous)
         after = _apply(before, clean)
         _check_project_size(after)
@@ -87,9 +123,11 @@ def files_commit(
     return state
 
 
-def state_data_commit(*, branch: Branch, data: dict[str, Any]) -> ProjectState:
+def state_data_commit(
+    *, branch: Branch, data: dict[str, Any], label: StepLabel | None = None
+) -> ProjectState:
     """A step that changes only the pipeline ``data``: the files stay as they were."""
-    return files_commit(branch=branch, changes={}, data=data)
+    return files_commit(branch=branch, changes={}, data=data, label=label)
 
 
 def _apply(before: Manifest, changes: dict[str, str | None]) -> Manifest:
@@ -99,7 +137,7 @@ def _apply(before: Manifest, changes: dict[str, str | None]) -> Manifest:
     for path, text in changes.items():
         if text is None:
             if path not in after:
-                raise ValidationError({"path": [_("%(path)s does not exist.") % {"path": path}]})
+                raise _refused("path", "missing", path=path)
             del after[path]
         else:
             after[path] = content_hash(text)
@@ -109,8 +147,7 @@ def _apply(before: Manifest, changes: dict[str, str | None]) -> Manifest:
 def _check_project_size(manifest: Manifest) -> None:
     limit = settings.SAMOKODER_MAX_PROJECT_BYTES
     if _project_bytes(manifest) > limit:
-        message = _("The project would be larger than %(limit)d bytes.") % {"limit": limit}
-        raise ValidationError({"content": [message]}, code="project_too_large")
+        raise _refused("content", "project_too_large", limit=limit)
 
 
 def _delta(before: Manifest, after: Manifest) -> dict[str, str | None]:
@@ -151,12 +188,14 @@ def _record_events(state: ProjectState, before: Manifest, after: Manifest) -> No
 
 def file_save(*, branch: Branch, path: str, text: str) -> ProjectState:
     """SaveFile: one file's new text as the branch's next step."""
-    return files_commit(branch=branch, changes={path: text})
+    edited = StepLabel(labels.EDIT, {"path": path})
+    return files_commit(branch=branch, changes={path: text}, label=edited)
 
 
 def file_delete(*, branch: Branch, path: str) -> ProjectState:
     """DeleteFile: remove one file as the branch's next step."""
-    return files_commit(branch=branch, changes={path: None})
+    deleted = StepLabel(labels.DELETE, {"path": path})
+    return files_commit(branch=branch, changes={path: None}, label=deleted)
 
 
 def branch_fork(*, source: Branch, step: int, name: str) -> Branch:
@@ -173,8 +212,9 @@ def branch_fork(*, source: Branch, step: int, name: str) -> Branch:
             project=source.project, name=name, parent=source, forked_at_step=step
         )
         state = ProjectState.objects.create(
-            branch=branch, step_index=step, data=origin.data, is_checkpoint=True
-        )
+            branch=branch, step_index=step, data=origin.data, is_checkpoint=True,
+            label_code=labels.FORK, label_params={"branch": source.name, "step": step},
+        )  # fmt: skip
         files = _files_for(branch, set(manifest))
         StateFile.objects.bulk_create(
             StateFile(state=state, file=files[p], content_id=h) for p, h in manifest.items()

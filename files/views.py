@@ -52,13 +52,15 @@ def project_view(request: HttpRequest, project_id) -> HttpResponse:
         else:
             messages.success(request, _("%(path)s saved.") % {"path": data["path"]})
             return redirect(_file_url(project, branch, data["path"]))
+    files = selectors.state_files(state=state)
     context = {
         "project": project,
         "branch": branch,
         "state": state,
         "branches": project.branches.order_by("created_at"),
         "states": state_list(branch=branch),
-        "tree": path_tree(selectors.state_files(state=state)),
+        "tree": path_tree(files),
+        "file_count": len(files),
         "new_form": new_form,
         "fork_form": BranchForkForm(),
     }

@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from generation.display import event_detail
 from generation.models import GenerationRun, PipelineEvent
 from generation.services import RunConflict, run_cancel
 from projects.admin import ReadOnlyAdminMixin
@@ -10,10 +11,15 @@ from samokoder_site.admin_display import money_column
 
 class PipelineEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PipelineEvent
-    fields = ["seq", "name", "payload", "created_at"]
+    fields = ["seq", "name", "shown", "payload", "created_at"]
     readonly_fields = fields
     ordering = ["seq"]
     extra = 0
+
+    @admin.display(description=_("detail"))
+    def shown(self, obj: PipelineEvent) -> str:
+        """The event's detail as the timeline shows it, in the reader's language."""
+        return event_detail(obj.name, obj.payload, obj.run)
 
 
 @admin.register(GenerationRun)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from execution.models import ExecutionLog
 from generation import selectors
-from generation.display import QUIET, RENAMED, event_labels
+from generation.display import QUIET, RENAMED, event_detail, event_labels
 from generation.models import GenerationRun, PipelineEvent
 from llm.models import LLMRequest
 from llm.selectors import runs_requests
@@ -38,6 +38,7 @@ class Message:
     cost: Decimal | None = None
     log: ExecutionLog | None = None
     outcome: str = ""  # a command's exit code in words
+    detail: str = ""  # a stop's reason, rendered in the reader's language
 
 
 @dataclass
@@ -123,6 +124,8 @@ def _messages(
 def _message(event: PipelineEvent, labels: dict[str, str], logs: dict) -> Message:
     name = RENAMED.get(event.name, event.name)
     message = Message(seq=event.seq, name=name, label=labels.get(name, name), payload=event.payload)
+    if name == "GenerationFailed":
+        message.detail = event_detail(name, event.payload)
     if name == "PipelineCommandExecuted":
         message.log = logs.get(str(event.payload.get("log_id")))
         message.outcome = command_outcome(

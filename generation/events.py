@@ -104,8 +104,10 @@ class GenerationCompleted(ProjectScopedEvent):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class GenerationFailed(ProjectScopedEvent):
-    error: str  # language-neutral reason code
-    reason: str  # the sentence, in the language of whoever started the run
+    # The reason as a code and its parameters (generation.reasons), rendered for each
+    # reader; rows logged before 2026-11-30 also hold "reason", a sentence in one language.
+    error: str
+    params: dict
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

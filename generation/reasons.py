@@ -9,6 +9,9 @@ from typing import Any
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from files.services import refusal_text
+from llm.errors import error_text
+
 BUDGET_COST = "budget_cost"
 BUDGET_CALLS = "budget_calls"
 WALL_CLOCK = "wall_clock"
@@ -73,10 +76,20 @@ def reason_text(code: str, params: dict[str, Any]) -> str:
     template = _templates().get(code, _templates()[INTERNAL])
     if code == BUDGET_COST:
         params = {key: _money(value) if key in MONEY else value for key, value in params.items()}
+    if code == LLM_FAILED and "error" in params:  # older runs stored the sentence as detail
+        params = {"detail": _llm_detail(params)}
+    if code == FILES_REFUSED and "refused" in params:
+        params = {"detail": " ".join(refusal_text(**one) for one in params["refused"])}
     try:
         return template % params
     except (KeyError, TypeError, ValueError):
         return _templates()[INTERNAL]
+
+
+def _llm_detail(params: dict[str, Any]) -> str:
+    """The LLM error's own message (stored as its code and parameters) in this language."""
+    rest = {key: value for key, value in params.items() if key != "error"}
+    return error_text(params["error"], rest)
 
 
 def _money(value: Any) -> str:

@@ -152,18 +152,38 @@ class PipelineState(_IgnoresExtraKeys):
         return next((i for i, t in enumerate(self.tasks) if t.status != "done"), None)
 
     def progress(self) -> int:
-        """A percentage: stages first, then the iteration's tasks done."""
+        """A percentage from the plan: the planning stages, then the iteration's tasks and
+        each task's steps done of those planned (a fix attempt counts part of its step),
+        then the tests (a fix counts part of them). Never goes back within an iteration:
+        every part only grows until its task or the tests are done."""
         if self.specification is None:
-            return 0
+            return 5 if self.asked or self.questions else 0
         if self.architecture is None:
             return 10
         tasks = self.iteration_tasks()
         if not tasks:
             return 20
-        done = sum(task.status == "done" for task in tasks)
-        if done < len(tasks):
-            return 25 + round(60 * done / len(tasks))
-        return 100 if self.tests_passed else 90
+        if any(task.status != "done" for task in tasks):
+            done = sum(self._task_share(task) for task in tasks)
+            return 25 + int(65 * done / len(tasks))
+        if self.tests_passed:
+            return 100
+        return 90 + int(8 * self._fix_share())
+
+    def _task_share(self, task: Task) -> float:
+        """How much of ``task`` is done: planning its steps counts as one of them."""
+        if task.status == "done":
+            return 1.0
+        if task.status != "in_progress" or not self.steps:
+            return 0.0
+        done = sum(step.done for step in self.steps) + self._fix_share()
+        return (1 + done) / (1 + len(self.steps))
+
+    def _fix_share(self) -> float:
+        """Part of the failing step (or of the tests) that fix attempts stand for: below 1,
+        so passing is always more."""
+        attempts = self.debugging.attempts if self.debugging is not None else 0
+        return attempts / (attempts + 1)
 
     def answers_with_questions(self) -> list[tuple[str, str]]:
         """Each of the user's answers with the questions it answered (for every agent)."""

@@ -69,3 +69,12 @@ def iteration_texts(*, branch: Branch) -> list[str]:
     state = branch.states.order_by("-step_index").only("data").first()
     iterations = (state.data or {}).get("iterations", []) if state else []
     return [iteration.get("description", "") for iteration in iterations]
+
+
+def run_cancel_asked(*, run_id: uuid.UUID, lease: uuid.UUID) -> bool | None:
+    """Whether a stop was asked for the run; None when ``lease`` no longer holds it."""
+    return (
+        GenerationRun.objects.filter(pk=run_id, lease=lease)
+        .values_list("cancel_requested", flat=True)
+        .first()
+    )

@@ -51,6 +51,8 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
         "project": project, "branch": branch, "run": run, "data": data,
         "stages": display.stages(data, run),
         "threads": threads, "current": current,
+        "status_label": display.status_label(data, run),
+        "activity": display.activity(data, run),
         "labels": {**display.event_labels(), **conversation.answer_labels()},
         "requests": run_requests(run_id=run.pk) if run else [],
         "providers": providers,
@@ -138,5 +140,5 @@ def run_cancel_view(request: HttpRequest, project_id, run_id) -> HttpResponse:
         messages.info(request, exc.messages[0])
     else:
         if run.status == GenerationRun.Status.RUNNING:
-            messages.info(request, _("Stopping after the current step…"))
+            messages.info(request, _("Stopping…"))
     return _back(request, project, branch)

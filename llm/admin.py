@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.db.models import Count, Sum
 from django.utils.translation import gettext_lazy as _
 
+from llm.errors import stored_error_text
 from llm.models import LLMRequest, ModelPrice, TokenUsage
 from projects.admin import ReadOnlyAdminMixin
 from samokoder_site.admin_display import money_column
@@ -36,8 +37,13 @@ class LLMRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     search_fields = ["user__email", "project__name", "model"]
     list_select_related = ["user", "project"]
-    readonly_fields = [f.name for f in LLMRequest._meta.fields]
+    readonly_fields = [*(f.name for f in LLMRequest._meta.fields), "error_message"]
     date_hierarchy = "created_at"
+
+    @admin.display(description=_("error message"))
+    def error_message(self, obj: LLMRequest) -> str:
+        """The stored error (a code and parameters) in the reader's language."""
+        return stored_error_text(obj.error) if obj.error else ""
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)

@@ -7,7 +7,6 @@ Only ``key_resolve`` decrypts, and only the worker calls it; the web process ask
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from accounts.models import ProviderKey
 from llm.errors import KeyMissing, provider_label
@@ -28,10 +27,7 @@ def key_resolve(*, user_id: int, provider: str) -> ResolvedKey:
     system = settings.LLM_SYSTEM_KEYS.get(provider, "")
     if system:
         return ResolvedKey(api_key=system, source="system")
-    raise KeyMissing(
-        _("No %(provider)s key: store yours in Settings to start a generation.")
-        % {"provider": provider_label(provider)}
-    )
+    raise KeyMissing(params={"provider": provider_label(provider)})
 
 
 def known_secrets(resolved: ResolvedKey) -> list[str]:

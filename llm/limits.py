@@ -4,18 +4,10 @@ import time
 
 from django.conf import settings
 from django.core.cache import cache
-from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from llm.errors import UsageLimitReached
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-PERIOD_NAMES = {
-    "s": gettext_lazy("second"),
-    "m": gettext_lazy("minute"),
-    "h": gettext_lazy("hour"),
-    "d": gettext_lazy("day"),
-}
 
 
 def usage_take(*, user_id: int, key_source: str) -> None:
@@ -34,14 +26,8 @@ def usage_take(*, user_id: int, key_source: str) -> None:
     cache.add(key, 0, timeout=period + 60)
     if cache.incr(key) > limit:
         wait = period - now % period
-        raise UsageLimitReached(
-            _(
-                "You reached %(limit)d LLM requests per %(period)s on the platform's keys; "
-                "try again in %(minutes)d min or store your own key."
-            )
-            % {"limit": limit, "period": rate.split("/")[1], "minutes": max(wait // 60, 1)},
-            retry_after=wait,
-        )
+        params = {"limit": limit, "period": rate.split("/")[1], "minutes": max(wait // 60, 1)}
+        raise UsageLimitReached(params=params, retry_after=wait)
 
 
 def _parse(rate: str) -> tuple[int, str]:

@@ -7,6 +7,8 @@ Every attempt, failed ones too, is recorded as an LLMRequest with secrets masked
 Network errors, timeouts, 5xx, 429 and unreadable answers are retried at most
 ``LLM_MAX_RETRIES`` (3) times, waiting what the provider asked (Retry-After or its
 reset header) or an exponential backoff with jitter; anything else fails at once.
+A stop (the caller's ``stopped`` says so, or the calling task is cancelled) is never
+retried: the attempt in flight is recorded as cancelled and no other is sent.
 
 Call from async code, or from a worker through ``asgiref.sync.async_to_sync`` (so the
 database work runs on the caller's thread and connection).
@@ -55,13 +57,23 @@ class CallContext:
 class LLMGateway:
     """One agent's access to one provider, with the key resolved once."""
 
-    def __init__(self, context: CallContext, key: ResolvedKey, client: BaseLLMClient) -> None:
+    def __init__(
+        self, context: CallContext, key: ResolvedKey, client: BaseLLMClient,
+        stopped: Callable[[], bool] = lambda: False,
+    ) -> None:  # fmt: skip
         self.context, self.key, self.client = context, key, client
         self.secrets = known_secrets(key)
+        self.stopped = stopped
 
     @classmethod
-    async def open(cls, context: CallContext) -> "LLMGateway":
-        """Resolve the key (KeyMissing when there is none) and build the adapter."""
+    async def open(
+        cls, context: CallContext, stopped: Callable[[], bool] = lambda: False
+    ) -> "LLMGateway":
+        """Resolve the key (KeyMissing when there is none) and build the adapter.
+
+        ``stopped`` is asked before every attempt and every wait: once it says True, the
+        gateway raises RequestCancelled instead of sending anything more.
+        """
         key = await sync_to_async(key_resolve)(user_id=context.user_id, provider=context.provider)
         config = ProviderConfig(
             provider=context.provider,
@@ -70,7 +82,7 @@ class LLMGateway:
             base_url=settings.LLM_BASE_URLS.get(context.provider),
             timeout=settings.LLM_TIMEOUT,
         )
-        return cls(context, key, client_for(config))
+        return cls(context, key, client_for(config), stopped)
 
     async def aclose(self) -> None:
         """Release the adapter's connections; call before the event loop ends."""
@@ -135,7 +147,7 @@ class LLMGateway:
             return schema.model_validate_json(completion.text)
         except pydantic.ValidationError as exc:
             label = errors.provider_label(self.context.provider)
-            raise errors.MalformedResponse(str(errors.MALFORMED % {"provider": label})) from exc
+            raise errors.MalformedResponse(params={"provider": label}) from exc
 
     async def _with_retries(
         self,
@@ -145,6 +157,7 @@ class LLMGateway:
     ) -> Completion:
         await sync_to_async(usage_take)(user_id=self.context.user_id, key_source=self.key.source)
         for attempt in range(1, settings.LLM_MAX_RETRIES + 2):
+            self._stop_if_asked()
             await self._emit(
                 events.LLMRequestSent(
                     provider=self.context.provider,
@@ -156,15 +169,24 @@ class LLMGateway:
             started = time.monotonic()
             try:
                 completion = await call()
+            except asyncio.CancelledError:
+                # Recorded (tokens may have been spent), then the cancel goes on its way.
+                await self._failed(conversation, errors.RequestCancelled(), attempt, started)
+                raise
             except errors.LLMError as error:
                 await self._failed(conversation, error, attempt, started)
                 if not error.retryable or attempt > settings.LLM_MAX_RETRIES or not may_retry():
                     raise
+                self._stop_if_asked()
                 await asyncio.sleep(await self._wait(error, attempt))
                 continue
             await self._succeeded(conversation, completion, attempt, started)
             return completion
         raise AssertionError("unreachable: the last attempt raises or returns")
+
+    def _stop_if_asked(self) -> None:
+        if self.stopped():
+            raise errors.RequestCancelled()
 
     async def _wait(self, error: errors.LLMError, attempt: int) -> float:
         if isinstance(error, errors.RateLimited):
@@ -205,21 +227,21 @@ class LLMGateway:
         self, conversation: Conversation, error: errors.LLMError, attempt: int, started: float
     ) -> None:
         status = "rate_limited" if isinstance(error, errors.RateLimited) else "error"
-        message = mask_text(error.message, self.secrets)
+        stored = mask_text(error.stored(), self.secrets)  # rendered when shown
         await self._record(
             conversation,
             attempt,
             _elapsed_ms(started),
             status=status,
             error_type=error.error_type,
-            error=message,
+            error=stored,
         )
         await self._emit(
             events.LLMRequestFailed(
                 provider=self.context.provider,
                 agent=self.context.agent,
                 error_type=error.error_type,
-                message=message,
+                message=stored,
             )
         )
 

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from projects.labels import label_text
 from samokoder_site.events import EventRecord
 from samokoder_site.immutable import WriteOnceMixin
 
@@ -76,6 +77,9 @@ class ProjectState(WriteOnceMixin, models.Model):
     step_index = models.PositiveIntegerField(_("step"))
     data = models.JSONField(default=dict)
     is_checkpoint = models.BooleanField(default=False)
+    # What the step did (projects.labels), set when the step is created like the rest.
+    label_code = models.CharField(_("label"), max_length=32, blank=True)
+    label_params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -90,6 +94,11 @@ class ProjectState(WriteOnceMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.branch} #{self.step_index}"
+
+    @property
+    def label(self) -> str:
+        """What the step did, in the active language ("Spec written", "Wrote app.py")."""
+        return label_text(self.label_code, self.label_params, self.step_index)
 
     def delete(self, *args, **kwargs):
         raise ValueError("A single project state cannot be deleted; delete the project.")

@@ -32,14 +32,15 @@ class BranchForkSerializer(serializers.Serializer):
 
 class StateSerializer(serializers.ModelSerializer):
     branch = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    label = serializers.CharField(read_only=True)  # what the step did, in your language
 
     class Meta:
         model = ProjectState
-        fields = ["branch", "step_index", "is_checkpoint", "created_at", "data"]
+        fields = ["branch", "step_index", "label", "is_checkpoint", "created_at", "data"]
         read_only_fields = fields
 
 
 class StateSummarySerializer(StateSerializer):
     class Meta(StateSerializer.Meta):
-        fields = ["branch", "step_index", "is_checkpoint", "created_at"]
+        fields = ["branch", "step_index", "label", "is_checkpoint", "created_at"]
         read_only_fields = fields

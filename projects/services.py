@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from projects.events import ProjectCreated, ProjectRenamed
+from projects.labels import CREATED, StepLabel
 from projects.models import Branch, Project, ProjectEvent, ProjectState
 from projects.naming import folder_slug
 
@@ -65,8 +66,9 @@ def project_create(*, owner: User, name: str, description: str = "") -> Project:
         )
         branch = Branch.objects.create(project=project, name=DEFAULT_BRANCH)
         ProjectState.objects.create(
-            branch=branch, step_index=0, data=initial_state_data(), is_checkpoint=True
-        )
+            branch=branch, step_index=0, data=initial_state_data(), is_checkpoint=True,
+            label_code=CREATED,
+        )  # fmt: skip
         ProjectEvent.record(
             ProjectCreated(project_id=str(project.pk), user_id=owner.pk), project=project
         )
@@ -91,9 +93,10 @@ def project_delete(*, project: Project) -> None:
 
 
 def state_append(
-    *, branch: Branch, data: dict[str, Any] | None
+    *, branch: Branch, data: dict[str, Any] | None, label: StepLabel | None = None
 ) -> tuple[ProjectState, ProjectState]:
-    """Append the next step to ``branch``; returns (previous state, new state).
+    """Append the next step to ``branch``, named by ``label``; returns (previous state,
+    new state).
 
     Every ``SAMOKODER_CHECKPOINT_EVERY``-th step is a checkpoint, so reading any step
     replays at most that many steps of changes.
@@ -109,5 +112,7 @@ def state_append(
         step_index=step,
         data=previous.data if data is None else data,
         is_checkpoint=step % settings.SAMOKODER_CHECKPOINT_EVERY == 0,
+        label_code=label.code if label else "",
+        label_params=label.params if label else {},
     )
     return previous, state

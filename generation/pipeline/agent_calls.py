@@ -2,9 +2,15 @@
 
 Each call opens the LLM gateway on its own event loop (``async_to_sync``), streams the
 answer's text to the browser as it arrives, and closes the gateway before returning.
+A stop (the run's ``cancel`` event, set by the heartbeat) interrupts the call in flight
+within ``CANCEL_CHECK_SECONDS`` and raises ``Cancelled``; the gateway sends nothing after.
 """
 
 import asyncio
+import contextlib
+import threading
+from collections.abc import Coroutine
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -14,12 +20,19 @@ from generation.models import GenerationRun
 from generation.publish import TextRelay, publish_transient
 from llm.services import CallContext, LLMGateway
 
+CANCEL_CHECK_SECONDS = 0.1  # how often a call in flight looks at the run's cancel event
+
+
+class Cancelled(Exception):
+    """A stop was asked; the run finishes as cancelled without committing the step."""
+
 
 class AgentCalls:
     """The run's way to the LLM: one agent's answer, or several at once."""
 
-    def __init__(self, run: GenerationRun) -> None:
+    def __init__(self, run: GenerationRun, cancel: threading.Event | None = None) -> None:
         self.run = run
+        self.cancel = cancel or threading.Event()
 
     def answer(self, agent: Agent, **values):
         """One typed answer from ``agent``."""
@@ -33,10 +46,10 @@ class AgentCalls:
         publish_transient(self.run.project_id, message)
 
     async def _answer(self, agent: Agent, values: dict):
-        llm = await LLMGateway.open(self._context(agent))
+        llm = await self._open(agent)
         relay = TextRelay(self.run.project_id, self.run.pk, agent.name)
         try:
-            return await agent.ask(llm, on_text=relay, **values)
+            return await self._unless_cancelled(agent.ask(llm, on_text=relay, **values))
         finally:
             relay.close()
             await llm.aclose()  # async_to_sync ends this loop when we return
@@ -48,7 +61,7 @@ class AgentCalls:
         return async_to_sync(self._answers)(agent, many)
 
     async def _answers(self, agent: Agent, many: list[dict]) -> list:
-        llm = await LLMGateway.open(self._context(agent))
+        llm = await self._open(agent)
         gate = asyncio.Semaphore(settings.SAMOKODER_CODEMONKEY_LIMIT)
 
         async def one(values: dict):
@@ -60,15 +73,38 @@ class AgentCalls:
                 finally:
                     relay.close()
 
+        async def all_of_them() -> list:
+            try:
+                # A TaskGroup cancels the others when one fails, before the client closes.
+                async with asyncio.TaskGroup() as group:
+                    tasks = [group.create_task(one(values)) for values in many]
+                return [task.result() for task in tasks]
+            except* Exception as failed:
+                raise failed.exceptions[0] from None
+
         try:
-            # A TaskGroup cancels the others when one fails, before the client closes.
-            async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(one(values)) for values in many]
-            return [task.result() for task in tasks]
-        except* Exception as failed:
-            raise failed.exceptions[0] from None
+            return await self._unless_cancelled(all_of_them())
         finally:
             await llm.aclose()
+
+    async def _open(self, agent: Agent) -> LLMGateway:
+        if self.cancel.is_set():
+            raise Cancelled
+        return await LLMGateway.open(self._context(agent), stopped=self.cancel.is_set)
+
+    async def _unless_cancelled(self, call: Coroutine[Any, Any, Any]) -> Any:
+        """``call``'s result, or Cancelled as soon as the run's cancel event is set (the
+        call is cancelled then, whatever it was waiting for: an answer, a retry's wait)."""
+        task = asyncio.ensure_future(call)
+        while not task.done() and not self.cancel.is_set():
+            await asyncio.wait({task}, timeout=CANCEL_CHECK_SECONDS)
+        if not self.cancel.is_set():
+            return task.result()
+        task.cancel()
+        # Whatever the call ended with while it was stopped, the stop is what counts.
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        raise Cancelled
 
     def _context(self, agent: Agent) -> CallContext:
         run = self.run

@@ -14,6 +14,8 @@ from generation.pipeline.work import Cancelled, StepWork, StopRun
 from generation.publish import OutputRelay
 from generation.schemas import Debugging
 from generation.services.steps import StepChange
+from projects import labels
+from projects.labels import StepLabel
 
 OUTPUT_TAIL = 4000  # characters of a command's output kept in events and prompts
 EXECUTOR = "Executor"  # no agent: the sandbox ran it
@@ -34,6 +36,7 @@ def run_command(work: StepWork) -> StepChange:
 
 def _execute(work: StepWork, command: str, *, step: int | None) -> StepChange:
     branch, run_id = work.run.branch, work.run.pk
+    work.agents.working(EXECUTOR, command)
     relay = OutputRelay(work.run.project_id, run_id, command)
     try:
         ran = command_run(
@@ -51,10 +54,11 @@ def _execute(work: StepWork, command: str, *, step: int | None) -> StepChange:
         timed_out=result.timed_out, log_id=ran.log.pk, output=output,
     )  # fmt: skip
     if result.exit_code == 0:
-        new = _passed(work, command, step)
+        new, outcome = _passed(work, command, step), labels.RAN
     else:
-        new = _failed(work, command, step, output, result.exit_code)
-    return work.change(EXECUTOR, executed, *new, files=ran.changes)
+        new, outcome = _failed(work, command, step, output, result.exit_code), labels.FAILED
+    label = StepLabel(outcome, {"command": command})
+    return work.change(EXECUTOR, executed, *new, files=ran.changes, label=label)
 
 
 def _passed(work: StepWork, command: str, step: int | None) -> list:
@@ -109,7 +113,8 @@ def debug(work: StepWork) -> StepChange:
     debugging.rerun = True
     applied = events.FixApplied(project_id=work.project_id, command=debugging.command,
                                 files=sorted(written), attempt=debugging.attempts)  # fmt: skip
-    return work.change(BugHunter.name, applied, files=written)
+    label = StepLabel(labels.FIX, {"attempt": debugging.attempts, "command": debugging.command})
+    return work.change(BugHunter.name, applied, files=written, label=label)
 
 
 def _tail(text: str) -> str:

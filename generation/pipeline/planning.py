@@ -7,6 +7,8 @@ from generation.context import project_context
 from generation.language import language_name, text_language
 from generation.pipeline.work import StepWork, StopRun
 from generation.services.steps import StepChange
+from projects import labels
+from projects.labels import StepLabel
 
 
 def spec(work: StepWork) -> StepChange:
@@ -24,19 +26,16 @@ def spec(work: StepWork) -> StepChange:
         raise StopRun(reasons.TOO_MANY_QUESTIONS)
     data.specification = answer.specification
     written = answer.specification.model_dump(mode="json")
-    return work.change(
-        SpecWriter.name, events.SpecificationGenerated(project_id=work.project_id, spec=written)
-    )
+    written_event = events.SpecificationGenerated(project_id=work.project_id, spec=written)
+    return work.change(SpecWriter.name, written_event, label=StepLabel(labels.SPEC))
 
 
 def architecture(work: StepWork) -> StepChange:
     designed = work.agents.answer(Architect(), spec=work.data.specification)
     work.data.architecture = designed
     payload = designed.model_dump(mode="json")
-    return work.change(
-        Architect.name,
-        events.ArchitectureDesigned(project_id=work.project_id, architecture=payload),
-    )
+    designed_event = events.ArchitectureDesigned(project_id=work.project_id, architecture=payload)
+    return work.change(Architect.name, designed_event, label=StepLabel(labels.ARCHITECTURE))
 
 
 def tasks(work: StepWork) -> StepChange:
@@ -52,7 +51,9 @@ def tasks(work: StepWork) -> StepChange:
     data.epics += plan.epics
     data.tasks += plan.tasks
     listed = [task.model_dump(mode="json") for task in plan.tasks]
-    return work.change(TechLead.name, events.TasksCreated(project_id=work.project_id, tasks=listed))
+    created = events.TasksCreated(project_id=work.project_id, tasks=listed)
+    planned = StepLabel(labels.TASKS, {"count": len(plan.tasks)})
+    return work.change(TechLead.name, created, label=planned)
 
 
 def plan(work: StepWork) -> StepChange:
@@ -70,7 +71,8 @@ def plan(work: StepWork) -> StepChange:
     event = events.StepsPlanned(
         project_id=work.project_id, task_index=work.action.task, steps=listed
     )
-    return work.change(Developer.name, event)
+    label = StepLabel(labels.STEPS, {"task": work.action.task + 1})
+    return work.change(Developer.name, event, label=label)
 
 
 def write(work: StepWork) -> StepChange:
@@ -91,7 +93,8 @@ def write(work: StepWork) -> StepChange:
         step.done = True
     data.task_close_if_done()
     generated = events.CodeGenerated(project_id=work.project_id, files=sorted(written))
-    return work.change(CodeMonkey.name, generated, files=written)
+    wrote = StepLabel(labels.WROTE, {"files": ", ".join(written)})
+    return work.change(CodeMonkey.name, generated, files=written, label=wrote)
 
 
 def ask_user(work: StepWork) -> StepChange:

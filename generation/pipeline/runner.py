@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from execution.backends.base import SandboxError
 from files.selectors import state_get
+from files.services import refusals
 from generation import reasons
 from generation.models import GenerationRun
 from generation.orchestrator import ActionKind, next_action
@@ -72,7 +73,7 @@ def run_drive(*, project_id: str, user_id: int) -> None:
 class Runner:
     def __init__(self, run: GenerationRun, lease: uuid.UUID, cancel: threading.Event) -> None:
         self.run, self.lease, self.cancel = run, lease, cancel
-        self.agents = AgentCalls(run)
+        self.agents = AgentCalls(run, cancel)
 
     def loop(self) -> None:
         try:
@@ -91,10 +92,13 @@ class Runner:
                 logger.exception("run %s failed", self.run.pk)
             run_fail(run=self.run, lease=self.lease, code=code, params=params, error=repr(exc))
 
-    def _one_step(self) -> bool:
+    def _unless_cancelled(self) -> None:
         self.run.refresh_from_db()
         if self.run.cancel_requested or self.cancel.is_set():
             raise Cancelled
+
+    def _one_step(self) -> bool:
+        self._unless_cancelled()
         _guard(self.run)
         state = state_get(branch=self.run.branch)
         data = PipelineState.model_validate(state.data)
@@ -109,6 +113,7 @@ class Runner:
                           attempts=debugging.attempts)  # fmt: skip
         work = StepWork(self.run, self.agents, self.cancel, state, data, action)
         change = HANDLERS[action.kind](work)
+        self._unless_cancelled()  # a step finished after Stop is not kept either
         step_commit(run=self.run, lease=self.lease, change=change)
         return change.status is None
 
@@ -133,10 +138,10 @@ def _reason_for(exc: Exception, run: GenerationRun) -> tuple[str, dict]:
         return reasons.KEY_MISSING, {"provider": label}
     if isinstance(exc, llm_errors.KeyRejected):
         return reasons.KEY_REJECTED, {"provider": label}
-    if isinstance(exc, llm_errors.LLMError):
-        return reasons.LLM_FAILED, {"detail": str(exc)}
+    if isinstance(exc, llm_errors.LLMError):  # rendered when shown, in the reader's language
+        return reasons.LLM_FAILED, {"error": exc.code, **exc.params}
     if isinstance(exc, SandboxError):
         return reasons.SANDBOX, {"detail": str(exc)}
     if isinstance(exc, ValidationError):  # a file the agents wrote breaks the file rules
-        return reasons.FILES_REFUSED, {"detail": " ".join(exc.messages)}
+        return reasons.FILES_REFUSED, {"refused": refusals(exc)}
     return reasons.INTERNAL, {}

@@ -6,10 +6,14 @@ from files.selectors import state_texts
 from generation import events
 from generation.models import GenerationRun
 from generation.orchestrator import Action
-from generation.pipeline.agent_calls import AgentCalls
+from generation.pipeline.agent_calls import AgentCalls, Cancelled
 from generation.schemas import PipelineState, Task
 from generation.services.steps import StepChange
+from projects import labels
+from projects.labels import StepLabel
 from projects.models import ProjectState
+
+__all__ = ["Cancelled", "StepWork", "StopRun"]
 
 
 class StopRun(Exception):
@@ -18,10 +22,6 @@ class StopRun(Exception):
     def __init__(self, code: str, **params) -> None:
         super().__init__(code)
         self.code, self.params = code, params
-
-
-class Cancelled(Exception):
-    """A stop was asked; the run finishes as cancelled without committing the step."""
 
 
 class StepWork:
@@ -46,7 +46,8 @@ class StepWork:
         self.data.questions = questions
         text = "\n".join(questions)
         asked = events.QuestionAsked(project_id=self.project_id, question=text)
-        return self.change(agent, asked, status=GenerationRun.Status.AWAITING_INPUT, question=text)
+        return self.change(agent, asked, status=GenerationRun.Status.AWAITING_INPUT,
+                           question=text, label=StepLabel(labels.QUESTION))  # fmt: skip
 
     def files(self) -> dict[str, str]:
         """Every file of the committed state, path → text."""

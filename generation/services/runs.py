@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -25,6 +25,8 @@ from generation.services.lease import heartbeat_fresh
 from llm.keys import key_available
 from llm.providers.table import PROVIDERS
 from llm.selectors import run_usage
+from projects import labels
+from projects.labels import StepLabel
 from projects.models import Branch, Project, ProjectState
 from samokoder_site.celery import app
 from samokoder_site.errors import Conflict
@@ -38,9 +40,9 @@ class RunConflict(Conflict):
     """The request does not fit the run's status (a second run, an answer nobody asked for…)."""
 
 
-def pipeline_commit(branch: Branch, data: PipelineState) -> ProjectState:
+def pipeline_commit(branch: Branch, data: PipelineState, label: StepLabel) -> ProjectState:
     """A step that changes only the pipeline state (no file)."""
-    return state_data_commit(branch=branch, data=data.model_dump(mode="json"))
+    return state_data_commit(branch=branch, data=data.model_dump(mode="json"), label=label)
 
 
 def run_start(
@@ -105,11 +107,12 @@ def _iteration_prepare(run: GenerationRun, data: PipelineState, change: str) -> 
     if run.iteration >= len(data.iterations):
         data = data.model_copy(deep=True)
         data.iteration_open(description)
-        pipeline_commit(run.branch, data)
+        opened = StepLabel(labels.CHANGE, {"text": change[:80]}) if run.iteration else None
+        pipeline_commit(run.branch, data, opened or StepLabel(labels.STARTED))
     elif data.debugging is not None:
         data = data.model_copy(deep=True)
         data.debugging_retry()
-        pipeline_commit(run.branch, data)
+        pipeline_commit(run.branch, data, StepLabel(labels.FIXES_RESET))
 
 
 def _iteration_for(project: Project, data: PipelineState, change: str) -> int:
@@ -159,7 +162,7 @@ def run_answer(*, run: GenerationRun, answer: str) -> GenerationRun:
             raise RunConflict(_("This run is not waiting for an answer."), code="not_waiting")
         data = pipeline_state(run.branch)
         data.answer_record(answer)
-        state = pipeline_commit(run.branch, data)
+        state = pipeline_commit(run.branch, data, StepLabel(labels.ANSWER))
         run.status, run.question = GenerationRun.Status.QUEUED, ""
         run.clock_started_at = None  # waiting for a person does not count against the clock
         run.heartbeat_at = timezone.now()  # queued again now, for the stale-run sweep
@@ -198,9 +201,7 @@ def run_finish(
         run.add_usage(**run_usage(run_id=run.pk))
         run.save()
         _mark_iteration(run, status)
-        # The event's sentence is for the run's owner, whoever's request stopped it.
-        with translation.override(run.user.language or settings.LANGUAGE_CODE):
-            events_append(run, [_finish_event(run)])
+        events_append(run, [_finish_event(run)])
 
 
 def _finish_event(run: GenerationRun) -> DomainEvent:
@@ -210,7 +211,9 @@ def _finish_event(run: GenerationRun) -> DomainEvent:
         return events.GenerationCompleted(project_id=project_id, step_index=step)
     if run.status == GenerationRun.Status.CANCELLED:
         return events.GenerationCancelled(project_id=project_id)
-    return events.GenerationFailed(project_id=project_id, error=run.reason_code, reason=run.reason)
+    return events.GenerationFailed(
+        project_id=project_id, error=run.reason_code, params=run.reason_params
+    )
 
 
 def _mark_iteration(run: GenerationRun, status: str) -> None:
@@ -219,4 +222,4 @@ def _mark_iteration(run: GenerationRun, status: str) -> None:
     data = pipeline_state(run.branch)
     if data.iterations:
         data.iteration_complete()
-        pipeline_commit(run.branch, data)
+        pipeline_commit(run.branch, data, StepLabel(labels.COMPLETED))

@@ -19,6 +19,7 @@ from generation.services.eventlog import events_append, state_updated
 from generation.services.lease import run_locked
 from generation.services.runs import run_finish
 from llm.selectors import run_usage
+from projects.labels import StepLabel
 from projects.models import ProjectState
 from samokoder_site.events import DomainEvent
 
@@ -34,6 +35,7 @@ class StepChange:
     agent: str = ""
     status: str | None = None  # a new run status, e.g. awaiting_input
     question: str | None = None
+    label: StepLabel | None = None  # what the step did, for the step picker
 
 
 def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> ProjectState:
@@ -41,7 +43,7 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
     with transaction.atomic():
         locked = run_locked(run, lease)
         data = change.data.model_dump(mode="json")
-        state = files_commit(branch=run.branch, changes=change.files, data=data)
+        state = files_commit(branch=run.branch, changes=change.files, data=data, label=change.label)
         locked.stage = change.stage or locked.stage
         locked.progress = change.data.progress()
         locked.heartbeat_at = timezone.now()

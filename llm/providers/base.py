@@ -107,32 +107,28 @@ class BaseLLMClient(ABC):
             return self._map_status(exc, label)
         if isinstance(exc, sdk.APIConnectionError):  # includes APITimeoutError
             detail = "timeout" if isinstance(exc, sdk.APITimeoutError) else "connection failed"
-            return errors.ProviderUnavailable(
-                str(errors.UNAVAILABLE % {"provider": label, "detail": detail})
-            )
+            return errors.ProviderUnavailable(params={"provider": label, "detail": detail})
         if isinstance(exc, sdk.APIResponseValidationError | json.JSONDecodeError | ValueError):
-            return errors.MalformedResponse(str(errors.MALFORMED % {"provider": label}))
-        return errors.ProviderUnavailable(
-            str(errors.UNAVAILABLE % {"provider": label, "detail": type(exc).__name__})
-        )
+            return errors.MalformedResponse(params={"provider": label})
+        return errors.ProviderUnavailable(params={"provider": label, "detail": type(exc).__name__})
 
     def _map_status(self, exc, label: str) -> errors.LLMError:
         status, detail = exc.status_code, _detail(exc)
         values = {"provider": label, "detail": detail}
         if status == 401:
-            return errors.KeyRejected(str(errors.KEY_REJECTED % values), status=status)
+            return errors.KeyRejected(params=values, status=status)
         if status == 403:
-            return errors.KeyRejected(str(errors.PERMISSION_DENIED % values), status=status)
+            return errors.KeyRejected(errors.PERMISSION_DENIED, params=values, status=status)
         if status == 429:
             wait = retry_after_from_headers(exc.response.headers)
             seconds = f"{wait:g}" if wait is not None else "?"
-            message = str(errors.RATE_LIMITED % {"provider": label, "seconds": seconds})
-            return errors.RateLimited(message, retry_after=wait, status=status)
+            params = {"provider": label, "seconds": seconds}
+            return errors.RateLimited(params=params, retry_after=wait, status=status)
         if status == 413 or (status == 400 and any(h in detail.lower() for h in CONTEXT_HINTS)):
-            return errors.ContextTooLong(str(errors.CONTEXT_TOO_LONG % values), status=status)
+            return errors.ContextTooLong(params=values, status=status)
         if status >= 500:
-            return errors.ProviderUnavailable(str(errors.UNAVAILABLE % values), status=status)
-        return errors.BadRequest(str(errors.BAD_REQUEST % values), status=status)
+            return errors.ProviderUnavailable(params=values, status=status)
+        return errors.BadRequest(params=values, status=status)
 
 
 def _detail(exc) -> str:

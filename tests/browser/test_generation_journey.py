@@ -126,6 +126,8 @@ def test_register_generate_watch_answer_review_download_branch(
 
     page.get_by_role("link", name="Word counter").click()
     expect(page.locator("#run-done")).to_be_visible()  # the panel has loaded and settled
+    expect(page.locator("#run-status")).to_have_text("Completed")
+    expect(page.locator("#step-select")).to_contain_text("Wrote wordcount.py, test_wordcount.py")
     # The link's own request, with the browser's session: a click can land while the live
     # file list is being re-rendered, which loses the download event now and then.
     link = page.locator("#download")
@@ -142,6 +144,7 @@ def test_register_generate_watch_answer_review_download_branch(
     page.get_by_label("Step", exact=True).select_option("8")
     page.get_by_role("button", name="Show").click()
     page.locator("#fork-card summary").click()  # folded under the file tree
+    expect(page.locator("#fork-contents")).to_contain_text("The branch will start with 2 files.")
     page.get_by_label("New branch name").fill("retry")
     page.get_by_role("button", name="Create branch").click()
     expect(page.locator(".messages")).to_contain_text("Branch retry created.")

@@ -1,3 +1,5 @@
+import html
+
 import pytest
 from django.urls import reverse
 
@@ -104,3 +106,28 @@ def test_a_step_that_is_not_ascii_digits_shows_the_latest(client, project, step)
     assert response.status_code == 200
     latest = project.branches.get(name="main").states.latest("step_index")
     assert response.context["state"] == latest
+
+
+@pytest.mark.parametrize(
+    ("language", "edit", "count", "empty"),
+    [("en", "Your edit of app.py", "The branch will start with 1 file.", "no files yet"),
+     ("ru", "Ваша правка app.py", "Ветка начнётся с 1 файлом.", "ещё нет файлов")],  # noqa: RUF001
+)  # fmt: skip
+def test_steps_are_named_and_a_branch_form_says_what_the_branch_will_hold(
+    client, project, language, edit, count, empty
+):
+    main = project.branches.get(name="main")
+    services.file_save(branch=main, path="app.py", text="print(1)\n")
+    client.cookies["django_language"] = language
+    page = reverse("files:project", args=[project.pk])
+
+    latest = html.unescape(client.get(page).content.decode())
+    first = html.unescape(client.get(f"{page}?branch=main&step=0").content.decode())
+    history = html.unescape(
+        client.get(reverse("files:file", args=[project.pk, "app.py"])).content.decode()
+    )
+
+    assert f"1 · {edit} ·" in latest  # the step picker
+    assert count in latest and empty not in latest
+    assert empty in first  # step 0 holds no file yet: the form warns
+    assert edit in history

@@ -4,9 +4,13 @@ import pytest
 from django.urls import reverse
 
 from accounts.services import key_store
+from generation import reasons
 from generation.models import GenerationRun
 from generation.services import run_start
+from generation.services.runs import run_finish
+from llm import errors
 from llm.accounting import Attempt, request_record
+from llm.models import LLMRequest
 from projects.services import project_create
 
 pytestmark = pytest.mark.django_db
@@ -46,3 +50,32 @@ def test_admin_lists_users_with_their_usage(admin_client, user, run):
     body = admin_client.get(reverse("admin:accounts_user_changelist")).content.decode()
     assert "1234" in body  # tokens in + out
     assert GenerationRun.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("language", "expected", "foreign"),
+    [("en", "OpenAI sent an answer that could not be read.", "не удалось"),
+     ("ru", "OpenAI прислал ответ, который не удалось прочитать.", "could not be read")],
+)  # fmt: skip
+def test_admin_shows_errors_in_the_readers_language(
+    admin_client, admin_user, user, run, language, expected, foreign
+):
+    admin_user.language = language
+    admin_user.save(update_fields=["language"])
+    error = errors.MalformedResponse(params={"provider": "OpenAI"})
+    request_record(Attempt(
+        user_id=user.pk, project_id=run.project_id, run_id=run.pk, agent="Architect",
+        provider="openai", model="gpt-4.1", key_source="user", prompt=[], response="", latency_ms=5,
+        prompt_tokens=0, completion_tokens=0, status="error", error_type=error.error_type,
+        error=error.stored(),
+    ))  # fmt: skip
+    run_finish(run=run, status="failed", code=reasons.LLM_FAILED,
+               params={"error": error.code, **error.params})  # fmt: skip
+    row = LLMRequest.objects.get()
+
+    request = admin_client.get(reverse("admin:llm_llmrequest_change", args=[row.pk]))
+    shown = admin_client.get(reverse("admin:generation_generationrun_change", args=[run.pk]))
+
+    assert expected in request.content.decode()
+    assert expected in shown.content.decode()
+    assert foreign not in request.content.decode() + shown.content.decode()

@@ -8,12 +8,14 @@ import time
 from pathlib import Path
 
 import pytest
+from django.utils import translation
 
 from execution.models import ExecutionLog
 from files.selectors import state_get, state_texts
 from files.services import branch_fork
 from generation.models import GenerationRun
 from generation.tasks import resume_stale_runs_task
+from llm.models import LLMRequest
 from tests.generation.scenario import (
     api_for,
     event_names,
@@ -125,6 +127,45 @@ def test_cancel_kills_the_running_command_and_keeps_the_state(
     assert event_names(run)[-1] == "GenerationCancelled"
     again = api_for(user).post(f"/api/v1/runs/{run_id}/cancel")
     assert again.status_code == 409 and again.json()["code"] == "finished"
+
+
+def test_stop_during_a_slow_llm_answer_cancels_the_run_at_once_and_asks_nothing_more(
+    user, worker_env, sandbox_ready, pipeline_settings, replay
+):
+    """Stop while TechLead's answer takes 30 s: the call is abandoned, not retried, no step
+    is committed, and the run ends cancelled, with the production heartbeat interval."""
+    transcript = with_entry(reference(), "TechLead", {"text": "{}", "fault": {"delay": 30}})
+    replay.load_dict(transcript)
+    project = project_for(user)
+    branch = project.branches.get(name="main")
+    worker = Worker(dict(worker_env, SAMOKODER_RUN_HEARTBEAT_SECONDS="5")).start()
+    try:
+        run_id = run_start_api(user, project)
+        wait_for(run_id, "awaiting_input", worker=worker)
+        api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": "No."})
+        wait_until(lambda: any(r["agent"] == "TechLead" for r in replay.requests))
+        time.sleep(0.5)  # the answer is on its way now
+        steps_before, asked = branch.states.count(), len(replay.requests)
+
+        started = time.monotonic()
+        assert api_for(user).post(f"/api/v1/runs/{run_id}/cancel").status_code == 200
+        run = wait_for(run_id, "cancelled", "failed", "completed", worker=worker, timeout=30)
+        took = time.monotonic() - started
+        time.sleep(1)  # anything sent after the stop would have arrived by now
+    finally:
+        worker.stop()
+
+    print(f"stop took {took:.2f} s")
+    assert run.status == "cancelled", run.reason
+    assert took < 5  # the goal is 2 s; the 30 s answer is not waited for
+    assert run.reason_code == "cancelled"
+    with translation.override("en"):
+        assert run.reason == "Stopped at your request."
+    assert len(replay.requests) == asked  # no retry, no next agent
+    assert branch.states.count() == steps_before  # nothing committed after the stop
+    assert event_names(run)[-1] == "GenerationCancelled"
+    last = LLMRequest.objects.filter(run_id=run_id).latest("created_at")
+    assert (last.agent, last.error_type) == ("TechLead", "cancelled")
 
 
 ITERATION = [

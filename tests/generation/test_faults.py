@@ -105,7 +105,7 @@ def test_a_fourth_failing_fix_is_not_tried_the_run_stops_after_three(
     assert names.count("FixApplied") == 3 and names.count("ErrorDetected") == 4
     assert names[-1] == "GenerationFailed"
     failed = run.events.get(name="GenerationFailed").payload
-    assert failed["error"] == reasons.FIX_ATTEMPTS and failed["reason"]
+    assert failed["error"] == reasons.FIX_ATTEMPTS and failed["params"] == run.reason_params
 
 
 def test_bug_hunter_runs_only_after_a_failed_command(user, worker, pipeline_settings, replay):

@@ -1,10 +1,15 @@
 """The generation panel as each kind of user meets it (server-rendered, no browser)."""
 
+import html
+
 import pytest
 
 from accounts.services import key_store
+from generation import display, reasons
 from generation.models import GenerationRun
 from generation.services import run_start
+from generation.services.runs import run_finish
+from llm import errors
 from projects.services import project_create
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +105,38 @@ def test_a_change_asked_after_the_key_was_revoked_says_where_to_store_one(
     assert response.status_code == 200
     assert "Store an API key for groq under Settings" in response.content.decode()
     assert GenerationRun.objects.count() == 1  # the change was not queued
+
+
+@pytest.mark.parametrize(
+    ("language", "reason", "status", "foreign"),
+    [("en", "The language model could not answer: OpenAI sent an answer that could not be "
+      "read.", "Failed at Specification", "не удалось"),
+     ("ru", "Языковая модель не смогла ответить: OpenAI прислал ответ, который не удалось "
+      "прочитать.", "Ошибка на этапе «Спецификация»", "could not")],
+)  # fmt: skip
+def test_a_stop_reason_and_the_timeline_read_in_the_readers_language(
+    client, user, project, no_system_keys, language, reason, status, foreign
+):
+    key_store(user=user, provider="openai", api_key="sk-test-0000000000000000")
+    old = run_start(project=project, user=user, provider="openai")
+    # A run logged before the codes were kept: its sentence shows as it was written.
+    run_finish(run=old, status="failed", code="")
+    old.events.filter(name="GenerationFailed").update(
+        payload={"error": "", "reason": "Старая причина, как её записали."}
+    )
+    run = run_start(project=project, user=user, provider="openai")
+    user.language = "ru" if language == "en" else "en"  # the worker's language is no guide
+    user.save(update_fields=["language"])
+    error = errors.MalformedResponse(params={"provider": "OpenAI"})
+    run_finish(run=run, status="failed", code=reasons.LLM_FAILED,
+               params={"error": error.code, **error.params})  # fmt: skip
+    client.force_login(user)
+    client.cookies["django_language"] = language
+
+    body = html.unescape(panel(client, project).content.decode())
+    old_timeline = display.timeline(old)
+
+    assert body.count(reason) == 2  # the stop reason and the timeline's last entry
+    assert status in body
+    assert foreign not in body
+    assert old_timeline[-1]["detail"] == "Старая причина, как её записали."

@@ -12,6 +12,7 @@ import pydantic
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
+from django.utils import translation
 
 from accounts.services import key_store
 from llm import errors
@@ -420,3 +421,31 @@ def test_a_structured_answer_can_be_watched_as_it_is_written(wired, user, provid
     body = wired.requests[0]["body"]
     assert body.get("stream", False) == (provider == "openai")
     assert LLMRequest.objects.get().prompt_tokens > 0
+
+
+def test_an_error_is_stored_as_a_code_and_read_in_the_readers_language(wired, user):
+    wired.load_dict({"version": 1, "responses": [{"fault": {"status": 401}}]})
+    with translation.override("ru"), pytest.raises(errors.KeyRejected) as caught:
+        async_to_sync(_gateway(user, "openai").send)(HELLO)
+
+    stored = LLMRequest.objects.get().error
+    assert "отклон" not in stored and "was rejected" not in stored  # no language frozen
+    with translation.override("en"):
+        assert errors.stored_error_text(stored) == caught.value.message
+        assert caught.value.message.startswith("Your OpenAI key was rejected.")
+    with translation.override("ru"):
+        assert "OpenAI" in caught.value.message and "отклон" in caught.value.message
+    assert errors.stored_error_text("an old sentence") == "an old sentence"
+
+
+def test_no_attempt_follows_a_stop_even_when_the_error_is_retryable(wired, user):
+    wired.load_dict({"version": 1, "responses": [{"fault": {"status": 500}}] * 4})
+    context = CallContext(user_id=user.pk, provider="openai", agent="SpecWriter")
+    # The user presses Stop while the first attempt is answered with a 500.
+    gateway = async_to_sync(LLMGateway.open)(context, stopped=lambda: bool(wired.requests))
+
+    with pytest.raises(errors.RequestCancelled):
+        async_to_sync(gateway.send)(HELLO)
+
+    assert len(wired.requests) == 1
+    assert LLMRequest.objects.count() == 1
