@@ -6,6 +6,7 @@ is refused with SandboxUnavailable, whose message says what to install.
 """
 
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -98,7 +99,7 @@ def command_run(
     *,
     branch: Branch,
     command: str,
-    run_id=None,
+    run_id: uuid.UUID | None = None,
     timeout: float | None = None,
     dependency_install: bool = False,
     cancel: threading.Event | None = None,
@@ -142,7 +143,8 @@ def commands_refused_report(*, branch: Branch, refused: dict[str, str]) -> None:
         ProjectEvent.record(event, project_id=branch.project_id)
 
 
-def _record_command(project: Project, command: str, result, limit: float) -> None:
+def _record_command(project: Project, command: str, result: ExecutionResult, limit: float) -> None:
+    event: CommandTimeout | CommandExecuted
     if result.timed_out:
         event = CommandTimeout(project_id=str(project.pk), command=command, timeout_s=limit)
     else:

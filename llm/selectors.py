@@ -3,7 +3,7 @@
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
@@ -19,7 +19,9 @@ def usage_by_day_and_model(*, user_id: int, days: int = 30) -> QuerySet[TokenUsa
     )
 
 
-def usage_by_project(*, user_id: int, since: date | None = None) -> QuerySet:
+def usage_by_project(
+    *, user_id: int, since: date | None = None
+) -> QuerySet[LLMRequest, dict[str, Any]]:
     """Tokens and cost per project (from the request log; projects are few per user)."""
     requests = LLMRequest.objects.filter(user_id=user_id, project__isnull=False)
     if since is not None:
@@ -50,7 +52,7 @@ def run_usage(*, run_id: uuid.UUID) -> RunUsage:
     )  # fmt: skip
     return RunUsage(
         prompt=totals["prompt"] or 0, completion=totals["completion"] or 0,
-        cost=totals["cost"] or 0, calls=totals["calls"],
+        cost=totals["cost"] or Decimal(0), calls=totals["calls"],
     )  # fmt: skip
 
 

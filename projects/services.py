@@ -102,7 +102,7 @@ def state_append(
     the same step (the unique constraint would refuse the second anyway).
     """
     Branch.objects.select_for_update().filter(pk=branch.pk).first()
-    previous = branch.states.order_by("-step_index").first()
+    previous = branch.states.latest("step_index")
     step = previous.step_index + 1
     state = ProjectState.objects.create(
         branch=branch,

@@ -7,6 +7,7 @@ Payloads hold ids and names only, never secrets.
 """
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 from django.db import models
@@ -73,6 +74,6 @@ class EventRecord(WriteOnceMixin, models.Model):
         return cls.objects.create(name=event.name, payload=event.payload(), **links)
 
     @classmethod
-    def record_many(cls, events: list[DomainEvent], **links: Any) -> list[Self]:
+    def record_many(cls, events: Sequence[DomainEvent], **links: Any) -> list[Self]:
         rows = [cls(name=e.name, payload=e.payload(), **links) for e in events]
         return cls.objects.bulk_create(rows)

@@ -16,7 +16,9 @@ import time
 import uuid
 from datetime import datetime
 from functools import partial
+from io import BufferedReader
 from pathlib import Path
+from typing import cast
 
 from django.conf import settings
 
@@ -139,15 +141,16 @@ class BubblewrapProcessManager(ProcessManager):
 
     def _collect(
         self,
-        process: subprocess.Popen,
+        process: subprocess.Popen[bytes],
         started: float,
         timeout: float,
         cancel: threading.Event | None,
         on_output: OnOutput | None,
     ) -> ExecutionResult:
         limit = self.limits.output_bytes
-        readers = [CappedReader(process.stdout, limit, on_output),
-                   CappedReader(process.stderr, limit, on_output)]  # fmt: skip
+        # Both are pipes, buffered readers; typeshed's Popen says only "IO[bytes] | None".
+        pipes = cast("tuple[BufferedReader, BufferedReader]", (process.stdout, process.stderr))
+        readers = [CappedReader(pipe, limit, on_output) for pipe in pipes]
         for reader in readers:
             reader.start()
         outcome = wait_until(partial(_exited, process), timeout=timeout, cancel=cancel)
@@ -169,7 +172,7 @@ class BubblewrapProcessManager(ProcessManager):
         )
 
 
-def _exited(process: subprocess.Popen, seconds: float) -> bool:
+def _exited(process: subprocess.Popen[bytes], seconds: float) -> bool:
     try:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:

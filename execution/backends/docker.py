@@ -11,8 +11,11 @@ one command outlives it.
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 import docker
 from django.conf import settings
@@ -21,6 +24,8 @@ from docker.errors import DockerException, NotFound
 from execution.backends.base import (
     CappedOutput,
     ExecutionResult,
+    Limits,
+    OnOutput,
     ProcessManager,
     SandboxError,
     SandboxHandle,
@@ -46,7 +51,7 @@ REAPER = (
 class DockerProcessManager(ProcessManager):
     name = "docker"
 
-    def __init__(self, limits) -> None:
+    def __init__(self, limits: Limits) -> None:
         super().__init__(limits)
         try:
             self.client = docker.from_env()
@@ -57,7 +62,7 @@ class DockerProcessManager(ProcessManager):
                 "start one, or set SAMOKODER_SANDBOX_BACKEND=bubblewrap."
             ) from exc
 
-    def create_container(self, *, project_id, workspace) -> SandboxHandle:
+    def create_container(self, *, project_id: str, workspace: Path) -> SandboxHandle:
         workspace.mkdir(parents=True, exist_ok=True)
         hand_over(workspace)
         labels = {
@@ -79,13 +84,13 @@ class DockerProcessManager(ProcessManager):
             raise SandboxError(f"Could not start a sandbox from {image}: {exc}") from exc
         return SandboxHandle(
             backend=self.name,
-            backend_id=container.id,
+            backend_id=container.id,  # type: ignore[arg-type]  # a created one has an id
             workspace=workspace,
             image=image,
             labels=labels,
         )
 
-    def _isolation(self, workspace) -> dict:
+    def _isolation(self, workspace: Path) -> dict[str, Any]:
         limits, uid = self.limits, settings.SAMOKODER_SANDBOX_UID
         return {
             "network_mode": "none",
@@ -109,7 +114,14 @@ class DockerProcessManager(ProcessManager):
         }
 
     def execute(
-        self, handle, command, *, timeout, network=False, cancel=None, on_output=None
+        self,
+        handle: SandboxHandle,
+        command: str,
+        *,
+        timeout: float,
+        network: bool = False,
+        cancel: threading.Event | None = None,
+        on_output: OnOutput | None = None,
     ) -> ExecutionResult:
         # network: a container made with network "none" stays so; installs that need the
         # network run on bubblewrap or a separate, operator-approved container.
@@ -156,13 +168,19 @@ class DockerProcessManager(ProcessManager):
     def orphans(self, *, older_than: datetime) -> list[str]:
         cutoff = older_than.timestamp()
         found = self.client.containers.list(filters={"label": f"{LABEL}=samokoder"})
-        return [c.id for c in found if float(c.labels.get("creation_timestamp", "0")) < cutoff]
+        # A listed container has an id; the stub allows None for any model.
+        return [c.id for c in found if float(c.labels.get("creation_timestamp", "0")) < cutoff]  # type: ignore[misc]
 
 
 class _DemuxReader(threading.Thread):
     """Drain a demultiplexed exec stream into one ``CappedOutput`` per stream."""
 
-    def __init__(self, stream, limit: int, on_kept=None) -> None:
+    def __init__(
+        self,
+        stream: Iterator[tuple[bytes | None, bytes | None]],
+        limit: int,
+        on_kept: OnOutput | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.stream = stream
         self.outputs = (CappedOutput(limit, on_kept), CappedOutput(limit, on_kept))
