@@ -79,7 +79,7 @@ def project_rename(*, project: Project, name: str) -> Project:
     with transaction.atomic():
         project.save(update_fields=["name"])
         ProjectEvent.record(
-            ProjectRenamed(project_id=str(project.pk), name=project.name), project=project
+            ProjectRenamed(project_id=str(project.pk), new_name=project.name), project=project
         )
     return project
 

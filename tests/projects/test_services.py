@@ -38,6 +38,15 @@ def test_rename_keeps_the_folder_name(user):
     assert (project.name, project.folder_name) == ("Second name", "first-name")
 
 
+def test_rename_is_logged_as_project_renamed_with_the_new_name(user):
+    project = services.project_create(owner=user, name="First name")
+    services.project_rename(project=project, name="Second name")
+
+    event = ProjectEvent.objects.filter(project=project).latest("id")
+    assert event.name == "ProjectRenamed"
+    assert event.payload == {"project_id": str(project.pk), "new_name": "Second name"}
+
+
 @pytest.mark.parametrize(
     ("name", "description", "field"),
     [("   ", "", "name"), ("x" * 101, "", "name"), ("ok", "d" * 20_001, "description")],
