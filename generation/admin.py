@@ -9,8 +9,7 @@ from projects.admin import ReadOnlyAdminMixin
 
 class PipelineEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PipelineEvent
-    fields = ["seq", "name", "payload", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("seq", "name", "payload", "created_at")
     ordering = ["seq"]
     extra = 0
 

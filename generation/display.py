@@ -74,7 +74,7 @@ def timeline(run: GenerationRun, limit: int = 200) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def stages(data: PipelineState, run: GenerationRun | None) -> list[dict[str, str]]:
+def stages(data: PipelineState, run: GenerationRun | None) -> list[dict[str, Any]]:
     """Each stage as done, current or pending, from the committed state."""
     tasks = data.iteration_tasks()
     done = {

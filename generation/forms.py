@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -13,7 +15,8 @@ class RunStartForm(forms.Form):
 
     def __init__(self, *args, providers: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["provider"].choices = [(p, provider_label(p)) for p in providers]
+        provider = cast(forms.ChoiceField, self.fields["provider"])  # declared so above
+        provider.choices = [(p, provider_label(p)) for p in providers]
 
 
 class ChangeForm(forms.Form):

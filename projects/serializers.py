@@ -16,7 +16,11 @@ class ProjectRenameSerializer(serializers.Serializer):
 
 
 class BranchSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    # DRF's metaclass takes declared fields off the class, so this "parent" does not
+    # shadow Field.parent as the stub believes.
+    parent: "serializers.SlugRelatedField[Branch]" = serializers.SlugRelatedField(  # type: ignore[assignment]
+        slug_field="name", read_only=True
+    )
 
     class Meta:
         model = Branch
@@ -31,7 +35,9 @@ class BranchForkSerializer(serializers.Serializer):
 
 
 class StateSerializer(serializers.ModelSerializer):
-    branch = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    branch: "serializers.SlugRelatedField[Branch]" = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
 
     class Meta:
         model = ProjectState

@@ -71,9 +71,9 @@ class EventRecord(WriteOnceMixin, models.Model):
 
     @classmethod
     def record(cls, event: DomainEvent, **links: Any) -> Self:
-        return cls.objects.create(name=event.name, payload=event.payload(), **links)
+        return cls._default_manager.create(name=event.name, payload=event.payload(), **links)
 
     @classmethod
     def record_many(cls, events: Sequence[DomainEvent], **links: Any) -> list[Self]:
         rows = [cls(name=e.name, payload=e.payload(), **links) for e in events]
-        return cls.objects.bulk_create(rows)
+        return cls._default_manager.bulk_create(rows)
