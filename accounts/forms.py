@@ -101,8 +101,9 @@ class GenerationDefaultsForm(forms.Form):
     def models(self) -> dict[str, str]:
         return {p.name: self.cleaned_data[_model_name(p.name)] for p in PROVIDERS}
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         for field in (_model_name(p.name) for p in PROVIDERS):
             value = (data.get(field) or "").strip()
             if any(ch.isspace() for ch in value):
