@@ -92,6 +92,7 @@ test: install-dev system-deps messages sandbox-image
 lint: install-dev system-deps
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/python scripts/check_translations.py
 	$(BIN)/python scripts/check_catalogue_fresh.py

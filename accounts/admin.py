@@ -10,8 +10,7 @@ from accounts.models import AccountEvent, ProviderKey, User
 
 class ProviderKeyInline(admin.TabularInline):
     model = ProviderKey
-    fields = ["provider", "masked", "created_at", "updated_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("provider", "masked", "created_at", "updated_at")
     extra = 0
     can_delete = False
 
@@ -70,8 +69,7 @@ class ProviderKeyAdmin(admin.ModelAdmin):
     list_display = ["user", "provider", "masked", "created_at", "updated_at"]
     list_filter = ["provider"]
     search_fields = ["user__email"]
-    fields = ["user", "provider", "masked", "created_at", "updated_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("user", "provider", "masked", "created_at", "updated_at")
     actions = ["revoke"]
 
     @admin.display(description=_("key"))

@@ -14,6 +14,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import selectors, services
 from accounts.models import Provider
+from accounts.requests import AuthenticatedRequest
 from accounts.serializers import (
     CredentialsSerializer,
     KeyInputSerializer,
@@ -67,30 +68,36 @@ class TokenAPI(RateLimitedMixin, APIView):
 
 
 class MeAPI(APIView):
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, is in force
+
     @extend_schema(responses={200: UserSerializer})
     def get(self, request: Request) -> Response:
-        return Response(UserSerializer(request.user).data)
+        return Response(UserSerializer(self.request.user).data)
 
 
 class KeyListAPI(APIView):
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, is in force
+
     @extend_schema(responses={200: KeySerializer(many=True)})
     def get(self, request: Request) -> Response:
-        keys = selectors.key_list(user=request.user)
+        keys = selectors.key_list(user=self.request.user)
         return Response(KeySerializer(keys, many=True).data)
 
     @extend_schema(request=KeyInputSerializer, responses={201: KeySerializer})
     def post(self, request: Request) -> Response:
         data = KeyInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key = services.key_store(user=request.user, **data.validated_data)
+        key = services.key_store(user=self.request.user, **data.validated_data)
         return Response(KeySerializer(key).data, status=status.HTTP_201_CREATED)
 
 
 class KeyDetailAPI(APIView):
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, is in force
+
     @extend_schema(responses={204: None})
     def delete(self, request: Request, provider: str) -> Response:
         if provider not in Provider.values or not services.key_revoke(
-            user=request.user, provider=provider
+            user=self.request.user, provider=provider
         ):
             raise NotFound(_("No key is stored for this provider."))
         return Response(status=status.HTTP_204_NO_CONTENT)

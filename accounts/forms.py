@@ -1,4 +1,5 @@
 from decimal import Decimal
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -25,8 +26,9 @@ class RegistrationForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if data.get("password") and data.get("password") != data.get("password_again"):
             raise ValidationError({"password_again": _("The two passwords differ.")})
         return data
@@ -99,8 +101,9 @@ class GenerationDefaultsForm(forms.Form):
     def models(self) -> dict[str, str]:
         return {p.name: self.cleaned_data[_model_name(p.name)] for p in PROVIDERS}
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         for field in (_model_name(p.name) for p in PROVIDERS):
             value = (data.get(field) or "").strip()
             if any(ch.isspace() for ch in value):

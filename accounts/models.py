@@ -1,3 +1,5 @@
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
@@ -13,7 +15,7 @@ from samokoder_site.events import EventRecord
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
-    def get_by_natural_key(self, username: str) -> "User":
+    def get_by_natural_key(self, username: str | None) -> "User":
         # Log-in by e-mail is case-insensitive, like its uniqueness (invariant 1).
         return self.get(email__iexact=username)
 
@@ -48,7 +50,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
     class Meta:
         verbose_name = _("user")
@@ -62,7 +64,8 @@ class User(AbstractBaseUser, PermissionsMixin):
 
 
 # The LLM providers as choices (Provider.OPENAI, Provider.values, ...), from the one table.
-Provider = models.TextChoices(
+# django-stubs knows the class form of choices only, not this functional one.
+Provider = models.TextChoices(  # type: ignore[call-overload]
     "Provider", [(name.upper(), (name, label)) for name, label in provider_choices()]
 )
 

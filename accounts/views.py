@@ -13,6 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import check_for_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django.views.generic.edit import FormView
 
 from accounts import selectors, services
 from accounts.forms import (
@@ -25,6 +26,7 @@ from accounts.forms import (
     RegistrationForm,
 )
 from accounts.models import Provider, User
+from accounts.requests import AuthenticatedHttpRequest
 from samokoder_site.forms import form_apply_errors
 from samokoder_site.ratelimit import rate_limit
 
@@ -81,7 +83,7 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def settings_view(request: HttpRequest) -> HttpResponse:
+def settings_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.POST.get("form") == "defaults":
         return _defaults_save(request)
     form = KeyForm(request.POST or None)
@@ -104,7 +106,7 @@ def _settings_page(request, form, defaults, status: int) -> HttpResponse:
     return render(request, "accounts/settings.html", context, status=status)
 
 
-def _defaults_save(request: HttpRequest) -> HttpResponse:
+def _defaults_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     defaults = GenerationDefaultsForm.for_user(request.user, request.POST)
     if not defaults.is_valid():
         return _settings_page(request, KeyForm(), defaults, 400)
@@ -119,7 +121,7 @@ def _defaults_save(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def key_revoke_view(request: HttpRequest, provider: str) -> HttpResponse:
+def key_revoke_view(request: AuthenticatedHttpRequest, provider: str) -> HttpResponse:
     if provider in Provider.values and services.key_revoke(user=request.user, provider=provider):
         messages.success(
             request, _("%(provider)s key revoked.") % {"provider": Provider(provider).label}
@@ -147,7 +149,7 @@ def language_view(request: HttpRequest) -> HttpResponse:
 # Password change and reset: Django's views and tokens, the site's forms and templates.
 
 
-class _RefusedFormIs400:
+class _RefusedFormIs400(FormView):
     def form_invalid(self, form) -> HttpResponse:
         return self.render_to_response(self.get_context_data(form=form), status=400)
 
@@ -160,7 +162,8 @@ class PasswordChangeView(_RefusedFormIs400, auth_views.PasswordChangeView):
     def form_valid(self, form: PasswordChangeForm) -> HttpResponse:
         old_key = self.request.session.session_key
         response = super().form_valid(form)  # saves it; this session stays, under a new key
-        renewed = (old_key, self.request.session.session_key)
+        new_key = self.request.session.session_key
+        renewed = (old_key, new_key) if old_key and new_key else None
         services.user_password_changed(user=form.user, method="change", session_renewed=renewed)
         messages.success(
             self.request, _("Password changed. Your other sessions and API tokens are signed out.")

@@ -17,8 +17,10 @@ import random
 from importlib import import_module
 
 from asgiref.sync import async_to_sync
+from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
 from channels.auth import get_user
 from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 from channels.middleware import BaseMiddleware
 from django.conf import settings
@@ -54,7 +56,8 @@ def _bearer(scope) -> str | None:
 def _user_for(token: str):
     auth = JWTAuthentication()
     try:
-        return auth.get_user(auth.get_validated_token(token))
+        # simplejwt takes the token as text too; its annotation names only bytes.
+        return auth.get_user(auth.get_validated_token(token))  # type: ignore[arg-type]
     except (InvalidToken, TokenError, AuthenticationFailed):  # bad token, user gone/inactive
         return None  # or a token issued before a password change
 
@@ -73,12 +76,13 @@ def user_sockets_check(*, user_id: int, session_renewed: tuple[str, str] | None 
     """
     message = {"type": "account.sign_in_check", "session_renewed": session_renewed}
     try:
-        async_to_sync(get_channel_layer().group_send)(user_sockets_group(user_id), message)
+        layer = get_channel_layer()  # settings always configure one
+        async_to_sync(layer.group_send)(user_sockets_group(user_id), message)  # type: ignore[union-attr]
     except Exception:  # the layer's Redis is unreachable: the sign-out itself stands
         logger.warning("could not ask the sockets of user %s to check", user_id, exc_info=True)
 
 
-class SignInWatchMixin:
+class SignInWatchMixin(AsyncWebsocketConsumer):
     """For a Channels WebSocket consumer: call ``sign_in_watch()`` once accepted.
 
     The user's group is joined with the socket, before ``connect()`` (a log-out during
@@ -87,9 +91,9 @@ class SignInWatchMixin:
     once would queue 200 more queries on Channels' one database thread before any replay.
     """
 
-    _sign_in_timer: asyncio.Task | None = None
+    _sign_in_timer: asyncio.Task[None] | None = None
 
-    async def websocket_connect(self, message: dict) -> None:
+    async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
             self.groups = [*self.groups, user_sockets_group(user.pk)]  # left on disconnect
@@ -108,13 +112,14 @@ class SignInWatchMixin:
         if not await sign_in_valid(self.scope):
             await self._sign_in_ended()
 
-    async def websocket_disconnect(self, message: dict) -> None:
+    async def websocket_disconnect(self, message: WebSocketDisconnectEvent) -> None:
         if self._sign_in_timer is not None:
             self._sign_in_timer.cancel()
         await super().websocket_disconnect(message)
 
     async def _sign_in_ended(self) -> None:
-        self._sign_in_timer.cancel()
+        if self._sign_in_timer is not None:
+            self._sign_in_timer.cancel()
         await self.close(code=CLOSE_SIGNED_OUT)
 
     async def _sign_in_check_every(self) -> None:
@@ -144,7 +149,8 @@ async def sign_in_valid(scope) -> bool:
     if key is None:
         return False
     # A fresh read of the session: the one in the scope is the handshake's copy.
-    user = await get_user({"session": _session_store(key)})
+    # get_user reads the session alone; the stub asks for a whole scope.
+    user = await get_user({"session": _session_store(key)})  # type: ignore[typeddict-item]
     return user.is_authenticated and user.pk == user_id
 
 

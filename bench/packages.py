@@ -37,7 +37,7 @@ def wheel_url(context: ssl.SSLContext) -> tuple[str, int]:
 
 
 def fetch_seconds(url: str, context: ssl.SSLContext, proxy: str = "") -> float:
-    handlers = [urllib.request.HTTPSHandler(context=context)]
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.HTTPSHandler(context=context)]
     handlers.append(urllib.request.ProxyHandler({"https": proxy} if proxy else {}))
     opener = urllib.request.build_opener(*handlers)
     started = time.perf_counter()
@@ -83,6 +83,7 @@ def install_rows(project) -> list[tuple[str, float, float]]:
         branch = project.branches.get()
         file_save(branch=branch, path=manifest, text=text)
         first = dependencies_install(branch=branch, runtime=runtime)
+        assert first.command is not None  # a new manifest is always installed
         if first.command.log.exit_code != 0:
             raise RuntimeError(first.command.log.stderr[-2000:])
         second = dependencies_install(branch=branch, runtime=runtime)
@@ -108,7 +109,11 @@ def run(proxy) -> None:
 
     context = ssl.create_default_context(cafile=settings.SAMOKODER_PACKAGE_CA_BUNDLE)
     url, size = wheel_url(context)
-    timings = {"direct (host)": [], "Squid (host)": [], "bridge + Squid (sandbox)": []}
+    timings: dict[str, list[float]] = {
+        "direct (host)": [],
+        "Squid (host)": [],
+        "bridge + Squid (sandbox)": [],
+    }
     branch = project.branches.get()
     for _ in range(ROUNDS):
         timings["direct (host)"].append(fetch_seconds(url, context))

@@ -44,11 +44,16 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from setup import ROOT, django_on_fresh_database
 
 from tests import processes
+
+if TYPE_CHECKING:
+    import aiohttp
 
 CLIENTS, RECONNECTING = 200, 20
 PHASES = (("paced", 40, 4.0), ("burst", 100, 20.0))  # (name, steps, steps/s)
@@ -98,11 +103,13 @@ class Daphne(processes.Daphne):
             "REDIS_URL": settings.REDIS_URL,
         })  # fmt: skip
 
-    def start(self) -> "Daphne":
-        return super().start(timeout=START_TIMEOUT)
+    def start(self, timeout: float = START_TIMEOUT) -> "Daphne":
+        super().start(timeout=timeout)
+        return self
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of daphne so far (Linux: /proc)."""
+        assert self.process is not None  # started
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rpartition(")")[2].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -160,9 +167,10 @@ class Worker(threading.Thread):
 
         from generation import events
         from generation.services.eventlog import events_append
+        from samokoder_site.events import DomainEvent
 
         project = str(self.run_row.project_id)
-        batch = [
+        batch: list[DomainEvent] = [
             events.CodeGenerated(project_id=project, files=[f"app/module_{step}.py"]),
             events.GenerationStepCompleted(project_id=project, step_index=step,
                                            stage="development", agent="CodeMonkey"),
@@ -184,7 +192,7 @@ class Client:
     def __init__(self, index: int, url: str, token: str) -> None:
         self.url, self.token = url, token
         self.resumes = index < RECONNECTING
-        self.ws = None
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.connect_seconds: float | None = None
         self.error: str | None = None
         self.received: list[tuple[int, float]] = []  # (seq, time.time() at receipt)
@@ -221,6 +229,7 @@ class Client:
         """True when the client leaves to resume later, False when it is done."""
         import aiohttp
 
+        assert self.ws is not None  # connected
         async for message in self.ws:
             if message.type != aiohttp.WSMsgType.TEXT:
                 self.error = f"unexpected {message.type.name} message"
@@ -384,7 +393,7 @@ def print_figures(columns: dict[str, dict]) -> None:
     print(f"WebSocket fan-out: {CLIENTS} clients on one run ({EVENTS} events), one daphne "
           f"process, Redis, SQLite:")  # fmt: skip
     print(f"  {'':46}" + "".join(f"{name:>26}" for name in names))
-    rows = [
+    rows: list[tuple[str, Callable[..., str]]] = [
         (f"sockets open (of {CLIENTS}, all at once)", lambda f: str(f["connected"])),
         ("  time until all were open", lambda f: f"{f['connect_wall']:.2f} s"),
         ("  one handshake, p50 / max", lambda f: f"{ms(f['connect_p50'])} / "

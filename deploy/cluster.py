@@ -35,7 +35,7 @@ class Service:
     env: dict[str, str]
     log: Path
     ready: Path | None = None  # a Unix socket that exists once the process listens
-    process: subprocess.Popen | None = field(default=None, repr=False)
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def start(self, timeout: float = 60) -> Service:
         if self.ready is not None:
@@ -46,13 +46,15 @@ class Service:
                 start_new_session=True,
             )  # fmt: skip
         if self.ready is not None:
-            self._wait_listening(timeout)
+            self._wait_listening(self.process, self.ready, timeout)
         return self
 
-    def _wait_listening(self, timeout: float) -> None:
+    def _wait_listening(
+        self, process: subprocess.Popen[bytes], ready: Path, timeout: float
+    ) -> None:
         deadline = time.monotonic() + timeout
-        while not _socket_answers(self.ready):
-            if self.process.poll() is not None or time.monotonic() > deadline:
+        while not _socket_answers(ready):
+            if process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
                 tail = self.log.read_text(errors="replace")[-3000:]
                 raise RuntimeError(f"{self.name} did not start listening:\n{tail}")
@@ -62,21 +64,27 @@ class Service:
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
+    def _running(self) -> subprocess.Popen[bytes] | None:
+        process = self.process
+        return process if process is not None and process.poll() is None else None
+
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        return self._running() is not None
 
     def kill(self) -> None:
         """SIGKILL to the whole group (a Celery worker and its pool children alike)."""
-        if self.alive():
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        process = self._running()
+        if process is not None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
     def stop(self, timeout: float = 20) -> None:
-        if not self.alive():
+        process = self._running()
+        if process is None:
             return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            self.process.wait(timeout=timeout)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
 

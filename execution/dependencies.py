@@ -89,7 +89,9 @@ def sandbox_mounts(workspace: Path, *, branch_id: str | None) -> tuple[Mount, ..
         Mount(source=host_owned(bridge_folder(workspace)), target=BRIDGE_IN_SANDBOX),
         Mount(source=sandbox_owned(cache_folder(workspace)), target=CACHE_IN_SANDBOX),
     ]
-    for runtime in RUNTIMES.values() if branch_id is not None else ():
+    for runtime in RUNTIMES.values():
+        if branch_id is None:  # a sandbox made for no branch mounts no dependencies
+            break
         folder = sandbox_owned(deps_folder(workspace, branch_id) / runtime.folder)
         mounts.append(Mount(source=folder, target=f"/workspace/{runtime.folder}"))
     bundle = Path(settings.SAMOKODER_PACKAGE_CA_BUNDLE)

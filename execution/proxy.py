@@ -119,6 +119,7 @@ class PackageProxy:
 
     def _wait_listening(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        assert self.process is not None  # started just before
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise ProxyUnavailable(f"Squid exited at start:\n{self._log_tail()}")

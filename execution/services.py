@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import os
 import threading
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -168,7 +169,7 @@ def command_execute(
     *,
     branch: Branch,
     command: str,
-    run_id=None,
+    run_id: uuid.UUID | None = None,
     timeout: float | None = None,
     phase: Phase = Phase.RUN,
 ) -> CommandOutcome:
@@ -193,7 +194,7 @@ def command_run(
     *,
     branch: Branch,
     command: str,
-    run_id=None,
+    run_id: uuid.UUID | None = None,
     timeout: float | None = None,
     phase: Phase = Phase.RUN,
     cancel: threading.Event | None = None,
@@ -245,7 +246,9 @@ def command_run(
     return CommandRun(log=log, result=result, changes=report.changes, refused=report.refused)
 
 
-def _bridge(handle: SandboxHandle, phase: Phase) -> contextlib.AbstractContextManager:
+def _bridge(
+    handle: SandboxHandle, phase: Phase
+) -> contextlib.AbstractContextManager[Bridge | None]:
     """The package proxy's socket for an install; nothing at all for any other phase."""
     if phase != Phase.INSTALL:
         return contextlib.nullcontext()
@@ -277,7 +280,8 @@ def commands_refused_report(*, branch: Branch, refused: dict[str, str]) -> None:
         ProjectEvent.record(event, project_id=branch.project_id)
 
 
-def _record_command(project: Project, command: str, result, limit: float) -> None:
+def _record_command(project: Project, command: str, result: ExecutionResult, limit: float) -> None:
+    event: CommandTimeout | CommandExecuted
     if result.timed_out:
         event = CommandTimeout(project_id=str(project.pk), command=command, timeout_s=limit)
     else:

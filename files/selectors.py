@@ -1,6 +1,7 @@
 """Reads of the File Management context: any file at any step, history and diffs."""
 
 import difflib
+from collections.abc import Iterator
 
 from django.db.models import QuerySet
 
@@ -48,7 +49,7 @@ def state_get(*, branch: Branch, step: int | None = None) -> ProjectState:
     """The state at ``step`` on ``branch``, or its latest (DoesNotExist when absent)."""
     states = branch.states.all()
     if step is None:
-        return states.order_by("-step_index").first()
+        return states.latest("step_index")
     return states.get(step_index=step)
 
 
@@ -107,7 +108,7 @@ def file_changes(*, branch: Branch, path: str) -> list[StateFile]:
     return changes
 
 
-def state_texts(*, state: ProjectState, batch: int = 100):
+def state_texts(*, state: ProjectState, batch: int = 100) -> Iterator[tuple[str, str]]:
     """``(path, text)`` of every file at ``state``, loading contents a batch at a time."""
     items = sorted(state_manifest(state).items())
     for start in range(0, len(items), batch):

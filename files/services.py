@@ -7,7 +7,7 @@ contents (19) hold for all of them.
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -166,13 +166,19 @@ def _files_for(branch: Branch, paths: set[str]) -> dict[str, File]:
     return existing
 
 
+class _Where(TypedDict):
+    project_id: str
+    branch: str
+    step_index: int
+
+
 def _record_events(state: ProjectState, before: Manifest, after: Manifest) -> None:
-    common = {
-        "project_id": str(state.branch.project_id),
-        "branch": state.branch.name,
-        "step_index": state.step_index,
-    }
-    events = [
+    common = _Where(
+        project_id=str(state.branch.project_id),
+        branch=state.branch.name,
+        step_index=state.step_index,
+    )
+    events: list[FileCreated | FileUpdated | FileDeleted] = [
         FileCreated(path=p, content_id=h, **common)
         if p not in before
         else FileUpdated(path=p, old_content_id=before[p], new_content_id=h, **common)

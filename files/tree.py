@@ -1,5 +1,6 @@
 """A step's flat list of paths as a folder tree, folders first, for the Files tab."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 
@@ -15,7 +16,7 @@ class Node:
         return not self.path
 
 
-def path_tree(files: list[tuple[str, object, int]]) -> list[Node]:
+def path_tree(files: Sequence[tuple[str, object, int]]) -> list[Node]:
     """``files`` are (path, content id, size) rows as ``state_files`` returns them."""
     root = Node(name="")
     for path, _content, size in files:

@@ -10,6 +10,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.requests import AuthenticatedHttpRequest
 from files import selectors, services
 from files.forms import BranchForkForm, FileEditForm, FileNewForm
 from files.highlight import highlight_diff, highlight_file
@@ -24,7 +25,7 @@ def _step(request: HttpRequest, name: str = "step") -> int | None:
     return ascii_int(request.GET.get(name))
 
 
-def _scope(request: HttpRequest, project_id) -> tuple[Project, Branch, ProjectState]:
+def _scope(request: AuthenticatedHttpRequest, project_id) -> tuple[Project, Branch, ProjectState]:
     """The user's project, the chosen branch and step (default the latest), or 404."""
     project = project_get(user=request.user, project_id=project_id)
     branch = branch_get(project=project, name=request.GET.get("branch"))
@@ -40,7 +41,7 @@ def _file_url(project: Project, branch: Branch, path: str, **query) -> str:
 
 
 @login_required
-def project_view(request: HttpRequest, project_id) -> HttpResponse:
+def project_view(request: AuthenticatedHttpRequest, project_id) -> HttpResponse:
     project, branch, state = _scope(request, project_id)
     new_form = FileNewForm(request.POST or None)
     if request.method == "POST" and new_form.is_valid():
@@ -69,7 +70,7 @@ def project_view(request: HttpRequest, project_id) -> HttpResponse:
 
 
 @login_required
-def file_view(request: HttpRequest, project_id, path: str) -> HttpResponse:
+def file_view(request: AuthenticatedHttpRequest, project_id, path: str) -> HttpResponse:
     project, branch, state = _scope(request, project_id)
     latest = selectors.state_get(branch=branch)
     form = FileEditForm(request.POST or None)
@@ -106,7 +107,7 @@ def file_view(request: HttpRequest, project_id, path: str) -> HttpResponse:
 
 
 @login_required
-def diff_view(request: HttpRequest, project_id, path: str) -> HttpResponse:
+def diff_view(request: AuthenticatedHttpRequest, project_id, path: str) -> HttpResponse:
     project, branch, _state = _scope(request, project_id)
     versions = selectors.file_changes(branch=branch, path=path)
     if not versions:
@@ -140,7 +141,7 @@ def _version_at(branch: Branch, step: int, path: str):
 
 @login_required
 @require_POST
-def branch_fork_view(request: HttpRequest, project_id) -> HttpResponse:
+def branch_fork_view(request: AuthenticatedHttpRequest, project_id) -> HttpResponse:
     """Branch from the step being viewed; errors come back as messages on the page."""
     project, branch, state = _scope(request, project_id)
     form = BranchForkForm(request.POST)
@@ -155,6 +156,6 @@ def branch_fork_view(request: HttpRequest, project_id) -> HttpResponse:
         else:
             messages.success(request, _("Branch %(name)s created.") % {"name": target.name})
     for error in form.errors.values():
-        messages.error(request, " ".join(error))
+        messages.error(request, " ".join(error))  # type: ignore[arg-type]  # iterates as str
     url = reverse("files:project", args=[project.pk])
     return redirect(f"{url}?{urlencode({'branch': target.name})}")

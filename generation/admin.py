@@ -11,8 +11,7 @@ from samokoder_site.admin_display import money_column
 
 class PipelineEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = PipelineEvent
-    fields = ["seq", "name", "shown", "payload", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("seq", "name", "shown", "payload", "created_at")
     ordering = ["seq"]
     extra = 0
 

@@ -1,5 +1,7 @@
 """Run API: start, watch, answer and stop generations. Thin views over services."""
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -8,6 +10,7 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.requests import AuthenticatedRequest
 from generation import selectors, services
 from generation.models import GenerationRun
 from generation.serializers import (
@@ -34,16 +37,19 @@ class ProjectRunsAPI(ProjectScopedMixin, generics.ListCreateAPIView):
         data = RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         options = data.validated_data
-        provider = options.get("provider") or provider_default(user_id=request.user.pk)
+        provider = options.get("provider") or provider_default(user_id=self.request.user.pk)
         branch = branch_get(project=project, name=options["branch"])
         run = services.run_start(
-            project=project, user=request.user, provider=provider, model=options["model"],
+            project=project, user=self.request.user, provider=provider, model=options["model"],
             branch=branch, change=options["change"],
         )  # fmt: skip
         return Response(RunSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
-class RunScopedMixin:
+class RunScopedMixin(generics.GenericAPIView):
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, is in force
+    kwargs: dict[str, Any]
+
     def get_object(self) -> GenerationRun:
         return selectors.run_get(user=self.request.user, run_id=self.kwargs["run_id"])
 

@@ -12,6 +12,7 @@ reconnects with the last ``seq`` it saw misses nothing and sees nothing twice.
 """
 
 import uuid
+from typing import Any, TypeGuard
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -74,7 +75,7 @@ class ProjectConsumer(SignInWatchMixin, AsyncJsonWebsocketConsumer):
             await self._replay(run or None, after)
 
     async def pipeline_events(self, message: dict) -> None:
-        fresh = []
+        fresh: list[dict[str, Any]] = []
         for event in message["events"]:
             run, seq = event["run"], event["seq"]
             last = self.sent.get(run, 0)
@@ -154,7 +155,7 @@ def _events(project_id: str, run_id: str | None, after: int) -> list[dict]:
     return [row.message() for row in run_events(run=run, after=after, limit=None)]
 
 
-def _is_uuid(value) -> bool:
+def _is_uuid(value: str | None) -> TypeGuard[str]:
     try:
         uuid.UUID(str(value))
     except ValueError:

@@ -106,7 +106,7 @@ def upcoming(data: PipelineState) -> Action:
                        parallel=settings.SAMOKODER_CODEMONKEY_LIMIT)  # fmt: skip
 
 
-def stages(data: PipelineState, run: GenerationRun | None) -> list[dict[str, str]]:
+def stages(data: PipelineState, run: GenerationRun | None) -> list[dict[str, Any]]:
     """Each stage as done, current or pending. The current one is the stage of the step
     at work (it lights up as it starts, Debugging while the BugHunter works), read from the
     committed state like the orchestrator reads it."""

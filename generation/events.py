@@ -6,6 +6,7 @@ to, and published to the project's channel group once that transaction has commi
 """
 
 import dataclasses
+import uuid
 from typing import Any
 
 from samokoder_site.events import ProjectScopedEvent
@@ -73,7 +74,7 @@ class PipelineCommandExecuted(ProjectScopedEvent):
     command: str
     exit_code: int | None
     timed_out: bool
-    log_id: int
+    log_id: uuid.UUID  # the ExecutionLog row (its text in the payload)
     output: str  # the tail of the output, for the terminal panel
 
 

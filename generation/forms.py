@@ -1,3 +1,5 @@
+from typing import Any, cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -17,17 +19,18 @@ class RunStartForm(forms.Form):
         self, *args, providers: list[str], known: dict[str, list[str]] | None = None, **kwargs
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.known = known or {}
-        self.fields["provider"].choices = [(p, provider_label(p)) for p in providers]
-        self.fields["model"].choices = [
+        self.known: dict[str, list[str]] = known or {}
+        provider = cast(forms.ChoiceField, self.fields["provider"])  # declared so above
+        provider.choices = [(p, provider_label(p)) for p in providers]
+        default_label = str(_("%(model)s (default)"))
+        model = cast(forms.ChoiceField, self.fields["model"])
+        model.choices = [
             ("", _("The provider's default")),
-            *model_choices(
-                providers=providers, default_label=_("%(model)s (default)"), known=self.known
-            ),
+            *model_choices(providers=providers, default_label=default_label, known=self.known),
         ]
 
-    def clean(self):
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
         provider, model = data.get("provider"), data.get("model")
         if (
             provider

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from generation.models import Stage
-from generation.schemas import PipelineState, PlannedStep
+from generation.schemas import Debugging, PipelineState, PlannedStep
 
 
 class ActionKind(StrEnum):
@@ -46,7 +46,7 @@ def next_action(state: PipelineState, *, fix_attempts: int, parallel: int) -> Ac
     if not state.iteration_tasks():
         return Action(ActionKind.TASKS, Stage.TASKS)
     if state.debugging is not None:
-        return _debugging(state, fix_attempts)
+        return _debugging(state, state.debugging, fix_attempts)
     task = state.current_task()
     if task is None:
         return (
@@ -63,8 +63,7 @@ def _asking_stage(state: PipelineState) -> str:
     return Stage.SPECIFICATION if state.specification is None else Stage.DEVELOPMENT
 
 
-def _debugging(state: PipelineState, fix_attempts: int) -> Action:
-    debugging = state.debugging
+def _debugging(state: PipelineState, debugging: Debugging, fix_attempts: int) -> Action:
     stage = Stage.DEBUGGING
     if debugging.rerun:
         steps = _step_of(debugging.step)

@@ -215,7 +215,8 @@ class PipelineState(_IgnoresExtraKeys):
 
     def debugging_retry(self) -> None:
         """A new run on a failed iteration gives its error a fresh set of fix attempts."""
-        self.debugging.attempts, self.debugging.tried = 0, []
+        # Called only with a failed command's debugging open (run_start looks first).
+        self.debugging.attempts, self.debugging.tried = 0, []  # type: ignore[union-attr]
 
     def iteration_complete(self) -> None:
         self.iterations[-1].status = "completed"

@@ -10,12 +10,13 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.requests import AuthenticatedHttpRequest
 from generation import conversation, display, selectors, services
 from generation.forms import AnswerForm, ChangeForm, RunStartForm
 from generation.models import GenerationRun
@@ -24,7 +25,7 @@ from llm.selectors import run_requests
 from projects.selectors import branch_get, project_get
 
 
-def _scope(request: HttpRequest, project_id):
+def _scope(request: AuthenticatedHttpRequest, project_id):
     project = project_get(user=request.user, project_id=project_id)
     branch = branch_get(
         project=project, name=request.GET.get("branch") or request.POST.get("branch")
@@ -33,7 +34,7 @@ def _scope(request: HttpRequest, project_id):
 
 
 @login_required
-def panel_view(request: HttpRequest, project_id) -> HttpResponse:
+def panel_view(request: AuthenticatedHttpRequest, project_id) -> HttpResponse:
     project, branch = _scope(request, project_id)
     return _panel(request, project, branch)
 
@@ -91,7 +92,7 @@ def _back(request, project, branch, **forms) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_start_view(request: HttpRequest, project_id) -> HttpResponse:
+def run_start_view(request: AuthenticatedHttpRequest, project_id) -> HttpResponse:
     project, branch = _scope(request, project_id)
     change = "change" in request.POST
     run = selectors.run_list(project=project).filter(branch=branch).first()
@@ -117,7 +118,7 @@ def run_start_view(request: HttpRequest, project_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_answer_view(request: HttpRequest, project_id, run_id) -> HttpResponse:
+def run_answer_view(request: AuthenticatedHttpRequest, project_id, run_id) -> HttpResponse:
     project, branch = _scope(request, project_id)
     run = selectors.run_get(user=request.user, run_id=run_id)
     form = AnswerForm(request.POST)
@@ -131,7 +132,7 @@ def run_answer_view(request: HttpRequest, project_id, run_id) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_cancel_view(request: HttpRequest, project_id, run_id) -> HttpResponse:
+def run_cancel_view(request: AuthenticatedHttpRequest, project_id, run_id) -> HttpResponse:
     project, branch = _scope(request, project_id)
     run = selectors.run_get(user=request.user, run_id=run_id)
     try:

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.db.models import Count, Sum
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from llm.errors import stored_error_text
@@ -47,9 +48,11 @@ class LLMRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if changelist is not None:
-            response.context_data["totals"] = changelist.queryset.aggregate(
+        # A redirect (an action, a bad filter) has no context to add to.
+        context = response.context_data if isinstance(response, TemplateResponse) else None
+        changelist = context.get("cl") if context is not None else None
+        if context is not None and changelist is not None:
+            context["totals"] = changelist.queryset.aggregate(
                 requests=Count("id"),
                 prompt_tokens=Sum("prompt_tokens"),
                 completion_tokens=Sum("completion_tokens"),

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.requests import AuthenticatedRequest
 from llm import selectors
 from samokoder_site.params import ascii_int
 
@@ -24,6 +25,8 @@ class UsageRowSerializer(serializers.Serializer):
 
 
 class UsageAPI(APIView):
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, is in force
+
     @extend_schema(
         operation_id="usage_list",
         parameters=[
@@ -35,5 +38,5 @@ class UsageAPI(APIView):
         days = ascii_int(request.query_params.get("days", "30"))
         if days is None or not 1 <= days <= 366:
             raise ValidationError({"days": [_("A whole number of days from 1 to 366.")]})
-        rows = selectors.usage_by_day_and_model(user_id=request.user.pk, days=days)
+        rows = selectors.usage_by_day_and_model(user_id=self.request.user.pk, days=days)
         return Response(UsageRowSerializer(rows, many=True).data)

@@ -66,7 +66,7 @@ def stacked_by_day(rows, *, value, days: int, today: date) -> Chart:
 
 def _bar(day: date, index: int, values: dict, colour: dict, maximum) -> Bar:
     bar = Bar(day=day, x=index * (BAR_WIDTH + GAP), total=sum(values.values()))
-    top = HEIGHT
+    top: float = HEIGHT
     for model in sorted(values):
         height = float(values[model]) / float(maximum) * HEIGHT
         top -= height

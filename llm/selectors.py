@@ -4,7 +4,7 @@ the models offered."""
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
@@ -22,7 +22,9 @@ def usage_by_day_and_model(*, user_id: int, days: int = 30) -> QuerySet[TokenUsa
     )
 
 
-def usage_by_project(*, user_id: int, since: date | None = None) -> QuerySet:
+def usage_by_project(
+    *, user_id: int, since: date | None = None
+) -> QuerySet[LLMRequest, dict[str, Any]]:
     """Tokens and cost per project (from the request log; projects are few per user)."""
     requests = LLMRequest.objects.filter(user_id=user_id, project__isnull=False)
     if since is not None:
@@ -53,7 +55,7 @@ def run_usage(*, run_id: uuid.UUID) -> RunUsage:
     )  # fmt: skip
     return RunUsage(
         prompt=totals["prompt"] or 0, completion=totals["completion"] or 0,
-        cost=totals["cost"] or 0, calls=totals["calls"],
+        cost=totals["cost"] or Decimal(0), calls=totals["calls"],
     )  # fmt: skip
 
 
@@ -78,10 +80,10 @@ def models_offered(*, provider: str, extra: tuple[str, ...] = ()) -> list[str]:
 
 def model_choices(
     *, providers: list[str], default_label: str, known: dict[str, list[str]] | None = None
-) -> list:
+) -> list[tuple[str, list[tuple[str, str]]]]:
     """Grouped ``<select>`` choices per provider, its default model marked
     (``default_label`` has a ``%(model)s``); ``known`` adds names chosen before."""
-    groups: list = []
+    groups: list[tuple[str, list[tuple[str, str]]]] = []
     for provider in providers:
         default = settings.LLM_DEFAULT_MODELS.get(provider, "")
         extra = tuple((known or {}).get(provider, ()))

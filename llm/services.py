@@ -123,10 +123,15 @@ class LLMGateway:
         async def relay(text: str) -> None:
             nonlocal streamed
             streamed = True
-            await on_text(text)
+            if on_text is not None:  # relay is handed over only when it is
+                await on_text(text)
 
         def ask(asked: Conversation) -> Callable[[], Awaitable[Completion]]:
-            options = {"agent": self.context.agent, "name": name, "schema": json_schema}
+            options: dict[str, Any] = {
+                "agent": self.context.agent,
+                "name": name,
+                "schema": json_schema,
+            }
             if on_text is None:
                 return lambda: self.client.complete_json(asked, **options)
             return lambda: self.client.stream_json(asked, on_text=relay, **options)

@@ -1,9 +1,10 @@
 """Recorded requests as a replay transcript, so any real run can be replayed offline."""
 
 import uuid
+from typing import cast
 
 from llm.models import LLMRequest
-from llm.replay.transcript import Entry, Transcript, Usage
+from llm.replay.transcript import Entry, Provider, Transcript, Usage
 
 
 def transcript_of_run(*, run_id: uuid.UUID | str) -> Transcript:
@@ -18,7 +19,7 @@ def transcript_of_run(*, run_id: uuid.UUID | str) -> Transcript:
         Entry(
             text=request.response,
             agent=request.agent,
-            provider=request.provider,
+            provider=cast(Provider, request.provider),  # a table name; Entry validates it
             usage=Usage(
                 prompt_tokens=request.prompt_tokens, completion_tokens=request.completion_tokens
             ),

@@ -1,10 +1,11 @@
 """The usage page: tokens and cost per day and model as charts, per project as a table."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from accounts.requests import AuthenticatedHttpRequest
 from llm import selectors
 from llm.charts import stacked_by_day
 
@@ -12,7 +13,7 @@ DAYS = 30
 
 
 @login_required
-def usage_view(request: HttpRequest) -> HttpResponse:
+def usage_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     rows = list(selectors.usage_by_day_and_model(user_id=request.user.pk, days=DAYS))
     today = timezone.localdate()
     context = {

@@ -18,8 +18,7 @@ class ReadOnlyAdminMixin:
 
 class BranchInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Branch
-    fields = ["name", "parent", "forked_at_step", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("name", "parent", "forked_at_step", "created_at")
     extra = 0
 
 

@@ -4,6 +4,8 @@ Every object endpoint resolves the project through ``project_get``, which answer
 for another user's project, whatever the method (invariant 5).
 """
 
+from typing import Any
+
 from django.conf import settings
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -11,6 +13,7 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.requests import AuthenticatedRequest
 from projects import selectors, services
 from projects.models import Project
 from projects.serializers import (
@@ -24,8 +27,11 @@ from samokoder_site.ratelimit import rate_limit_quota_check, rate_limit_quota_us
 BRANCH_PARAM = OpenApiParameter("branch", str, description="Branch name (default main)")
 
 
-class ProjectScopedMixin:
+class ProjectScopedMixin(generics.GenericAPIView):
     """Resolves ``project_id`` from the URL to the signed-in user's project, or 404."""
+
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, is in force
+    kwargs: dict[str, Any]
 
     def get_project(self) -> Project:
         return selectors.project_get(user=self.request.user, project_id=self.kwargs["project_id"])
@@ -36,6 +42,7 @@ class ProjectScopedMixin:
 
 
 class ProjectListAPI(generics.ListCreateAPIView):
+    request: AuthenticatedRequest  # the default permission, IsAuthenticated, is in force
     serializer_class = ProjectSerializer
 
     def get_queryset(self) -> QuerySet[Project]:
@@ -46,7 +53,7 @@ class ProjectListAPI(generics.ListCreateAPIView):
         rate_limit_quota_check(request, **quota)
         data = ProjectSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        project = services.project_create(owner=request.user, **data.validated_data)
+        project = services.project_create(owner=self.request.user, **data.validated_data)
         rate_limit_quota_use(request, **quota)
         return Response(ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 

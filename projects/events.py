@@ -12,7 +12,7 @@ class ProjectCreated(ProjectScopedEvent):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ProjectRenamed(ProjectScopedEvent):
-    name: str
+    new_name: str  # not "name": that is the event's own name (DomainEvent.name)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

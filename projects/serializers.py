@@ -16,7 +16,11 @@ class ProjectRenameSerializer(serializers.Serializer):
 
 
 class BranchSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    # DRF's metaclass takes declared fields off the class, so this "parent" does not
+    # shadow Field.parent as the stub believes.
+    parent: "serializers.SlugRelatedField[Branch]" = serializers.SlugRelatedField(  # type: ignore[assignment]
+        slug_field="name", read_only=True
+    )
 
     class Meta:
         model = Branch
@@ -31,8 +35,12 @@ class BranchForkSerializer(serializers.Serializer):
 
 
 class StateSerializer(serializers.ModelSerializer):
-    branch = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    label = serializers.CharField(read_only=True)  # what the step did, in your language
+    branch: "serializers.SlugRelatedField[Branch]" = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
+    # What the step did, in your language. DRF's metaclass takes declared fields off the
+    # class, so this does not shadow Field.label at run time; the stub cannot know that.
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]
 
     class Meta:
         model = ProjectState

@@ -81,7 +81,7 @@ def project_rename(*, project: Project, name: str) -> Project:
     with transaction.atomic():
         project.save(update_fields=["name"])
         ProjectEvent.record(
-            ProjectRenamed(project_id=str(project.pk), name=project.name), project=project
+            ProjectRenamed(project_id=str(project.pk), new_name=project.name), project=project
         )
     return project
 
@@ -105,7 +105,7 @@ def state_append(
     the same step (the unique constraint would refuse the second anyway).
     """
     Branch.objects.select_for_update().filter(pk=branch.pk).first()
-    previous = branch.states.order_by("-step_index").first()
+    previous = branch.states.latest("step_index")
     step = previous.step_index + 1
     state = ProjectState.objects.create(
         branch=branch,

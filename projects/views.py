@@ -1,5 +1,7 @@
 """Project pages: the dashboard, creating and deleting projects."""
 
+from typing import cast
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -9,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from accounts.requests import AuthenticatedHttpRequest
 from accounts.selectors import key_list
 from projects import selectors, services
 from projects.forms import ProjectForm
@@ -16,7 +19,9 @@ from samokoder_site.forms import form_apply_errors
 from samokoder_site.ratelimit import rate_limit_quota_check, rate_limit_quota_use
 
 
-def _dashboard(request: HttpRequest, form: ProjectForm, status: int = 200) -> HttpResponse:
+def _dashboard(
+    request: AuthenticatedHttpRequest, form: ProjectForm, status: int = 200
+) -> HttpResponse:
     context = {
         "form": form,
         "projects": selectors.project_list(user=request.user),
@@ -29,12 +34,12 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     """The site root: the dashboard when signed in, what Samokoder is when not."""
     if not request.user.is_authenticated:
         return render(request, "projects/landing.html")
-    return _dashboard(request, ProjectForm())
+    return _dashboard(cast(AuthenticatedHttpRequest, request), ProjectForm())
 
 
 @login_required
 @require_POST
-def project_create_view(request: HttpRequest) -> HttpResponse:
+def project_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     quota = {"group": "projects.create", "rate": settings.RATELIMIT_PROJECTS}
     rate_limit_quota_check(request, **quota)
     form = ProjectForm(request.POST)
@@ -50,7 +55,7 @@ def project_create_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def project_delete_view(request: HttpRequest, project_id: str) -> HttpResponse:
+def project_delete_view(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse:
     """GET asks for confirmation; POST deletes everything under the project."""
     project = selectors.project_get(user=request.user, project_id=project_id)
     if request.method != "POST":

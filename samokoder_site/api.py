@@ -17,6 +17,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.exceptions import ValidationError as APIValidationError
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from samokoder_site.errors import Conflict
@@ -65,7 +66,7 @@ def _too_many_requests(exc: RateLimited) -> Response:
     return response
 
 
-class RateLimitedMixin:
+class RateLimitedMixin(APIView):
     """Count every request to an API view against ``rate_limit_group``."""
 
     rate_limit_group: str

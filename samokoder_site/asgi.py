@@ -19,7 +19,8 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(JWTAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            # channels-stubs wants its own type-only pattern class, not Django's URLPattern.
+            AuthMiddlewareStack(JWTAuthMiddleware(URLRouter(websocket_urlpatterns)))  # type: ignore[arg-type]
         ),
     }
 )

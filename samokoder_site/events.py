@@ -7,6 +7,7 @@ Payloads hold ids and names only, never secrets.
 """
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, ClassVar, Self
 
 from django.db import models
@@ -70,9 +71,9 @@ class EventRecord(WriteOnceMixin, models.Model):
 
     @classmethod
     def record(cls, event: DomainEvent, **links: Any) -> Self:
-        return cls.objects.create(name=event.name, payload=event.payload(), **links)
+        return cls._default_manager.create(name=event.name, payload=event.payload(), **links)
 
     @classmethod
-    def record_many(cls, events: list[DomainEvent], **links: Any) -> list[Self]:
+    def record_many(cls, events: Sequence[DomainEvent], **links: Any) -> list[Self]:
         rows = [cls(name=e.name, payload=e.payload(), **links) for e in events]
-        return cls.objects.bulk_create(rows)
+        return cls._default_manager.bulk_create(rows)

@@ -62,7 +62,8 @@ class Worker:
             time.sleep(0.1)
         return self
 
-    def _drain(self, process: subprocess.Popen) -> None:
+    def _drain(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None  # started with stdout=PIPE
         for line in process.stdout:
             self.lines.append(line)
 

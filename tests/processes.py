@@ -20,7 +20,9 @@ class Daphne:
     in its own process group; ``env`` says which database, Redis and settings."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.env, self.process, self.lines = env, None, []
+        self.env = env
+        self.process: subprocess.Popen[str] | None = None
+        self.lines: list[str] = []
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -41,6 +43,7 @@ class Daphne:
         return self
 
     def _drain(self) -> None:
+        assert self.process is not None and self.process.stdout is not None  # started first
         for line in self.process.stdout:
             self.lines.append(line)
 

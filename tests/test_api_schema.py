@@ -71,7 +71,7 @@ def owner(transactional_db, settings) -> Owner:
     # Django's request_finished signal closes a connection that is inside a transaction, as
     # the plain `db` fixture's is: the WSGI handler needs a transactional test database.
     settings.RATELIMIT_ENABLE = False  # a 429 after five calls would hide the handlers
-    user = UserFactory()
+    user = UserFactory.create()
     project = project_create(owner=user, name="Fuzzed")
     file_save(branch=project.branches.get(), path=SEEDED_FILE, text="x")
     key_store(user=user, provider=Provider.OPENAI, api_key="sk-fuzz-0000")
@@ -92,7 +92,9 @@ def _aim_at_owned_data(case, owner: Owner) -> None:
     rng = random.Random(hashlib.sha256(text.encode()).digest())  # noqa: S311 (not a secret)
     real = owner.real_values(rng)
     for params in (case.path_parameters, case.query, body if isinstance(body, dict) else None):
-        for name in sorted(real.keys() & (params or {}).keys()):
+        if not params:
+            continue
+        for name in sorted(real.keys() & params.keys()):
             if rng.random() >= KEEP_FUZZED_SHARE.get(name, 0.25):
                 params[name] = real[name]
 

@@ -29,7 +29,8 @@ def _group_pids(pgid: int) -> set[int]:
     }
 
 
-def _wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> list[str]:
+def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float) -> list[str]:
+    assert process.stdout is not None  # started with stdout=PIPE
     lines: list[str] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -7,8 +7,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from io import BufferedReader
 from pathlib import Path
-from typing import IO
 
 OnOutput = Callable[[bytes], None]  # receives a command's output as it arrives
 
@@ -195,7 +195,7 @@ def disk_used(root: Path, *, stop_above: int) -> int:
     return total
 
 
-def _allocated(entry: os.DirEntry, folders: list[Path]) -> int:
+def _allocated(entry: os.DirEntry[str], folders: list[Path]) -> int:
     try:
         if entry.is_dir(follow_symlinks=False):
             folders.append(Path(entry.path))
@@ -262,7 +262,7 @@ class CappedReader(threading.Thread):
     Reading on past the cap keeps the command from blocking on a full pipe.
     """
 
-    def __init__(self, stream: IO[bytes], limit: int, on_kept: OnOutput | None = None) -> None:
+    def __init__(self, stream: BufferedReader, limit: int, on_kept: OnOutput | None = None) -> None:
         super().__init__(daemon=True)
         self.stream = stream
         self.output = CappedOutput(limit, on_kept)

@@ -22,7 +22,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from io import BufferedReader
 from pathlib import Path
+from typing import cast
 
 from django.conf import settings
 
@@ -180,14 +182,15 @@ class BubblewrapProcessManager(ProcessManager):
 
     def _collect(
         self,
-        process: subprocess.Popen,
+        process: subprocess.Popen[bytes],
         waiting: "Waiting",
         on_output: OnOutput | None,
         group: CommandCgroup | None,
     ) -> ExecutionResult:
         limit = self.limits.output_bytes
-        readers = [CappedReader(process.stdout, limit, on_output),
-                   CappedReader(process.stderr, limit, on_output)]  # fmt: skip
+        # Both are pipes, buffered readers; typeshed's Popen says only "IO[bytes] | None".
+        pipes = cast("tuple[BufferedReader, BufferedReader]", (process.stdout, process.stderr))
+        readers = [CappedReader(pipe, limit, on_output) for pipe in pipes]
         for reader in readers:
             reader.start()
         outcome = wait_until(
@@ -225,7 +228,7 @@ def _joining(group: CommandCgroup | None) -> list[str]:
     return ["/bin/sh", "-c", " && ".join([*joins, 'exec "$@"']), "samokoder-sandbox"]
 
 
-def _exited(process: subprocess.Popen, seconds: float) -> bool:
+def _exited(process: subprocess.Popen[bytes], seconds: float) -> bool:
     try:
         process.wait(timeout=seconds)
     except subprocess.TimeoutExpired:

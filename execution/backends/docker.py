@@ -11,8 +11,11 @@ one command outlives it.
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
+from pathlib import Path
+from typing import Any
 
 import docker
 from django.conf import settings
@@ -21,6 +24,9 @@ from docker.errors import DockerException, NotFound
 from execution.backends.base import (
     CappedOutput,
     ExecutionResult,
+    Limits,
+    Mount,
+    OnOutput,
     ProcessManager,
     SandboxError,
     SandboxHandle,
@@ -47,7 +53,7 @@ REAPER = (
 class DockerProcessManager(ProcessManager):
     name = "docker"
 
-    def __init__(self, limits) -> None:
+    def __init__(self, limits: Limits) -> None:
         super().__init__(limits)
         try:
             self.client = docker.from_env()
@@ -58,7 +64,9 @@ class DockerProcessManager(ProcessManager):
                 "start one, or set SAMOKODER_SANDBOX_BACKEND=bubblewrap."
             ) from exc
 
-    def create_container(self, *, project_id, workspace, mounts=()) -> SandboxHandle:
+    def create_container(
+        self, *, project_id: str, workspace: Path, mounts: tuple[Mount, ...] = ()
+    ) -> SandboxHandle:
         workspace.mkdir(parents=True, exist_ok=True)
         hand_over(workspace)
         labels = {
@@ -82,14 +90,14 @@ class DockerProcessManager(ProcessManager):
             raise SandboxError(f"Could not start a sandbox from {image}: {exc}") from exc
         return SandboxHandle(
             backend=self.name,
-            backend_id=container.id,
+            backend_id=container.id,  # type: ignore[arg-type]  # a created one has an id
             workspace=workspace,
             image=image,
             labels=labels,
             mounts=mounts,
         )
 
-    def _isolation(self, workspace) -> dict:
+    def _isolation(self, workspace: Path) -> dict[str, Any]:
         limits, uid = self.limits, settings.SAMOKODER_SANDBOX_UID
         return {
             "network_mode": "none",
@@ -113,7 +121,15 @@ class DockerProcessManager(ProcessManager):
             ],
         }
 
-    def execute(self, handle, command, *, timeout, cancel=None, on_output=None) -> ExecutionResult:
+    def execute(
+        self,
+        handle: SandboxHandle,
+        command: str,
+        *,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        on_output: OnOutput | None = None,
+    ) -> ExecutionResult:
         hand_over(handle.workspace)
         api = self.client.api
         try:
@@ -153,10 +169,11 @@ class DockerProcessManager(ProcessManager):
     def orphans(self, *, older_than: datetime) -> list[str]:
         cutoff = older_than.timestamp()
         found = self.client.containers.list(filters={"label": f"{LABEL}=samokoder"})
-        return [c.id for c in found if float(c.labels.get("creation_timestamp", "0")) < cutoff]
+        # A listed container has an id; the stub allows None for any model.
+        return [c.id for c in found if float(c.labels.get("creation_timestamp", "0")) < cutoff]  # type: ignore[misc]
 
 
-def _mount_volumes(mounts) -> dict:
+def _mount_volumes(mounts: tuple[Mount, ...]) -> dict[str, dict[str, str]]:
     """Volumes for the extra mounts; on a remote DOCKER_HOST the sources are paths on that
     host (the dependency and socket folders must then live there)."""
     return {
@@ -167,7 +184,12 @@ def _mount_volumes(mounts) -> dict:
 class _DemuxReader(threading.Thread):
     """Drain a demultiplexed exec stream into one ``CappedOutput`` per stream."""
 
-    def __init__(self, stream, limit: int, on_kept=None) -> None:
+    def __init__(
+        self,
+        stream: Iterator[tuple[bytes | None, bytes | None]],
+        limit: int,
+        on_kept: OnOutput | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.stream = stream
         self.outputs = (CappedOutput(limit, on_kept), CappedOutput(limit, on_kept))

@@ -71,7 +71,9 @@ def plan(work: StepWork) -> StepChange:
     event = events.StepsPlanned(
         project_id=work.project_id, task_index=work.action.task, steps=listed
     )
-    label = StepLabel(labels.STEPS, {"task": work.action.task + 1})
+    index = work.action.task
+    assert index is not None  # the orchestrator plans steps for a task it names
+    label = StepLabel(labels.STEPS, {"task": index + 1})
     return work.change(Developer.name, event, label=label)
 
 

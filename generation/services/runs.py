@@ -67,7 +67,7 @@ def run_start(
     try:
         with transaction.atomic():
             run = GenerationRun.objects.create(
-                project=project, branch=branch, user=user, provider=provider, model=model,
+                project=project, branch=branch, user=user, provider=provider, model=model,  # type: ignore[misc]  # _require_key refused None
                 **_budget(project, user),
             )  # fmt: skip
             # Read after the run row exists: a run finishing meanwhile has committed.
@@ -94,7 +94,7 @@ def _is_violation_of(exc: IntegrityError, constraint: str) -> bool:
     """Whether ``exc`` is the violation of the named unique constraint."""
     diag = getattr(exc.__cause__, "diag", None)  # PostgreSQL names the constraint
     if diag is not None:
-        return diag.constraint_name == constraint
+        return bool(diag.constraint_name == constraint)
     # SQLite names the columns of the partial unique index instead.
     return str(exc) == "UNIQUE constraint failed: generation_generationrun.project_id"
 
@@ -189,7 +189,7 @@ def run_cancel(*, run: GenerationRun) -> GenerationRun:
 
 
 def run_finish(
-    *, run: GenerationRun, status: str, code: str = "", params: dict | None = None
+    *, run: GenerationRun, status: str, code: str = "", params: dict[str, Any] | None = None
 ) -> None:
     """Close the run (completed, failed or cancelled) with its event, in one transaction.
 

@@ -7,6 +7,7 @@ never commit a step twice. Events are published only after that transaction comm
 
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -67,7 +68,12 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
 
 
 def run_fail(
-    *, run: GenerationRun, lease: uuid.UUID, code: str, params: dict | None = None, error: str = ""
+    *,
+    run: GenerationRun,
+    lease: uuid.UUID,
+    code: str,
+    params: dict[str, Any] | None = None,
+    error: str = "",
 ) -> None:
     """Stop the run with a readable reason (GenerationFailed), if this worker still owns it."""
     with transaction.atomic():

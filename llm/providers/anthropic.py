@@ -12,7 +12,7 @@ from llm.types import Completion, Conversation
 class AnthropicClient(BaseLLMClient):
     sdk = anthropic
 
-    def _make_client(self):
+    def _make_client(self) -> anthropic.AsyncAnthropic:
         return anthropic.AsyncAnthropic(
             api_key=self.config.api_key,
             base_url=self.config.base_url,
@@ -45,7 +45,9 @@ class AnthropicClient(BaseLLMClient):
         text = "".join(block.text for block in message.content if block.type == "text")
         return _completion(message, text)
 
-    async def complete_json(self, conversation, *, agent, name, schema) -> Completion:
+    async def complete_json(
+        self, conversation: Conversation, *, agent: str, name: str, schema: dict[str, Any]
+    ) -> Completion:
         """Tool use forced on one tool whose input schema is ``schema``: the input is the answer."""
         tool = {"name": name, "description": f"Record the {name}.", "input_schema": schema}
         request = self._request(
@@ -80,7 +82,7 @@ class AnthropicClient(BaseLLMClient):
         return _completion(message, "".join(pieces))
 
 
-def _completion(message, text: str) -> Completion:
+def _completion(message: anthropic.types.Message, text: str) -> Completion:
     return Completion(
         text=text,
         prompt_tokens=message.usage.input_tokens,

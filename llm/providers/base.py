@@ -112,7 +112,7 @@ class BaseLLMClient(ABC):
             return errors.MalformedResponse(params={"provider": label})
         return errors.ProviderUnavailable(params={"provider": label, "detail": type(exc).__name__})
 
-    def _map_status(self, exc, label: str) -> errors.LLMError:
+    def _map_status(self, exc: Any, label: str) -> errors.LLMError:
         status, detail = exc.status_code, _detail(exc)
         values = {"provider": label, "detail": detail}
         if status == 401:
@@ -131,7 +131,7 @@ class BaseLLMClient(ABC):
         return errors.BadRequest(params=values, status=status)
 
 
-def _detail(exc) -> str:
+def _detail(exc: Any) -> str:
     body = exc.body if isinstance(getattr(exc, "body", None), dict) else {}
     error = body.get("error", body)
     message = error.get("message") if isinstance(error, dict) else None

@@ -13,7 +13,7 @@ from llm.types import Completion, Conversation, Message
 class GroqClient(OpenAIClient):
     sdk = groq
 
-    def _make_client(self):
+    def _make_client(self) -> Any:
         return groq.AsyncGroq(
             api_key=self.config.api_key,
             base_url=self.config.base_url,
@@ -33,12 +33,14 @@ class GroqClient(OpenAIClient):
             conversation, agent, stream=True, extra_body={"stream_options": {"include_usage": True}}
         )
 
-    def _chunk_usage(self, chunk) -> Any:
+    def _chunk_usage(self, chunk: Any) -> Any:
         # Groq reports a stream's token counts under its own x_groq field as well.
         x_groq = getattr(chunk, "x_groq", None)
         return super()._chunk_usage(chunk) or getattr(x_groq, "usage", None)
 
-    async def complete_json(self, conversation, *, agent, name, schema) -> Completion:
+    async def complete_json(
+        self, conversation: Conversation, *, agent: str, name: str, schema: dict[str, Any]
+    ) -> Completion:
         """JSON mode, the structured output every Groq model has; the schema goes in the prompt."""
         instruction = Message(
             "system",

@@ -13,7 +13,7 @@ from llm.types import Completion, Conversation
 class OpenAIClient(BaseLLMClient):
     sdk = openai
 
-    def _make_client(self):
+    def _make_client(self) -> Any:
         return openai.AsyncOpenAI(
             api_key=self.config.api_key,
             base_url=self.config.base_url,
@@ -47,7 +47,9 @@ class OpenAIClient(BaseLLMClient):
         except Exception as exc:
             raise self.map_error(exc) from exc
 
-    async def complete_json(self, conversation, *, agent, name, schema) -> Completion:
+    async def complete_json(
+        self, conversation: Conversation, *, agent: str, name: str, schema: dict[str, Any]
+    ) -> Completion:
         response_format = {
             "type": "json_schema",
             "json_schema": {"name": name, "schema": schema},
@@ -65,7 +67,15 @@ class OpenAIClient(BaseLLMClient):
     ) -> Completion:
         return await self._stream(self._stream_request(conversation, agent), conversation, on_text)
 
-    async def stream_json(self, conversation, *, agent, name, schema, on_text) -> Completion:
+    async def stream_json(
+        self,
+        conversation: Conversation,
+        *,
+        agent: str,
+        name: str,
+        schema: dict[str, Any],
+        on_text: OnText,
+    ) -> Completion:
         """Structured output streamed: the JSON text arrives in pieces, like any text."""
         request = self._stream_request(conversation, agent)
         request["response_format"] = {
@@ -97,12 +107,13 @@ class OpenAIClient(BaseLLMClient):
             conversation, agent, stream=True, stream_options={"include_usage": True}
         )
 
-    def _chunk_usage(self, chunk) -> Any:
+    def _chunk_usage(self, chunk: Any) -> Any:
         """The token counts a streamed chunk carries (only the last one has them)."""
         return getattr(chunk, "usage", None)
 
 
-def _completion(response) -> Completion:
+def _completion(response: Any) -> Completion:
+    # ``response`` is an OpenAI-shaped chat completion of either SDK (openai's or groq's).
     choice = response.choices[0] if response.choices else None
     usage = response.usage
     return Completion(
@@ -113,7 +124,7 @@ def _completion(response) -> Completion:
     )
 
 
-def _streamed(pieces: list[str], usage, model: str, conversation: Conversation) -> Completion:
+def _streamed(pieces: list[str], usage: Any, model: str, conversation: Conversation) -> Completion:
     return Completion(
         text="".join(pieces),
         prompt_tokens=usage.prompt_tokens if usage else 0,

@@ -16,8 +16,8 @@ from llm.types import ProviderConfig
 def adapter_class(provider: str) -> type[BaseLLMClient]:
     """The adapter class of ``provider``'s row; KeyError for an unknown provider."""
     module_path, _, class_name = provider_get(provider).adapter.rpartition(".")
-    adapter = getattr(import_module(module_path), class_name)
-    if not issubclass(adapter, BaseLLMClient):
+    adapter: object = getattr(import_module(module_path), class_name)
+    if not (isinstance(adapter, type) and issubclass(adapter, BaseLLMClient)):
         raise TypeError(f"{adapter!r} (provider {provider!r}) is not a BaseLLMClient")
     return adapter
 

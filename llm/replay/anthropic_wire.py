@@ -92,13 +92,17 @@ class AnthropicWire:
             "delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None},
             "usage": {"output_tokens": reply.completion_tokens},
         }
-        preamble = [
+        preamble: list[dict[str, Any]] = [
             {"type": "message_start", "message": start},
             {"type": "content_block_start", "index": 0, "content_block": block},
             {"type": "ping"},
         ]
         chunks = [{"type": "content_block_delta", "index": 0, "delta": d} for d in deltas]
-        tail = [{"type": "content_block_stop", "index": 0}, message_delta, {"type": "message_stop"}]
+        tail: list[dict[str, Any]] = [
+            {"type": "content_block_stop", "index": 0},
+            message_delta,
+            {"type": "message_stop"},
+        ]
         return StreamPlan(
             preamble=[sse(e) for e in preamble],
             chunks=[sse(e) for e in chunks],

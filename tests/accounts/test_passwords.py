@@ -42,7 +42,9 @@ def _change(client: Client, old: str = PASSWORD, new: str = NEW_PASSWORD, again:
 
 
 def _reset_link(message) -> str:
-    return re.search(r"https?://[^/\s]+(/\S+/)", message.body).group(1)
+    found = re.search(r"https?://[^/\s]+(/\S+/)", message.body)
+    assert found is not None, message.body
+    return found.group(1)
 
 
 # --- Change ---------------------------------------------------------------------------

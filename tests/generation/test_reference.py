@@ -169,7 +169,8 @@ def test_reference_progress_grows_with_the_plan_and_each_stage_lights_up_as_it_s
 
 def _steps(events) -> list[list[str]]:
     """For each ProjectStateUpdated, the names of the events of its step."""
-    steps, names = [], []
+    steps: list[list[str]] = []
+    names: list[str] = []
     for e in events:
         if e.name == "ProjectStateUpdated":
             steps.append(names)

@@ -37,7 +37,9 @@ class Watcher:
 
     def __init__(self, base: str, run_id: str, project_id: str, token: str) -> None:
         self.url = f"{base.replace('http', 'ws')}/ws/projects/{project_id}/?run={run_id}"
-        self.token, self.seqs, self.names, self.reconnects = token, [], [], 0
+        self.token, self.reconnects = token, 0
+        self.seqs: list[int] = []
+        self.names: list[str] = []
         self.error: str | None = None
 
     async def watch(self, session, deadline: float) -> None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import anthropic
 import groq
@@ -24,7 +25,10 @@ from pydantic import ValidationError
 from llm.replay import ReplayServer, Transcript, load_transcript
 
 ROOT = Path(__file__).resolve().parents[2]
-MESSAGES = [{"role": "user", "content": "Describe the app in one line."}]  # 29 characters
+# The same plain messages go to all three SDKs, each of which has its own TypedDicts.
+MESSAGES: list[Any] = [
+    {"role": "user", "content": "Describe the app in one line."}
+]  # 29 characters
 TEXT = "A to-do list with due dates and reminders"
 
 
@@ -342,7 +346,9 @@ def test_a_cut_stream_raises_after_the_chunks_sent(replay):
         async with groq_client(replay.url) as client:
             stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
             async for chunk in stream:
-                received.append(chunk.choices[0].delta.content)
+                content = chunk.choices[0].delta.content
+                assert content is not None
+                received.append(content)
 
     received: list[str] = []
     with pytest.raises(httpx.RemoteProtocolError):

@@ -38,6 +38,15 @@ def test_rename_keeps_the_folder_name(user):
     assert (project.name, project.folder_name) == ("Second name", "first-name")
 
 
+def test_rename_is_logged_as_project_renamed_with_the_new_name(user):
+    project = services.project_create(owner=user, name="First name")
+    services.project_rename(project=project, name="Second name")
+
+    event = ProjectEvent.objects.filter(project=project).latest("id")
+    assert event.name == "ProjectRenamed"
+    assert event.payload == {"project_id": str(project.pk), "new_name": "Second name"}
+
+
 @pytest.mark.parametrize(
     ("name", "description", "field"),
     [("   ", "", "name"), ("x" * 101, "", "name"), ("ok", "d" * 20_001, "description")],
@@ -62,7 +71,7 @@ def test_a_state_cannot_be_changed_or_deleted_alone(user):
 
 
 def _row_counts() -> dict[str, int]:
-    return {model._meta.label: model.objects.count() for model in apps.get_models()}
+    return {model._meta.label: model._default_manager.count() for model in apps.get_models()}
 
 
 def test_delete_cascades_to_every_table_in_one_go(user):
