@@ -11,6 +11,8 @@ from django.utils.translation import gettext as _
 
 BUDGET_COST = "budget_cost"
 BUDGET_CALLS = "budget_calls"
+PLATFORM_BUDGET = "platform_budget"
+UNPRICED = "unpriced"
 WALL_CLOCK = "wall_clock"
 FIX_ATTEMPTS = "fix_attempts"
 LOOP_ERROR = "loop_error"
@@ -34,6 +36,14 @@ def _templates() -> dict[str, str]:
         BUDGET_CALLS: _(
             "The run reached its limit of %(limit)s LLM calls. Raise the project's limit "
             "or start a smaller change."
+        ),
+        PLATFORM_BUDGET: _(
+            "The run reached the limit of $%(limit)s per run on the platform's keys (spent "
+            "$%(spent)s). Store your own key under Settings → API keys to spend more."
+        ),
+        UNPRICED: _(
+            "%(model)s answered without a known cost, so the platform's key cannot pay for "
+            "it. Choose a model with a price, or store your own key under Settings → API keys."
         ),
         WALL_CLOCK: _("The run took longer than its limit of %(limit)s minutes."),
         FIX_ATTEMPTS: _(
@@ -71,7 +81,7 @@ def reason_text(code: str, params: dict[str, Any]) -> str:
     if not code:
         return ""
     template = _templates().get(code, _templates()[INTERNAL])
-    if code == BUDGET_COST:
+    if code in (BUDGET_COST, PLATFORM_BUDGET):
         params = {key: _money(value) if key in MONEY else value for key, value in params.items()}
     try:
         return template % params

@@ -8,7 +8,7 @@ from typing import TypedDict
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from llm.models import LLMRequest, TokenUsage
+from llm.models import LLMRequest, ModelPrice, TokenUsage
 
 
 def usage_by_day_and_model(*, user_id: int, days: int = 30) -> QuerySet[TokenUsage]:
@@ -57,3 +57,22 @@ def run_usage(*, run_id: uuid.UUID) -> RunUsage:
 def run_requests(*, run_id: uuid.UUID) -> QuerySet[LLMRequest]:
     """A generation run's requests, oldest first."""
     return LLMRequest.objects.filter(run_id=run_id).order_by("created_at")
+
+
+def model_priced(*, provider: str, model: str) -> bool:
+    """Whether the price table knows the model (its calls then have a cost)."""
+    return ModelPrice.objects.filter(provider=provider, model=model).exists()
+
+
+class SystemUsage(TypedDict):
+    calls: int  # requests a run made on the platform's keys
+    unpriced_model: str | None  # a model one of them answered with no cost, if any
+
+
+def run_system_usage(*, run_id: uuid.UUID) -> SystemUsage:
+    """What a generation run asked of the platform's keys, and whether any answer came
+    back with no cost (its model has no price): the platform cannot pay for those."""
+    system = LLMRequest.objects.filter(run_id=run_id, key_source="system")
+    unpriced = system.filter(status=LLMRequest.Status.SUCCESS, cost__isnull=True)
+    model = unpriced.values_list("model", flat=True).first()
+    return SystemUsage(calls=system.count(), unpriced_model=model)

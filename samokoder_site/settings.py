@@ -279,6 +279,11 @@ SAMOKODER_COMMAND_TIMEOUT = env.float("SAMOKODER_COMMAND_TIMEOUT", default=300.0
 # a beat task hand a run whose worker died to another worker.
 SAMOKODER_RUN_MAX_COST = Decimal(env.str("SAMOKODER_RUN_MAX_COST", default="") or "5.00")  # USD
 SAMOKODER_RUN_MAX_LLM_CALLS = env.int("SAMOKODER_RUN_MAX_LLM_CALLS", default=200)
+# A run on the platform's own keys spends at most this (USD), whatever budget the project
+# or its user set; and only models with a price may run there (an unknown cost is refused).
+SAMOKODER_PLATFORM_MAX_RUN_COST = Decimal(
+    env.str("SAMOKODER_PLATFORM_MAX_RUN_COST", default="") or "1.00"
+)
 SAMOKODER_RUN_MAX_SECONDS = env.float("SAMOKODER_RUN_MAX_SECONDS", default=3600.0)
 SAMOKODER_RUN_FIX_ATTEMPTS = 3  # invariant 12: at most 3 attempts to fix one error
 SAMOKODER_RUN_HEARTBEAT_SECONDS = env.float("SAMOKODER_RUN_HEARTBEAT_SECONDS", default=5.0)

@@ -29,6 +29,7 @@ from generation.schemas import PipelineState
 from generation.services.lease import LeaseLost, run_claim
 from generation.services.steps import StepChange, run_fail, run_stop, step_commit
 from llm import errors as llm_errors
+from llm.selectors import run_system_usage
 
 logger = logging.getLogger(__name__)
 
@@ -120,11 +121,25 @@ def _guard(run: GenerationRun) -> None:
     """
     if run.llm_calls >= run.max_llm_calls:
         raise StopRun(reasons.BUDGET_CALLS, limit=run.max_llm_calls)
+    _guard_platform(run)
     if run.cost >= run.max_cost:
         raise StopRun(reasons.BUDGET_COST, limit=str(run.max_cost), spent=str(run.cost))
     elapsed = (timezone.now() - run.clock_started_at).total_seconds()
     if elapsed > settings.SAMOKODER_RUN_MAX_SECONDS:
         raise StopRun(reasons.WALL_CLOCK, limit=round(settings.SAMOKODER_RUN_MAX_SECONDS / 60))
+
+
+def _guard_platform(run: GenerationRun) -> None:
+    """On the platform's keys an unknown cost is a refusal, not 0, and the platform's cap
+    holds even when the run began on the user's own key (removed since)."""
+    system = run_system_usage(run_id=run.pk)
+    if not system["calls"]:
+        return
+    if system["unpriced_model"] is not None:
+        raise StopRun(reasons.UNPRICED, model=system["unpriced_model"])
+    cap = settings.SAMOKODER_PLATFORM_MAX_RUN_COST
+    if run.cost >= cap:
+        raise StopRun(reasons.PLATFORM_BUDGET, limit=str(cap), spent=str(run.cost))
 
 
 def _reason_for(exc: Exception, run: GenerationRun) -> tuple[str, dict]:

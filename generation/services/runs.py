@@ -22,9 +22,9 @@ from generation.schemas import PipelineState
 from generation.selectors import pipeline_state
 from generation.services.eventlog import events_append, state_updated
 from generation.services.lease import heartbeat_fresh
-from llm.keys import key_available
-from llm.providers.table import PROVIDERS
-from llm.selectors import run_usage
+from llm.keys import key_source
+from llm.providers.table import PROVIDERS, provider_label
+from llm.selectors import model_priced, run_usage
 from projects.models import Branch, Project, ProjectState
 from samokoder_site.celery import app
 from samokoder_site.errors import Conflict
@@ -59,14 +59,17 @@ def run_start(
     ValidationError when no key (the user's or the system's) exists for ``provider``, and
     RunConflict when the project already has an active run (the database enforces it).
     """
-    _require_key(user, provider)
+    source = _require_key(user, provider)
     branch = branch or project.branches.get(name="main")
     model = model or user.default_models.get(provider, "")
+    on_platform = source == "system"
+    if on_platform:
+        _require_price(provider, model or settings.LLM_DEFAULT_MODELS[provider])
     try:
         with transaction.atomic():
             run = GenerationRun.objects.create(
                 project=project, branch=branch, user=user, provider=provider, model=model,
-                **_budget(project, user),
+                **_budget(project, user, on_platform=on_platform),
             )  # fmt: skip
             # Read after the run row exists: a run finishing meanwhile has committed.
             _iteration_prepare(run, pipeline_state(branch), change)
@@ -78,14 +81,29 @@ def run_start(
     return run
 
 
-def _require_key(user: User, provider: str | None) -> None:
-    """Refuse a run that could not make a single LLM call, before it is queued."""
-    if provider is not None and key_available(user_id=user.pk, provider=provider):
-        return
+def _require_key(user: User, provider: str | None) -> str:
+    """Refuse a run that could not make a single LLM call, before it is queued; which key
+    it would use ("user" or "system") otherwise."""
+    source = key_source(user_id=user.pk, provider=provider) if provider else None
+    if source is not None:
+        return source
     message = _("Store an API key for %(provider)s under Settings → API keys first.")
     named = provider or PROVIDERS[0].label  # no key at all: the table's first is suggested
     detail = {"provider": [message % {"provider": named}]}
     raise ValidationError(detail, code="key_missing")
+
+
+def _require_price(provider: str, model: str) -> None:
+    """On the platform's keys only a model with a price may run: its cost is then known,
+    so the platform's cap per run can hold."""
+    if model_priced(provider=provider, model=model):
+        return
+    message = _(
+        "%(model)s has no price, so it cannot run on the platform's key. Choose a model "
+        "with a price, or store your own %(provider)s key under Settings → API keys."
+    )
+    detail = {"model": [message % {"model": model, "provider": provider_label(provider)}]}
+    raise ValidationError(detail, code="model_unpriced")
 
 
 def _is_violation_of(exc: IntegrityError, constraint: str) -> bool:
@@ -129,9 +147,12 @@ def _iteration_for(project: Project, data: PipelineState, change: str) -> int:
     return len(data.iterations)
 
 
-def _budget(project: Project, user: User) -> dict[str, Any]:
-    """The project's budget, else the user's defaults, else the platform's."""
+def _budget(project: Project, user: User, *, on_platform: bool) -> dict[str, Any]:
+    """The project's budget, else the user's defaults, else the platform's; on the
+    platform's keys never above SAMOKODER_PLATFORM_MAX_RUN_COST."""
     cost = project.max_run_cost or user.run_max_cost or settings.SAMOKODER_RUN_MAX_COST
+    if on_platform:
+        cost = min(cost, settings.SAMOKODER_PLATFORM_MAX_RUN_COST)
     calls = project.max_run_llm_calls or user.run_max_llm_calls
     return {"max_cost": cost, "max_llm_calls": calls or settings.SAMOKODER_RUN_MAX_LLM_CALLS}
 
