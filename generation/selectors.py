@@ -2,7 +2,8 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
@@ -26,6 +27,23 @@ def run_list(*, project: Project) -> QuerySet[GenerationRun]:
 
 def run_active(*, project: Project) -> GenerationRun | None:
     return project.runs.filter(status__in=GenerationRun.ACTIVE).first()
+
+
+def runs_ahead(*, run: GenerationRun) -> int:
+    """The user's runs that hold a slot or wait for one before ``run``: running ones, and
+    queued ones created earlier (their line is first come, first served)."""
+    earlier = Q(status=GenerationRun.Status.QUEUED, created_at__lt=run.created_at)
+    theirs = GenerationRun.objects.filter(user_id=run.user_id).exclude(pk=run.pk)
+    return theirs.filter(Q(status=GenerationRun.Status.RUNNING) | earlier).count()
+
+
+def run_queue_position(*, run: GenerationRun) -> int | None:
+    """How many of the user's runs must end before this queued one can start (1: the next
+    to end frees its slot); None when it is not waiting for a slot of its user."""
+    if run.status != GenerationRun.Status.QUEUED:
+        return None
+    position = runs_ahead(run=run) - settings.SAMOKODER_RUNS_PER_USER + 1
+    return position if position > 0 else None
 
 
 def run_events(

@@ -48,6 +48,7 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
     context = {
         "project": project, "branch": branch, "run": run, "data": data,
         "stages": display.stages(data, run),
+        "queue_position": selectors.run_queue_position(run=run) if run else None,
         "timeline": display.timeline(run) if run else [],
         "labels": display.event_labels(),
         "requests": run_requests(run_id=run.pk) if run else [],

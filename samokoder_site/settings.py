@@ -159,13 +159,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("SAMOKODER_QUEUE_DEFAULT", default="default")
 SAMOKODER_QUEUE_GENERATION = env.str("SAMOKODER_QUEUE_GENERATION", default="generation")
-CELERY_TASK_ROUTES = {"generation.*": {"queue": SAMOKODER_QUEUE_GENERATION}}
 CELERY_BEAT_SCHEDULE = {
     "cleanup-containers": {"task": "execution.cleanup_containers", "schedule": 3600.0},
     "resume-stale-runs": {
         "task": "generation.resume_stale_runs",
         "schedule": env.float("SAMOKODER_RESUME_STALE_EVERY", default=60.0),
     },
+}
+# Beat's tasks have a queue of their own, so that long runs filling the generation queue
+# never delay the cleanup or the resume of a dead worker's runs (exact names win over the
+# generation.* pattern).
+SAMOKODER_QUEUE_BEAT = env.str("SAMOKODER_QUEUE_BEAT", default="beat")
+CELERY_TASK_ROUTES = {
+    **{entry["task"]: {"queue": SAMOKODER_QUEUE_BEAT} for entry in CELERY_BEAT_SCHEDULE.values()},
+    "generation.*": {"queue": SAMOKODER_QUEUE_GENERATION},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -289,6 +296,8 @@ SAMOKODER_RUN_FIX_ATTEMPTS = 3  # invariant 12: at most 3 attempts to fix one er
 SAMOKODER_RUN_HEARTBEAT_SECONDS = env.float("SAMOKODER_RUN_HEARTBEAT_SECONDS", default=5.0)
 SAMOKODER_RUN_STALE_SECONDS = env.float("SAMOKODER_RUN_STALE_SECONDS", default=60.0)
 SAMOKODER_CODEMONKEY_LIMIT = env.int("SAMOKODER_CODEMONKEY_LIMIT", default=4)
+# Runs of one user running at once; more wait, queued, without holding a worker.
+SAMOKODER_RUNS_PER_USER = env.int("SAMOKODER_RUNS_PER_USER", default=2)
 SAMOKODER_WORKSPACES_DIR = env.str("SAMOKODER_WORKSPACES_DIR", default="") or str(
     VAR_DIR / "workspaces"
 )

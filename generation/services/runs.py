@@ -169,6 +169,22 @@ def run_requeue(*, run: GenerationRun) -> None:
     _enqueue(run)
 
 
+def runs_waiting_wake(*, user_id: int) -> None:
+    """Once the current transaction commits, send the user's oldest queued runs again: one
+    of their runs ended or now waits for an answer, so a slot may be free.
+
+    A waiting run holds no worker and no timer: this hand-off is what starts it, and the
+    stale-run sweep sends it again should this message be lost. ``run_claim`` decides.
+    """
+
+    def wake() -> None:
+        waiting = GenerationRun.objects.filter(user_id=user_id, status=GenerationRun.Status.QUEUED)
+        for run in waiting.order_by("created_at")[: settings.SAMOKODER_RUNS_PER_USER]:
+            _enqueue(run)
+
+    transaction.on_commit(wake)
+
+
 def run_answer(*, run: GenerationRun, answer: str) -> GenerationRun:
     """AnswerQuestion: record the answer as a step and queue the run again."""
     answer = answer.strip()
@@ -219,6 +235,7 @@ def run_finish(
         run.add_usage(**run_usage(run_id=run.pk))
         run.save()
         _mark_iteration(run, status)
+        runs_waiting_wake(user_id=run.user_id)
         # The event's sentence is for the run's owner, whoever's request stopped it.
         with translation.override(run.user.language or settings.LANGUAGE_CODE):
             events_append(run, [_finish_event(run)])
