@@ -14,6 +14,8 @@ BUDGET_CALLS = "budget_calls"
 PLATFORM_BUDGET = "platform_budget"
 UNPRICED = "unpriced"
 WALL_CLOCK = "wall_clock"
+TIME_LIMIT = "time_limit"
+RESUMES = "resumes"
 FIX_ATTEMPTS = "fix_attempts"
 LOOP_ERROR = "loop_error"
 LOOP_CONTENT = "loop_content"
@@ -46,6 +48,14 @@ def _templates() -> dict[str, str]:
             "it. Choose a model with a price, or store your own key under Settings → API keys."
         ),
         WALL_CLOCK: _("The run took longer than its limit of %(limit)s minutes."),
+        TIME_LIMIT: _(
+            "The run went over the worker's time limit of %(limit)s minutes and was "
+            "stopped. Resume it to go on from its last step."
+        ),
+        RESUMES: _(
+            "The run's worker stopped %(count)s times before the step at work could "
+            "finish, so the run was not resumed again. Look at the last step, then resume it."
+        ),
         FIX_ATTEMPTS: _(
             "“%(command)s” still fails after %(attempts)s attempts to fix it. Look at the "
             "last output, edit the files or ask for a change."

@@ -3,7 +3,7 @@
 import uuid
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
@@ -44,6 +44,20 @@ def run_queue_position(*, run: GenerationRun) -> int | None:
         return None
     position = runs_ahead(run=run) - settings.SAMOKODER_RUNS_PER_USER + 1
     return position if position > 0 else None
+
+
+def run_claims(*, run: GenerationRun, last: int = 2) -> list[PipelineEvent]:
+    """The run's latest claims by a worker (GenerationStarted or -Resumed), newest first."""
+    claims = run.events.filter(name__in=("GenerationStarted", "GenerationResumed"))
+    return list(claims.order_by("-seq")[:last])
+
+
+def run_crash_resumes(*, run: GenerationRun) -> int:
+    """How often the run was resumed after its worker died since its last committed step."""
+    steps = run.events.filter(name="GenerationStepCompleted")
+    since = steps.aggregate(seq=Max("seq"))["seq"] or 0
+    resumed = run.events.filter(seq__gt=since, name="GenerationResumed", payload__after="crash")
+    return resumed.count()
 
 
 def run_events(

@@ -293,6 +293,22 @@ SAMOKODER_PLATFORM_MAX_RUN_COST = Decimal(
 )
 SAMOKODER_RUN_MAX_SECONDS = env.float("SAMOKODER_RUN_MAX_SECONDS", default=3600.0)
 SAMOKODER_RUN_FIX_ATTEMPTS = 3  # invariant 12: at most 3 attempts to fix one error
+# Celery's limits on one drive of a run (a task drives until the run ends or waits for an
+# answer). The wall clock above is checked between steps and one step may take a while
+# (a command, an LLM call with its retries): the soft limit leaves that margin and fails
+# the run; the hard limit kills the pool child should the soft one not stop it in time.
+# Either may be set outright (seconds; 0 turns it off).
+SAMOKODER_RUN_TIME_LIMIT_MARGIN = env.float("SAMOKODER_RUN_TIME_LIMIT_MARGIN", default=900.0)
+SAMOKODER_RUN_SOFT_TIME_LIMIT = float(
+    env.str("SAMOKODER_RUN_SOFT_TIME_LIMIT", default="")
+    or SAMOKODER_RUN_MAX_SECONDS + SAMOKODER_RUN_TIME_LIMIT_MARGIN
+)
+SAMOKODER_RUN_HARD_TIME_LIMIT = float(
+    env.str("SAMOKODER_RUN_HARD_TIME_LIMIT", default="") or SAMOKODER_RUN_SOFT_TIME_LIMIT + 60
+)
+# Resumes in a row after the run's worker died (no step committed in between) before the
+# run is failed instead of being handed on again.
+SAMOKODER_RUN_MAX_RESUMES = env.int("SAMOKODER_RUN_MAX_RESUMES", default=3)
 SAMOKODER_RUN_HEARTBEAT_SECONDS = env.float("SAMOKODER_RUN_HEARTBEAT_SECONDS", default=5.0)
 SAMOKODER_RUN_STALE_SECONDS = env.float("SAMOKODER_RUN_STALE_SECONDS", default=60.0)
 SAMOKODER_CODEMONKEY_LIMIT = env.int("SAMOKODER_CODEMONKEY_LIMIT", default=4)

@@ -158,9 +158,13 @@ def _budget(project: Project, user: User, *, on_platform: bool) -> dict[str, Any
 
 
 def _enqueue(run: GenerationRun) -> None:
+    # The limits travel with the message: a sender that has the task registered would
+    # otherwise put its own defaults there anyway. 0 (None to Celery) is no limit.
     app.send_task(
         RUN_TASK, args=[str(run.project_id), run.user_id],
         queue=settings.SAMOKODER_QUEUE_GENERATION,
+        soft_time_limit=settings.SAMOKODER_RUN_SOFT_TIME_LIMIT or None,
+        time_limit=settings.SAMOKODER_RUN_HARD_TIME_LIMIT or None,
     )  # fmt: skip
 
 
