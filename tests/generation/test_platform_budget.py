@@ -4,13 +4,13 @@ the platform's cap per run holds whatever budget the project asked for."""
 from decimal import Decimal
 
 import pytest
+from django.utils import translation
 
 from generation import reasons
-from generation.pipeline.runner import run_drive
-from generation.services import run_answer, run_start
+from generation.services import run_start
 from llm.models import LLMRequest, ModelPrice
 from projects.services import project_create
-from tests.generation.scenario import ANSWER, DESCRIPTION, event_names, reference
+from tests.generation.scenario import DESCRIPTION, drive_here, event_names, reference
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -22,17 +22,6 @@ def platform(pipeline_settings):
     return pipeline_settings
 
 
-def drive(user, project, **start):
-    run = run_start(project=project, user=user, provider="openai", **start)
-    run_drive(project_id=str(project.pk), user_id=user.pk)
-    run.refresh_from_db()
-    if run.status == "awaiting_input":
-        run_answer(run=run, answer=ANSWER)
-        run_drive(project_id=str(project.pk), user_id=user.pk)
-        run.refresh_from_db()
-    return run
-
-
 def test_a_system_key_call_without_a_cost_stops_the_run(user, platform, replay):
     replay.load_dict(reference())
     project = project_create(owner=user, name="Word counter", description=DESCRIPTION)
@@ -40,13 +29,8 @@ def test_a_system_key_call_without_a_cost_stops_the_run(user, platform, replay):
     # The price went away after the run was accepted: its calls now cost "unknown".
     ModelPrice.objects.filter(provider="openai", model="gpt-4.1").delete()
 
-    run_drive(project_id=str(project.pk), user_id=user.pk)
-    started.refresh_from_db()
-    if started.status == "awaiting_input":  # the step that asked is kept; the next is refused
-        run_answer(run=started, answer=ANSWER)
-        run_drive(project_id=str(project.pk), user_id=user.pk)
+    run = drive_here(started)  # the step that asked a question is kept; the next is refused
 
-    run = type(started).objects.get(pk=started.pk)
     assert run.status == "failed", run.status
     assert run.reason_code == reasons.UNPRICED
     assert run.reason_params == {"model": "gpt-4.1"}
@@ -63,10 +47,12 @@ def test_a_system_key_run_stops_at_the_platform_cap(user, platform, replay):
     project.max_run_cost = Decimal("20.00")
     project.save(update_fields=["max_run_cost"])
 
-    run = drive(user, project)
+    run = drive_here(run_start(project=project, user=user, provider="openai"))
 
     assert run.status == "failed"
     assert run.reason_code == reasons.PLATFORM_BUDGET
     assert run.max_cost == Decimal("0.001")
     assert run.cost >= Decimal("0.001")
-    assert "0.00" in run.reason and "own key" in run.reason
+    assert run.reason_params["limit"] == "0.001"
+    with translation.override("en"):
+        assert "platform's keys" in run.reason and "own key" in run.reason
