@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from generation import reasons
 from generation.models import GenerationRun
@@ -37,7 +37,8 @@ def test_the_soft_time_limit_fails_the_run_with_its_reason(
 
     assert run.status == "failed" and run.reason_code == reasons.TIME_LIMIT, run.reason
     assert time.monotonic() - started < 15  # the soft limit, not the 30 s answer
-    assert "time limit" in run.reason
+    with translation.override("en"):
+        assert "time limit of 1 minutes" in run.reason
     assert event_names(run)[-1] == "GenerationFailed"
     assert "Soft time limit" in pool.log()
 
