@@ -88,6 +88,11 @@ class GenerationDefaultsForm(forms.Form):
         self.fields["run_max_cost"].help_text = _("Empty: $%(default)s.") % {
             "default": settings.SAMOKODER_RUN_MAX_COST
         }
+        if any(settings.LLM_SYSTEM_KEYS.values()):
+            cap = _("Runs on the platform's keys stop at $%(cap)s, whatever is set here.")
+            self.fields["run_max_cost"].help_text += " " + cap % {
+                "cap": settings.SAMOKODER_PLATFORM_MAX_RUN_COST
+            }
         self.fields["run_max_llm_calls"].help_text = _("Empty: %(default)s.") % {
             "default": settings.SAMOKODER_RUN_MAX_LLM_CALLS
         }

@@ -101,7 +101,8 @@ class Cluster:
         python = sys.executable
         # The queues settings.py routes to, named by the same variables.
         named = {env.get("SAMOKODER_QUEUE_DEFAULT") or "default",
-                 env.get("SAMOKODER_QUEUE_GENERATION") or "generation"}  # fmt: skip
+                 env.get("SAMOKODER_QUEUE_GENERATION") or "generation",
+                 env.get("SAMOKODER_QUEUE_BEAT") or "beat"}  # fmt: skip
         queues = ",".join(sorted(named))
         self.env = {**env, "SAMOKODER_TRUSTED_PROXIES": env.get("SAMOKODER_TRUSTED_PROXIES", "1")}
         self.web = [

@@ -14,7 +14,11 @@ from llm.errors import error_text
 
 BUDGET_COST = "budget_cost"
 BUDGET_CALLS = "budget_calls"
+PLATFORM_BUDGET = "platform_budget"
+UNPRICED = "unpriced"
 WALL_CLOCK = "wall_clock"
+TIME_LIMIT = "time_limit"
+RESUMES = "resumes"
 FIX_ATTEMPTS = "fix_attempts"
 LOOP_ERROR = "loop_error"
 LOOP_CONTENT = "loop_content"
@@ -38,7 +42,23 @@ def _templates() -> dict[str, str]:
             "The run reached its limit of %(limit)s LLM calls. Raise the project's limit "
             "or start a smaller change."
         ),
+        PLATFORM_BUDGET: _(
+            "The run reached the limit of $%(limit)s per run on the platform's keys (spent "
+            "$%(spent)s). Store your own key under Settings → API keys to spend more."
+        ),
+        UNPRICED: _(
+            "%(model)s answered without a known cost, so the platform's key cannot pay for "
+            "it. Choose a model with a price, or store your own key under Settings → API keys."
+        ),
         WALL_CLOCK: _("The run took longer than its limit of %(limit)s minutes."),
+        TIME_LIMIT: _(
+            "The run went over the worker's time limit of %(limit)s minutes and was "
+            "stopped. Resume it to go on from its last step."
+        ),
+        RESUMES: _(
+            "The run's worker stopped %(count)s times before the step at work could "
+            "finish, so the run was not resumed again. Look at the last step, then resume it."
+        ),
         FIX_ATTEMPTS: _(
             "“%(command)s” still fails after %(attempts)s attempts to fix it. Look at the "
             "last output, edit the files or ask for a change."
@@ -74,7 +94,7 @@ def reason_text(code: str, params: dict[str, Any]) -> str:
     if not code:
         return ""
     template = _templates().get(code, _templates()[INTERNAL])
-    if code == BUDGET_COST:
+    if code in (BUDGET_COST, PLATFORM_BUDGET):
         params = {key: _money(value) if key in MONEY else value for key, value in params.items()}
     if code == LLM_FAILED and "error" in params:  # older runs stored the sentence as detail
         params = {"detail": _llm_detail(params)}

@@ -2,7 +2,8 @@
 
 import uuid
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
@@ -27,6 +28,37 @@ def run_list(*, project: Project) -> QuerySet[GenerationRun]:
 
 def run_active(*, project: Project) -> GenerationRun | None:
     return project.runs.filter(status__in=GenerationRun.ACTIVE).first()
+
+
+def runs_ahead(*, run: GenerationRun) -> int:
+    """The user's runs that hold a slot or wait for one before ``run``: running ones, and
+    queued ones created earlier (their line is first come, first served)."""
+    earlier = Q(status=GenerationRun.Status.QUEUED, created_at__lt=run.created_at)
+    theirs = GenerationRun.objects.filter(user_id=run.user_id).exclude(pk=run.pk)
+    return theirs.filter(Q(status=GenerationRun.Status.RUNNING) | earlier).count()
+
+
+def run_queue_position(*, run: GenerationRun) -> int | None:
+    """How many of the user's runs must end before this queued one can start (1: the next
+    to end frees its slot); None when it is not waiting for a slot of its user."""
+    if run.status != GenerationRun.Status.QUEUED:
+        return None
+    position = runs_ahead(run=run) - settings.SAMOKODER_RUNS_PER_USER + 1
+    return position if position > 0 else None
+
+
+def run_claims(*, run: GenerationRun, last: int = 2) -> list[PipelineEvent]:
+    """The run's latest claims by a worker (GenerationStarted or -Resumed), newest first."""
+    claims = run.events.filter(name__in=("GenerationStarted", "GenerationResumed"))
+    return list(claims.order_by("-seq")[:last])
+
+
+def run_crash_resumes(*, run: GenerationRun) -> int:
+    """How often the run was resumed after its worker died since its last committed step."""
+    steps = run.events.filter(name="GenerationStepCompleted")
+    since = steps.aggregate(seq=Max("seq"))["seq"] or 0
+    resumed = run.events.filter(seq__gt=since, name="GenerationResumed", payload__after="crash")
+    return resumed.count()
 
 
 def run_events(

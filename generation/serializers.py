@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from generation.models import GenerationRun, PipelineEvent
+from generation.selectors import run_queue_position
 from llm.providers.table import PROVIDER_NAMES
 
 
@@ -9,6 +10,7 @@ class RunSerializer(serializers.ModelSerializer):
     reason = serializers.CharField(read_only=True)
     stage_label = serializers.CharField(source="get_stage_display", read_only=True)
     status_label = serializers.CharField(source="get_status_display", read_only=True)
+    queue_position = serializers.SerializerMethodField()
 
     class Meta:
         model = GenerationRun
@@ -17,9 +19,13 @@ class RunSerializer(serializers.ModelSerializer):
             "status_label", "stage", "stage_label", "progress", "question", "reason_code",
             "reason", "prompt_tokens", "completion_tokens", "cost", "llm_calls", "max_cost",
             "max_llm_calls", "last_seq", "cancel_requested", "created_at", "started_at",
-            "finished_at", "heartbeat_at",
+            "finished_at", "heartbeat_at", "queue_position",
         ]  # fmt: skip
         read_only_fields = fields
+
+    def get_queue_position(self, run: GenerationRun) -> int | None:
+        """Queued behind the user's other runs: how many must end first (else null)."""
+        return run_queue_position(run=run)
 
 
 class RunStartSerializer(serializers.Serializer):

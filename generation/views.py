@@ -55,6 +55,7 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
         "status_label": display.status_label(data, run),
         "activity": display.activity(data, run),
         "labels": {**display.event_labels(), **conversation.answer_labels()},
+        "queue_position": selectors.run_queue_position(run=run) if run else None,
         "requests": run_requests(run_id=run.pk) if run else [],
         "providers": providers,
         "start_form": _start_form(request.user, run, providers) if providers else None,

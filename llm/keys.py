@@ -37,9 +37,14 @@ def known_secrets(resolved: ResolvedKey) -> list[str]:
 
 def key_available(*, user_id: int, provider: str) -> bool:
     """Whether ``key_resolve`` would find a key (the user's or the system's); decrypts none."""
-    if settings.LLM_SYSTEM_KEYS.get(provider):
-        return True
-    return ProviderKey.objects.filter(user_id=user_id, provider=provider).exists()
+    return key_source(user_id=user_id, provider=provider) is not None
+
+
+def key_source(*, user_id: int, provider: str) -> str | None:
+    """Which key ``key_resolve`` would use: "user", "system", or None; decrypts none."""
+    if ProviderKey.objects.filter(user_id=user_id, provider=provider).exists():
+        return "user"
+    return "system" if settings.LLM_SYSTEM_KEYS.get(provider) else None
 
 
 def providers_available(*, user_id: int) -> list[str]:

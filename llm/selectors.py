@@ -93,3 +93,22 @@ def model_choices(
         ]
         groups.append((provider_label(provider), options))
     return groups
+
+
+def model_priced(*, provider: str, model: str) -> bool:
+    """Whether the price table knows the model (its calls then have a cost)."""
+    return ModelPrice.objects.filter(provider=provider, model=model).exists()
+
+
+class SystemUsage(TypedDict):
+    calls: int  # requests a run made on the platform's keys
+    unpriced_model: str | None  # a model one of them answered with no cost, if any
+
+
+def run_system_usage(*, run_id: uuid.UUID) -> SystemUsage:
+    """What a generation run asked of the platform's keys, and whether any answer came
+    back with no cost (its model has no price): the platform cannot pay for those."""
+    system = LLMRequest.objects.filter(run_id=run_id, key_source="system")
+    unpriced = system.filter(status=LLMRequest.Status.SUCCESS, cost__isnull=True)
+    model = unpriced.values_list("model", flat=True).first()
+    return SystemUsage(calls=system.count(), unpriced_model=model)

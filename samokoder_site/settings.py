@@ -160,13 +160,20 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = env.str("SAMOKODER_QUEUE_DEFAULT", default="default")
 SAMOKODER_QUEUE_GENERATION = env.str("SAMOKODER_QUEUE_GENERATION", default="generation")
-CELERY_TASK_ROUTES = {"generation.*": {"queue": SAMOKODER_QUEUE_GENERATION}}
 CELERY_BEAT_SCHEDULE = {
     "cleanup-containers": {"task": "execution.cleanup_containers", "schedule": 3600.0},
     "resume-stale-runs": {
         "task": "generation.resume_stale_runs",
         "schedule": env.float("SAMOKODER_RESUME_STALE_EVERY", default=60.0),
     },
+}
+# Beat's tasks have a queue of their own, so that long runs filling the generation queue
+# never delay the cleanup or the resume of a dead worker's runs (exact names win over the
+# generation.* pattern).
+SAMOKODER_QUEUE_BEAT = env.str("SAMOKODER_QUEUE_BEAT", default="beat")
+CELERY_TASK_ROUTES = {
+    **{entry["task"]: {"queue": SAMOKODER_QUEUE_BEAT} for entry in CELERY_BEAT_SCHEDULE.values()},
+    "generation.*": {"queue": SAMOKODER_QUEUE_GENERATION},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -292,11 +299,34 @@ SAMOKODER_COMMAND_TIMEOUT = env.float("SAMOKODER_COMMAND_TIMEOUT", default=300.0
 # a beat task hand a run whose worker died to another worker.
 SAMOKODER_RUN_MAX_COST = Decimal(env.str("SAMOKODER_RUN_MAX_COST", default="") or "5.00")  # USD
 SAMOKODER_RUN_MAX_LLM_CALLS = env.int("SAMOKODER_RUN_MAX_LLM_CALLS", default=200)
+# A run on the platform's own keys spends at most this (USD), whatever budget the project
+# or its user set; and only models with a price may run there (an unknown cost is refused).
+SAMOKODER_PLATFORM_MAX_RUN_COST = Decimal(
+    env.str("SAMOKODER_PLATFORM_MAX_RUN_COST", default="") or "1.00"
+)
 SAMOKODER_RUN_MAX_SECONDS = env.float("SAMOKODER_RUN_MAX_SECONDS", default=3600.0)
 SAMOKODER_RUN_FIX_ATTEMPTS = 3  # invariant 12: at most 3 attempts to fix one error
+# Celery's limits on one drive of a run (a task drives until the run ends or waits for an
+# answer). The wall clock above is checked between steps and one step may take a while
+# (a command, an LLM call with its retries): the soft limit leaves that margin and fails
+# the run; the hard limit kills the pool child should the soft one not stop it in time.
+# Either may be set outright (seconds; 0 turns it off).
+SAMOKODER_RUN_TIME_LIMIT_MARGIN = env.float("SAMOKODER_RUN_TIME_LIMIT_MARGIN", default=900.0)
+SAMOKODER_RUN_SOFT_TIME_LIMIT = float(
+    env.str("SAMOKODER_RUN_SOFT_TIME_LIMIT", default="")
+    or SAMOKODER_RUN_MAX_SECONDS + SAMOKODER_RUN_TIME_LIMIT_MARGIN
+)
+SAMOKODER_RUN_HARD_TIME_LIMIT = float(
+    env.str("SAMOKODER_RUN_HARD_TIME_LIMIT", default="") or SAMOKODER_RUN_SOFT_TIME_LIMIT + 60
+)
+# Resumes in a row after the run's worker died (no step committed in between) before the
+# run is failed instead of being handed on again.
+SAMOKODER_RUN_MAX_RESUMES = env.int("SAMOKODER_RUN_MAX_RESUMES", default=3)
 SAMOKODER_RUN_HEARTBEAT_SECONDS = env.float("SAMOKODER_RUN_HEARTBEAT_SECONDS", default=5.0)
 SAMOKODER_RUN_STALE_SECONDS = env.float("SAMOKODER_RUN_STALE_SECONDS", default=60.0)
 SAMOKODER_CODEMONKEY_LIMIT = env.int("SAMOKODER_CODEMONKEY_LIMIT", default=4)
+# Runs of one user running at once; more wait, queued, without holding a worker.
+SAMOKODER_RUNS_PER_USER = env.int("SAMOKODER_RUNS_PER_USER", default=2)
 SAMOKODER_WORKSPACES_DIR = env.str("SAMOKODER_WORKSPACES_DIR", default="") or str(
     VAR_DIR / "workspaces"
 )

@@ -40,14 +40,14 @@ def _database_url() -> str:
 class Worker:
     """`celery worker` in its own process group, on this session's private queue."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
+    def __init__(self, env: dict[str, str], concurrency: int = 1) -> None:
+        self.env, self.concurrency = env, concurrency
         self.process: subprocess.Popen | None = None
         self.lines: list[str] = []
 
     def start(self, timeout: float = 60) -> "Worker":
         command = [sys.executable, "-m", "celery", "--app", "samokoder_site", "worker",
-                   "--queues", QUEUE, "--concurrency", "1", "--pool", "prefork",
+                   "--queues", QUEUE, "--concurrency", str(self.concurrency), "--pool", "prefork",
                    "--without-gossip", "--without-mingle", "--loglevel", "INFO"]  # fmt: skip
         self.lines = []
         self.process = subprocess.Popen(
@@ -103,6 +103,7 @@ def worker_env(django_db_setup, django_db_blocker, replay_server, sandbox_worksp
         "DATABASE_URL": url,
         "SAMOKODER_QUEUE_GENERATION": QUEUE,
         "SAMOKODER_QUEUE_DEFAULT": QUEUE,
+        "SAMOKODER_QUEUE_BEAT": QUEUE,
         "OPENAI_BASE_URL": f"{replay_server.url}/v1",
         "ANTHROPIC_BASE_URL": replay_server.url,
         "GROQ_BASE_URL": replay_server.url,

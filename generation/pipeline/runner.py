@@ -11,6 +11,7 @@ import threading
 import uuid
 from collections.abc import Callable
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections
@@ -27,9 +28,11 @@ from generation.pipeline.agent_calls import AgentCalls
 from generation.pipeline.heartbeat import Heartbeat
 from generation.pipeline.work import Cancelled, StepWork, StopRun
 from generation.schemas import PipelineState
+from generation.selectors import run_claims, run_crash_resumes
 from generation.services.lease import LeaseLost, run_claim
 from generation.services.steps import StepChange, run_fail, run_stop, step_commit
 from llm import errors as llm_errors
+from llm.selectors import run_system_usage
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +80,12 @@ class Runner:
 
     def loop(self) -> None:
         try:
+            _guard_resumed(self.run)
             while self._one_step():
                 close_old_connections()
+        except SoftTimeLimitExceeded:  # Celery's, raised wherever the step was at work
+            over = _time_limit_reached()
+            run_fail(run=self.run, lease=self.lease, code=over.code, params=over.params)
         except Cancelled:
             run_stop(run=self.run, lease=self.lease, status=GenerationRun.Status.CANCELLED,
                      code=reasons.CANCELLED)  # fmt: skip
@@ -125,11 +132,52 @@ def _guard(run: GenerationRun) -> None:
     """
     if run.llm_calls >= run.max_llm_calls:
         raise StopRun(reasons.BUDGET_CALLS, limit=run.max_llm_calls)
+    _guard_platform(run)
     if run.cost >= run.max_cost:
         raise StopRun(reasons.BUDGET_COST, limit=str(run.max_cost), spent=str(run.cost))
     elapsed = (timezone.now() - run.clock_started_at).total_seconds()
     if elapsed > settings.SAMOKODER_RUN_MAX_SECONDS:
         raise StopRun(reasons.WALL_CLOCK, limit=round(settings.SAMOKODER_RUN_MAX_SECONDS / 60))
+
+
+def _guard_resumed(run: GenerationRun) -> None:
+    """A run resumed after its worker died is failed, not handed on forever, when that
+    drive began more than the task's time limit ago (the hard limit killed it, or would
+    have by now), or when its workers died SAMOKODER_RUN_MAX_RESUMES times on one step."""
+    claims = run_claims(run=run)
+    if not claims or claims[0].payload.get("after") != "crash":
+        return
+    if len(claims) > 1:
+        drive = claims[0].created_at - claims[1].created_at
+        if drive.total_seconds() >= _task_time_limit():
+            raise _time_limit_reached()
+    resumes = run_crash_resumes(run=run)
+    if resumes > settings.SAMOKODER_RUN_MAX_RESUMES:
+        raise StopRun(reasons.RESUMES, count=resumes)
+
+
+def _task_time_limit() -> float:
+    """Seconds one drive of a run may take: Celery's soft or hard limit, whichever comes
+    first (0 is no limit)."""
+    limits = (settings.SAMOKODER_RUN_SOFT_TIME_LIMIT, settings.SAMOKODER_RUN_HARD_TIME_LIMIT)
+    return min((limit for limit in limits if limit > 0), default=float("inf"))
+
+
+def _time_limit_reached() -> StopRun:
+    return StopRun(reasons.TIME_LIMIT, limit=max(1, round(_task_time_limit() / 60)))
+
+
+def _guard_platform(run: GenerationRun) -> None:
+    """On the platform's keys an unknown cost is a refusal, not 0, and the platform's cap
+    holds even when the run began on the user's own key (removed since)."""
+    system = run_system_usage(run_id=run.pk)
+    if not system["calls"]:
+        return
+    if system["unpriced_model"] is not None:
+        raise StopRun(reasons.UNPRICED, model=system["unpriced_model"])
+    cap = settings.SAMOKODER_PLATFORM_MAX_RUN_COST
+    if run.cost >= cap:
+        raise StopRun(reasons.PLATFORM_BUDGET, limit=str(cap), spent=str(run.cost))
 
 
 def _reason_for(exc: Exception, run: GenerationRun) -> tuple[str, dict]:

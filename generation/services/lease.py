@@ -16,8 +16,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.models import User
 from generation import events
 from generation.models import GenerationRun
+from generation.selectors import runs_ahead
 from generation.services.eventlog import events_append
 from llm.selectors import run_usage
 
@@ -40,6 +42,8 @@ def run_claim(*, project_id: str, user_id: int) -> tuple[GenerationRun, uuid.UUI
         resumed = run.status == GenerationRun.Status.RUNNING
         if resumed and heartbeat_fresh(run) and not _gone_from_here(run.worker):
             return None  # alive elsewhere
+        if not resumed and not _slot_free(run):
+            return None  # waits, queued; the end of one of its user's runs sends it again
         lease = uuid.uuid4()
         _take(run, lease)
         project = str(run.project_id)
@@ -50,6 +54,17 @@ def run_claim(*, project_id: str, user_id: int) -> tuple[GenerationRun, uuid.UUI
             run, [started if first else events.GenerationResumed(project_id=project, after=after)]
         )
     return run, lease
+
+
+def _slot_free(run: GenerationRun) -> bool:
+    """Whether the run's user may start one more run (SAMOKODER_RUNS_PER_USER) and no
+    older queued run of theirs goes first.
+
+    The user's row is locked so that two workers claiming two of their runs at once
+    count one after the other (SQLite's IMMEDIATE transactions serialise them anyway).
+    """
+    User.objects.select_for_update().filter(pk=run.user_id).values_list("pk").get()
+    return bool(runs_ahead(run=run) < settings.SAMOKODER_RUNS_PER_USER)
 
 
 def _take(run: GenerationRun, lease: uuid.UUID) -> None:
@@ -110,7 +125,8 @@ def run_locked(run: GenerationRun, lease: uuid.UUID) -> GenerationRun:
 
 def runs_stale() -> list[GenerationRun]:
     """Runs nobody drives: running ones whose worker stopped beating (killed, or the
-    machine went away), and queued ones whose message never reached a worker."""
+    machine went away), and queued ones whose message never reached a worker, or that
+    wait for a slot of their user (should the hand-off at a run's end have been lost)."""
     stale = timezone.now() - timedelta(seconds=settings.SAMOKODER_RUN_STALE_SECONDS)
     running = Q(status=GenerationRun.Status.RUNNING, heartbeat_at__lt=stale)
     queued = Q(status=GenerationRun.Status.QUEUED, created_at__lt=stale) & (

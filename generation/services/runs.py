@@ -22,9 +22,9 @@ from generation.schemas import PipelineState
 from generation.selectors import pipeline_state
 from generation.services.eventlog import events_append, state_updated
 from generation.services.lease import heartbeat_fresh
-from llm.keys import key_available
-from llm.providers.table import PROVIDERS
-from llm.selectors import run_usage
+from llm.keys import key_source
+from llm.providers.table import PROVIDERS, provider_label
+from llm.selectors import model_priced, run_usage
 from projects import labels
 from projects.labels import StepLabel
 from projects.models import Branch, Project, ProjectState
@@ -61,14 +61,18 @@ def run_start(
     ValidationError when no key (the user's or the system's) exists for ``provider``, and
     RunConflict when the project already has an active run (the database enforces it).
     """
-    _require_key(user, provider)
+    source = _require_key(user, provider)
+    assert provider is not None  # _require_key refuses a run with no provider
     branch = branch or project.branches.get(name="main")
     model = model or user.default_models.get(provider, "")
+    on_platform = source == "system"
+    if on_platform:
+        _require_price(provider, model or settings.LLM_DEFAULT_MODELS[provider])
     try:
         with transaction.atomic():
             run = GenerationRun.objects.create(
-                project=project, branch=branch, user=user, provider=provider, model=model,  # type: ignore[misc]  # _require_key refused None
-                **_budget(project, user),
+                project=project, branch=branch, user=user, provider=provider, model=model,
+                **_budget(project, user, on_platform=on_platform),
             )  # fmt: skip
             # Read after the run row exists: a run finishing meanwhile has committed.
             _iteration_prepare(run, pipeline_state(branch), change)
@@ -80,14 +84,29 @@ def run_start(
     return run
 
 
-def _require_key(user: User, provider: str | None) -> None:
-    """Refuse a run that could not make a single LLM call, before it is queued."""
-    if provider is not None and key_available(user_id=user.pk, provider=provider):
-        return
+def _require_key(user: User, provider: str | None) -> str:
+    """Refuse a run that could not make a single LLM call, before it is queued; which key
+    it would use ("user" or "system") otherwise."""
+    source = key_source(user_id=user.pk, provider=provider) if provider else None
+    if source is not None:
+        return source
     message = _("Store an API key for %(provider)s under Settings → API keys first.")
     named = provider or PROVIDERS[0].label  # no key at all: the table's first is suggested
     detail = {"provider": [message % {"provider": named}]}
     raise ValidationError(detail, code="key_missing")
+
+
+def _require_price(provider: str, model: str) -> None:
+    """On the platform's keys only a model with a price may run: its cost is then known,
+    so the platform's cap per run can hold."""
+    if model_priced(provider=provider, model=model):
+        return
+    message = _(
+        "%(model)s has no price, so it cannot run on the platform's key. Choose a model "
+        "with a price, or store your own %(provider)s key under Settings → API keys."
+    )
+    detail = {"model": [message % {"model": model, "provider": provider_label(provider)}]}
+    raise ValidationError(detail, code="model_unpriced")
 
 
 def _is_violation_of(exc: IntegrityError, constraint: str) -> bool:
@@ -132,23 +151,47 @@ def _iteration_for(project: Project, data: PipelineState, change: str) -> int:
     return len(data.iterations)
 
 
-def _budget(project: Project, user: User) -> dict[str, Any]:
-    """The project's budget, else the user's defaults, else the platform's."""
+def _budget(project: Project, user: User, *, on_platform: bool) -> dict[str, Any]:
+    """The project's budget, else the user's defaults, else the platform's; on the
+    platform's keys never above SAMOKODER_PLATFORM_MAX_RUN_COST."""
     cost = project.max_run_cost or user.run_max_cost or settings.SAMOKODER_RUN_MAX_COST
+    if on_platform:
+        cost = min(cost, settings.SAMOKODER_PLATFORM_MAX_RUN_COST)
     calls = project.max_run_llm_calls or user.run_max_llm_calls
     return {"max_cost": cost, "max_llm_calls": calls or settings.SAMOKODER_RUN_MAX_LLM_CALLS}
 
 
 def _enqueue(run: GenerationRun) -> None:
+    # The limits travel with the message: a sender that has the task registered would
+    # otherwise put its own defaults there anyway. 0 (None to Celery) is no limit.
     app.send_task(
-        RUN_TASK, args=[str(run.project_id), run.user_id],
+        RUN_TASK,
+        args=[str(run.project_id), run.user_id],
         queue=settings.SAMOKODER_QUEUE_GENERATION,
-    )  # fmt: skip
+        soft_time_limit=settings.SAMOKODER_RUN_SOFT_TIME_LIMIT or None,  # type: ignore[arg-type]
+        time_limit=settings.SAMOKODER_RUN_HARD_TIME_LIMIT or None,  # type: ignore[arg-type]
+    )  # fmt: skip  (seconds as floats: Celery takes them; celery-types says int)
 
 
 def run_requeue(*, run: GenerationRun) -> None:
     """Hand a stale run to whichever worker takes the task (``run_claim`` re-checks)."""
     _enqueue(run)
+
+
+def runs_waiting_wake(*, user_id: int) -> None:
+    """Once the current transaction commits, send the user's oldest queued runs again: one
+    of their runs ended or now waits for an answer, so a slot may be free.
+
+    A waiting run holds no worker and no timer: this hand-off is what starts it, and the
+    stale-run sweep sends it again should this message be lost. ``run_claim`` decides.
+    """
+
+    def wake() -> None:
+        waiting = GenerationRun.objects.filter(user_id=user_id, status=GenerationRun.Status.QUEUED)
+        for run in waiting.order_by("created_at")[: settings.SAMOKODER_RUNS_PER_USER]:
+            _enqueue(run)
+
+    transaction.on_commit(wake)
 
 
 def run_answer(*, run: GenerationRun, answer: str) -> GenerationRun:
@@ -201,6 +244,7 @@ def run_finish(
         run.add_usage(**run_usage(run_id=run.pk))
         run.save()
         _mark_iteration(run, status)
+        runs_waiting_wake(user_id=run.user_id)
         events_append(run, [_finish_event(run)])
 
 

@@ -18,7 +18,7 @@ from generation.models import GenerationRun
 from generation.schemas import PipelineState
 from generation.services.eventlog import events_append, state_updated
 from generation.services.lease import run_locked
-from generation.services.runs import run_finish
+from generation.services.runs import run_finish, runs_waiting_wake
 from llm.selectors import run_usage
 from projects.labels import StepLabel
 from projects.models import ProjectState
@@ -53,6 +53,7 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
         parks_cancelled = bool(change.status) and locked.cancel_requested
         if change.status and not parks_cancelled:
             locked.status, locked.lease = change.status, None
+            runs_waiting_wake(user_id=locked.user_id)  # a parked run holds no slot
         if change.question is not None and not parks_cancelled:
             locked.question = change.question
         locked.add_usage(**run_usage(run_id=locked.pk))

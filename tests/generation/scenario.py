@@ -8,6 +8,8 @@ from pathlib import Path
 
 from accounts.services import key_store
 from generation.models import GenerationRun
+from generation.pipeline.runner import run_drive
+from generation.services import run_answer
 from projects.services import project_create
 
 TRANSCRIPT = Path(__file__).parent / "transcripts" / "reference.json"
@@ -83,6 +85,19 @@ def run_to_end(user, project, worker, *, answer: str = ANSWER, **body) -> Genera
         response = api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": answer})
         assert response.status_code == 200, response.content
         run = wait_for(run_id, "completed", "failed", "cancelled", worker=worker)
+    return run
+
+
+def drive_here(run: GenerationRun) -> GenerationRun:
+    """Drive a started run to its end in this process (what the Celery task calls),
+    answering its question when it asks one."""
+    project_id, user_id = str(run.project_id), run.user_id
+    run_drive(project_id=project_id, user_id=user_id)
+    run.refresh_from_db()
+    if run.status == "awaiting_input":
+        run_answer(run=run, answer=ANSWER)
+        run_drive(project_id=project_id, user_id=user_id)
+        run.refresh_from_db()
     return run
 
 

@@ -6,23 +6,15 @@ import json
 import pytest
 
 from generation import reasons
-from generation.pipeline.runner import run_drive
-from generation.services import run_answer, run_start
-from tests.generation.scenario import ANSWER, event_names, project_for, reference
+from generation.services import run_start
+from tests.generation.scenario import drive_here, event_names, project_for, reference
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def drive(user, project, **start):
     """Start a run and drive it to its end here, answering the question when asked."""
-    run = run_start(project=project, user=user, provider="openai", **start)
-    run_drive(project_id=str(project.pk), user_id=user.pk)
-    run.refresh_from_db()
-    if run.status == "awaiting_input":
-        run_answer(run=run, answer=ANSWER)
-        run_drive(project_id=str(project.pk), user_id=user.pk)
-        run.refresh_from_db()
-    return run
+    return drive_here(run_start(project=project, user=user, provider="openai", **start))
 
 
 def test_a_run_past_its_wall_clock_stops_with_that_reason(user, pipeline_settings, replay):
