@@ -50,10 +50,10 @@ def test_429_storm_and_500s_are_retried_and_the_run_completes(
 
 def test_malformed_answers_are_asked_again(user, worker, pipeline_settings, replay):
     transcript = reference()
-    # An answer the sandbox cannot run (a Node.js stack) is sent back with the parse error;
+    # An answer the sandbox cannot run (a Ruby stack) is sent back with the parse error;
     # an unreadable HTTP body is retried by the gateway like an outage.
-    node = json.loads(transcript["responses"][2]["text"]) | {"runtime": "node"}
-    transcript = with_entry(transcript, "Architect", {"text": json.dumps(node)})
+    ruby = json.loads(transcript["responses"][2]["text"]) | {"runtime": "ruby"}
+    transcript = with_entry(transcript, "Architect", {"text": json.dumps(ruby)})
     transcript = with_entry(transcript, "TechLead", {"fault": {"malformed": True}})
     replay.load_dict(transcript)
     project = project_for(user)
