@@ -140,6 +140,7 @@ class Debugging(_IgnoresExtraKeys):
     attempts: int = 0
     rerun: bool = False  # a fix was applied and the command must run again
     tried: list[list[str]] = Field(default_factory=list)  # sorted content hashes per fix
+    phase: Literal["run", "install"] = "run"  # install: the failing command is the install
 
 
 class PipelineState(_IgnoresExtraKeys):
