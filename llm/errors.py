@@ -56,6 +56,13 @@ class MalformedResponse(LLMError):
     retryable = True
 
 
+class AnswerTruncated(LLMError):
+    """The answer stopped at the token limit: not used, since half an answer parsed as a
+    whole one would be wrong; not retried, since the same limit would cut it again."""
+
+    error_type = "truncated"
+
+
 class KeyMissing(LLMError):
     """No user key and no system key for the provider: refuse before starting."""
 
@@ -75,3 +82,7 @@ BAD_REQUEST = _("%(provider)s refused the request: %(detail)s")
 UNAVAILABLE = _("%(provider)s is not answering (%(detail)s).")
 RATE_LIMITED = _("%(provider)s is rate limiting requests; try again in %(seconds)s s.")
 MALFORMED = _("%(provider)s sent an answer that could not be read.")
+TRUNCATED = _(
+    "%(provider)s stopped its answer at the limit of %(limit)s tokens, before it was "
+    "complete; the incomplete answer was not used."
+)
