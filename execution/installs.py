@@ -106,10 +106,9 @@ def install_run(
         on_output=on_output,
     )  # fmt: skip
     if ran.result.exit_code == 0 and not ran.result.cancelled:
-        after = dict(pending.files)
-        for path in (spec.manifest, spec.lock):
-            if path in ran.changes:
-                after[path] = ran.changes[path]
+        # What it wrote to the manifest or lock file (None: deleted) over what it started from.
+        written = {p: ran.changes[p] for p in (spec.manifest, spec.lock) if p in ran.changes}
+        after = {**pending.files, **written}
         _record(branch, spec, {path: text for path, text in after.items() if text is not None})
     return ran
 

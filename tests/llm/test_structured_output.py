@@ -6,6 +6,7 @@ The real SDK clients talk to the replay server over HTTP; nothing is patched.
 """
 
 import importlib
+import json
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -99,13 +100,28 @@ def test_the_request_uses_the_mode_the_table_names(
     assert in_prompt == (value == "json_object")  # JSON mode carries the schema in the prompt
 
 
-@pytest.mark.parametrize("provider", ["openai", "groq"])
+def asked_mode(body: dict) -> str:
+    """The structured-output mode a request body asked for."""
+    if "tool_choice" in body:
+        return TOOL_USE
+    return body.get("response_format", {}).get("type", JSON_OBJECT)
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "native", "refusal"),
+    [
+        ("openai", "gpt-4.1", JSON_SCHEMA, UNSUPPORTED),
+        ("groq", "openai/gpt-oss-120b", JSON_SCHEMA,
+         "This model does not support response format `json_schema`."),
+        ("anthropic", "claude-sonnet-4-6", TOOL_USE,
+         "tool_choice is not supported by this model."),
+    ],
+)  # fmt: skip
 def test_a_400_saying_the_mode_is_unsupported_falls_back_to_json_mode_and_is_remembered(
-    wired, user, default_capabilities, provider
+    wired, user, default_capabilities, provider, model, native, refusal
 ):
-    model = "gpt-4.1" if provider == "openai" else "openai/gpt-oss-120b"
     wired.load_dict({"version": 1, "responses": [
-        {"fault": {"status": 400, "message": UNSUPPORTED}}, {"text": ANSWER}, {"text": ANSWER},
+        {"fault": {"status": 400, "message": refusal}}, {"text": ANSWER}, {"text": ANSWER},
     ]})  # fmt: skip
     gateway = gateway_for(user, provider, model)
 
@@ -113,8 +129,9 @@ def test_a_400_saying_the_mode_is_unsupported_falls_back_to_json_mode_and_is_rem
     second = async_to_sync(gateway_for(user, provider, model).send_structured)(HELLO, Plan)
 
     assert first == second == Plan(title="Shop", steps=["spec", "code"])
-    formats = [r["body"]["response_format"]["type"] for r in wired.requests]
-    assert formats == ["json_schema", "json_object", "json_object"]  # the refusal paid once
+    modes = [asked_mode(request["body"]) for request in wired.requests]
+    assert modes == [native, JSON_OBJECT, JSON_OBJECT]  # the refusal is paid once
+    assert "JSON schema" in json.dumps(wired.requests[1]["body"])  # the schema in the prompt
     assert structured_mode(provider, model) == JSON_OBJECT
     remembered = ModelCapability.objects.get(provider=provider, model=model)
     assert remembered.structured_mode == JSON_OBJECT and remembered.learned
