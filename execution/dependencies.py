@@ -45,6 +45,8 @@ class Runtime:
     command: str
     lock: str = ""  # hashed with the manifest; when present, ``locked_command`` is used
     locked_command: str = ""
+    registry: str = ""  # where its packages come from, as the agents' prompts name it
+    usage: str = ""  # how the project's commands use what was installed (for the prompts)
 
     def install_command(self, paths: set[str] | dict) -> str:
         return self.locked_command if self.lock and self.lock in paths else self.command
@@ -55,10 +57,14 @@ RUNTIMES = {
     "python3": Runtime(
         name="python3", manifest="requirements.txt", folder=".venv",
         command="python3 -m venv .venv && .venv/bin/pip install -r requirements.txt",
+        registry="PyPI",
+        usage="commands use .venv/bin/python (e.g. .venv/bin/python -m pytest -q) when "
+        "requirements.txt exists, and python3 with the standard library only when it does not",
     ),
     "node": Runtime(
         name="node", manifest="package.json", folder="node_modules", lock="package-lock.json",
-        command="npm install", locked_command="npm ci",
+        command="npm install", locked_command="npm ci", registry="npm",
+        usage="require() finds node_modules; tests run with node --test or an npm script",
     ),
 }  # fmt: skip
 CACHES = {"PIP_CACHE_DIR": "pip", "npm_config_cache": "npm"}

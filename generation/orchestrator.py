@@ -4,7 +4,9 @@ Because nothing else is consulted, a run can stop anywhere (crash, restart, a qu
 to the user, another worker) and continue from its last committed step. The order of
 the checks below is the order of the stages (invariant 9): specification, architecture,
 tasks, development, execution; debugging only after a command failed (invariant 11),
-at most ``fix_attempts`` times for one error (invariant 12).
+at most ``fix_attempts`` times for one error (invariant 12). The one fact read besides
+the state is ``install_pending``: the branch's manifest differs from its last good
+install, so the dependencies are installed before the next command or the tests.
 """
 
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ class ActionKind(StrEnum):
     RUN = "run"  # a command step, or the failing command again after a fix
     DEBUG = "debug"
     TEST = "test"
+    INSTALL = "install"  # the dependencies of a changed manifest, before a command runs
     DONE = "done"  # nothing left: the run completes
     FAIL = "fail"  # the error outlived its fix attempts
 
@@ -36,7 +39,16 @@ class Action:
     steps: tuple[int, ...] = field(default_factory=tuple)  # step indices in the task
 
 
-def next_action(state: PipelineState, *, fix_attempts: int, parallel: int) -> Action:
+def next_action(
+    state: PipelineState, *, fix_attempts: int, parallel: int, install_pending: bool = False
+) -> Action:
+    action = _next(state, fix_attempts, parallel)
+    if action.kind in (ActionKind.RUN, ActionKind.TEST) and install_pending:
+        return Action(ActionKind.INSTALL, action.stage, task=action.task)
+    return action
+
+
+def _next(state: PipelineState, fix_attempts: int, parallel: int) -> Action:
     if state.questions:
         return Action(ActionKind.ASK_USER, _asking_stage(state))
     if state.specification is None:
@@ -65,6 +77,8 @@ def _asking_stage(state: PipelineState) -> str:
 
 def _debugging(state: PipelineState, debugging: Debugging, fix_attempts: int) -> Action:
     stage = Stage.DEBUGGING
+    if debugging.rerun and debugging.phase == "install":
+        return Action(ActionKind.INSTALL, stage, task=state.current_task())
     if debugging.rerun:
         steps = _step_of(debugging.step)
         return Action(ActionKind.RUN, stage, task=state.current_task(), steps=steps)

@@ -20,6 +20,8 @@ WALL_CLOCK = "wall_clock"
 TIME_LIMIT = "time_limit"
 RESUMES = "resumes"
 FIX_ATTEMPTS = "fix_attempts"
+PACKAGE_REFUSED = "package_refused"
+PACKAGE_MISSING = "package_missing"
 LOOP_ERROR = "loop_error"
 LOOP_CONTENT = "loop_content"
 KEY_MISSING = "key_missing"
@@ -62,6 +64,16 @@ def _templates() -> dict[str, str]:
         FIX_ATTEMPTS: _(
             "“%(command)s” still fails after %(attempts)s attempts to fix it. Look at the "
             "last output, edit the files or ask for a change."
+        ),
+        PACKAGE_REFUSED: _(
+            "Installing the dependencies needs %(hosts)s, which the package proxy refuses: "
+            "installs reach only the package registries. %(attempts)s attempts to change the "
+            "manifest did not help; remove what needs that host or ask your administrator "
+            "to allow it."
+        ),
+        PACKAGE_MISSING: _(
+            "The package registry has no “%(package)s”, and %(attempts)s attempts to fix the "
+            "manifest did not help. Check the package's name and version."
         ),
         LOOP_ERROR: _(
             "The same error came back after it had been fixed (“%(command)s”); the run "

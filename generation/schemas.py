@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from execution.dependencies import RUNTIMES
 from files.paths import UnsafePathError, path_normalise
 
 
@@ -50,13 +51,26 @@ class PlannedFile(_IgnoresExtraKeys):
     purpose: str
 
 
+# The sandbox has exactly the runtimes of execution's table (Debian's python3 and node,
+# packages installed through the proxy): anything else would fail in Execution, so the
+# schema refuses it.
+RuntimeName = Literal[tuple(RUNTIMES)]  # type: ignore[valid-type]
+
+
 class Architecture(_IgnoresExtraKeys):
-    # The sandbox image runs Debian's python3 with the standard library and sh, and has
-    # no network: anything else would fail in Execution, so the schema refuses it.
-    runtime: Literal["python3"]
+    runtime: RuntimeName  # type: ignore[valid-type]  # built from RUNTIMES at import
     summary: str
     files: list[PlannedFile] = Field(min_length=1)
     test_command: str = Field(min_length=1, max_length=500)
+    # A server: how it starts and the loopback port it listens on (kept for the preview).
+    run_command: str = Field(default="", max_length=500)
+    port: int | None = Field(default=None, ge=1024, le=65535)
+
+    @model_validator(mode="after")
+    def _server_names_both(self) -> "Architecture":
+        if bool(self.run_command) != (self.port is not None):
+            raise ValueError("a server names both run_command and port; other apps neither")
+        return self
 
 
 class Task(_IgnoresExtraKeys):
@@ -126,6 +140,7 @@ class Debugging(_IgnoresExtraKeys):
     attempts: int = 0
     rerun: bool = False  # a fix was applied and the command must run again
     tried: list[list[str]] = Field(default_factory=list)  # sorted content hashes per fix
+    phase: Literal["run", "install"] = "run"  # install: the failing command is the install
 
 
 class PipelineState(_IgnoresExtraKeys):

@@ -4,7 +4,7 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from llm.errors import stored_error_text
-from llm.models import LLMRequest, ModelPrice, TokenUsage
+from llm.models import LLMRequest, ModelCapability, ModelPrice, TokenUsage
 from projects.admin import ReadOnlyAdminMixin
 from samokoder_site.admin_display import money_column
 
@@ -59,6 +59,14 @@ class LLMRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                 cost=Sum("cost"),
             )
         return response
+
+
+@admin.register(ModelCapability)
+class ModelCapabilityAdmin(admin.ModelAdmin):
+    list_display = ["provider", "model", "structured_mode", "learned", "updated_at"]
+    list_editable = ["structured_mode"]
+    list_filter = ["provider", "structured_mode", "learned"]
+    search_fields = ["model"]
 
 
 @admin.register(ModelPrice)

@@ -24,6 +24,7 @@ MALFORMED = "malformed"
 KEY_MISSING = "key_missing"
 USAGE_LIMIT = "usage_limit"
 CANCELLED = "cancelled"
+TRUNCATED = "truncated"
 
 
 def _templates() -> dict[str, str]:
@@ -43,6 +44,10 @@ def _templates() -> dict[str, str]:
             "try again in %(minutes)s min or store your own key."
         ),
         CANCELLED: _("The request was cancelled: the run was stopped."),
+        TRUNCATED: _(
+            "%(provider)s stopped its answer at the limit of %(limit)s tokens, before it was "
+            "complete; the incomplete answer was not used."
+        ),
     }
 
 
@@ -143,6 +148,14 @@ class MalformedResponse(LLMError):
     error_type = "malformed_response"
     retryable = True
     code = MALFORMED
+
+
+class AnswerTruncated(LLMError):
+    """The answer stopped at the token limit: not used, since half an answer parsed as a
+    whole one would be wrong; not retried, since the same limit would cut it again."""
+
+    error_type = "truncated"
+    code = TRUNCATED
 
 
 class KeyMissing(LLMError):

@@ -85,6 +85,39 @@ class ModelPrice(models.Model):
         return f"{self.provider}/{self.model}"
 
 
+class ModelCapability(models.Model):
+    """How a model answers in a given shape (the structured-output mode), editable in admin.
+
+    ``model`` "*" is the provider's row, for models not named. A row the gateway wrote after
+    the provider refused a mode (400 "not supported") is marked ``learned``.
+    """
+
+    class StructuredMode(models.TextChoices):
+        JSON_SCHEMA = "json_schema", _("JSON schema (response_format)")
+        TOOL_USE = "tool_use", _("forced tool use")
+        JSON_OBJECT = "json_object", _("JSON mode, schema in the prompt")
+
+    provider = models.CharField(_("provider"), max_length=32)
+    model = models.CharField(_("model"), max_length=128, help_text=_("“*”: any other model."))
+    structured_mode = models.CharField(
+        _("structured output"), max_length=16, choices=StructuredMode.choices
+    )
+    learned = models.BooleanField(
+        _("learned"), default=False, help_text=_("Set when the provider refused another mode.")
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("model capability")
+        verbose_name_plural = _("model capabilities")
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "model"], name="llm_capability_per_model"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
 class TokenUsage(models.Model):
     """Per user, day and model totals (RecordTokenUsage), kept as requests are recorded."""
 

@@ -26,13 +26,14 @@ from django.conf import settings
 
 from llm import errors, events
 from llm.accounting import Attempt, request_record
+from llm.capabilities import refuses_mode, structured_mode, structured_mode_learn
 from llm.keys import ResolvedKey, key_resolve, known_secrets
 from llm.limits import usage_take
 from llm.masking import mask_text, mask_value
 from llm.providers.base import BaseLLMClient, OnText
 from llm.providers.registry import client_for
 from llm.retry import backoff_delay
-from llm.types import Completion, Conversation, Message, ProviderConfig
+from llm.types import JSON_OBJECT, Completion, Conversation, Message, ProviderConfig
 from projects.models import ProjectEvent
 from samokoder_site.events import DomainEvent
 
@@ -115,9 +116,13 @@ class LLMGateway:
         """A typed answer; a malformed one is sent back once with the parse error.
 
         With ``on_text`` the answer's text is streamed to it as it arrives (where the
-        provider streams structured output), retried only before the first piece.
+        provider streams structured output), retried only before the first piece. The
+        mode is the capability table's for the model (llm.capabilities); a 400 refusing
+        it is answered by JSON mode, remembered for the model. An answer cut off at the
+        token limit raises AnswerTruncated, its tokens recorded.
         """
         name, json_schema = schema.__name__, schema.model_json_schema()
+        mode = await sync_to_async(structured_mode)(self.context.provider, self.model)
         streamed = False
 
         async def relay(text: str) -> None:
@@ -133,12 +138,23 @@ class LLMGateway:
                 "schema": json_schema,
             }
             if on_text is None:
-                return lambda: self.client.complete_json(asked, **options)
-            return lambda: self.client.stream_json(asked, on_text=relay, **options)
+                return lambda: self.client.complete_json(asked, mode=mode, **options)
+            return lambda: self.client.stream_json(asked, on_text=relay, mode=mode, **options)
 
-        completion = await self._with_retries(
-            conversation, ask(conversation), may_retry=lambda: not streamed
-        )
+        try:
+            completion = await self._with_retries(
+                conversation, ask(conversation), may_retry=lambda: not streamed, whole=True
+            )
+        except errors.BadRequest as error:
+            if (mode or self.client.native_mode) == JSON_OBJECT or not refuses_mode(error):
+                raise
+            mode = JSON_OBJECT
+            await sync_to_async(structured_mode_learn)(
+                provider=self.context.provider, model=self.model, mode=mode
+            )
+            completion = await self._with_retries(
+                conversation, ask(conversation), may_retry=lambda: not streamed, whole=True
+            )
         try:
             return schema.model_validate_json(completion.text)
         except pydantic.ValidationError as exc:
@@ -147,7 +163,9 @@ class LLMGateway:
                 Message("user", f"{SCHEMA_MISMATCH}\n{exc}\n{ANSWER_AGAIN}"),
             )
         streamed = False
-        completion = await self._with_retries(retry, ask(retry), may_retry=lambda: not streamed)
+        completion = await self._with_retries(
+            retry, ask(retry), may_retry=lambda: not streamed, whole=True
+        )
         try:
             return schema.model_validate_json(completion.text)
         except pydantic.ValidationError as exc:
@@ -159,7 +177,10 @@ class LLMGateway:
         conversation: Conversation,
         call: Callable[[], Awaitable[Completion]],
         may_retry: Callable[[], bool] = lambda: True,
+        whole: bool = False,
     ) -> Completion:
+        """``call`` with the retries above; ``whole``: an answer cut off at the token limit
+        is recorded as failed (its tokens counted) and raised as AnswerTruncated."""
         await sync_to_async(usage_take)(user_id=self.context.user_id, key_source=self.key.source)
         for attempt in range(1, settings.LLM_MAX_RETRIES + 2):
             self._stop_if_asked()
@@ -185,6 +206,8 @@ class LLMGateway:
                 self._stop_if_asked()
                 await asyncio.sleep(await self._wait(error, attempt))
                 continue
+            if whole and completion.truncated:
+                raise await self._truncated(conversation, completion, attempt, started)
             await self._succeeded(conversation, completion, attempt, started)
             return completion
         raise AssertionError("unreachable: the last attempt raises or returns")
@@ -228,11 +251,32 @@ class LLMGateway:
             )
         )
 
+    async def _truncated(
+        self, conversation: Conversation, completion: Completion, attempt: int, started: float
+    ) -> errors.AnswerTruncated:
+        label = errors.provider_label(self.context.provider)
+        values = {"provider": label, "limit": conversation.max_tokens}
+        error = errors.AnswerTruncated(params=values)
+        await self._failed(conversation, error, attempt, started, completion)
+        return error
+
     async def _failed(
-        self, conversation: Conversation, error: errors.LLMError, attempt: int, started: float
+        self,
+        conversation: Conversation,
+        error: errors.LLMError,
+        attempt: int,
+        started: float,
+        completion: Completion | None = None,
     ) -> None:
         status = "rate_limited" if isinstance(error, errors.RateLimited) else "error"
         stored = mask_text(error.stored(), self.secrets)  # rendered when shown
+        spent = {}
+        if completion is not None:  # an answer that came but cannot be used still cost tokens
+            spent = {
+                "response": completion.text,
+                "prompt_tokens": completion.prompt_tokens,
+                "completion_tokens": completion.completion_tokens,
+            }
         await self._record(
             conversation,
             attempt,
@@ -240,6 +284,7 @@ class LLMGateway:
             status=status,
             error_type=error.error_type,
             error=stored,
+            **spent,
         )
         await self._emit(
             events.LLMRequestFailed(

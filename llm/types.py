@@ -46,3 +46,10 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     model: str
+    truncated: bool = False  # stopped at the token limit (finish_reason / stop_reason)
+
+
+# How a typed answer is asked for (llm.capabilities picks one per model): the provider's
+# JSON-schema response format, a forced tool whose input is the answer, or JSON mode with
+# the schema in the prompt (every chat model can follow that one).
+JSON_SCHEMA, TOOL_USE, JSON_OBJECT = "json_schema", "tool_use", "json_object"

@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Protocol, TypeVar
 from django.template import Context, Engine
 from pydantic import BaseModel
 
+from execution.dependencies import RUNTIMES
 from llm.types import Conversation, Message
 
 Answer = TypeVar("Answer", bound=BaseModel)
@@ -39,9 +40,9 @@ class Agent:
 
     def conversation(self, **values: Any) -> Conversation:
         system = render("system.txt", role=self.role, duty=self.duty)
-        return Conversation(
-            messages=(Message("system", system), Message("user", render(self.template, **values)))
-        )
+        # Every prompt may say what the sandbox runs (prompts/sandbox.txt), from one table.
+        user = render(self.template, runtimes=list(RUNTIMES.values()), **values)
+        return Conversation(messages=(Message("system", system), Message("user", user)))
 
     async def ask(self, llm: LLM, *, on_text: OnText | None = None, **values: Any) -> Any:
         """The typed answer; ``on_text`` sees its text as it streams in, for watching."""

@@ -3,8 +3,10 @@ let BugHunter fix what failed (at most the configured attempts, never in circles
 
 import hashlib
 import re
+from collections.abc import Callable
+from typing import Literal
 
-from execution.services import command_run, commands_refused_report
+from execution.services import CommandRun, command_run, commands_refused_report
 from files.models import content_hash
 from files.selectors import state_manifest
 from generation import events, reasons
@@ -35,40 +37,46 @@ def run_command(work: StepWork) -> StepChange:
 
 
 def _execute(work: StepWork, command: str, *, step: int | None) -> StepChange:
-    branch, run_id = work.run.branch, work.run.pk
+    branch = work.run.branch
     work.agents.working(EXECUTOR, command)
-    relay = OutputRelay(work.run.project_id, run_id, command)
-    try:
-        ran = command_run(
-            branch=branch, command=command, run_id=run_id, cancel=work.cancel, on_output=relay
-        )
-    finally:
-        relay.close()
-    if ran.result.cancelled:
-        raise Cancelled
-    commands_refused_report(branch=branch, refused=ran.refused)
-    result = ran.result
-    output = _tail(result.stdout + result.stderr)
-    executed = events.PipelineCommandExecuted(
-        project_id=work.project_id, command=command, exit_code=result.exit_code,
-        timed_out=result.timed_out, log_id=ran.log.pk, output=output,
-    )  # fmt: skip
-    if result.exit_code == 0:
+    ran = sandboxed(work, command, lambda **how: command_run(branch=branch, command=command, **how))
+    executed = command_executed(work, command, ran)
+    output = executed.output
+    if ran.result.exit_code == 0:
         new, outcome = _passed(work, command, step), labels.RAN
     else:
-        new, outcome = _failed(work, command, step, output, result.exit_code), labels.FAILED
+        new, outcome = failed(work, command, step, output, ran.result.exit_code), labels.FAILED
     label = StepLabel(outcome, {"command": command})
     return work.change(EXECUTOR, executed, *new, files=ran.changes, label=label)
 
 
+def sandboxed(work: StepWork, command: str, start: Callable[..., CommandRun]) -> CommandRun:
+    """``start(run_id=, cancel=, on_output=)`` with the output relayed to the terminal as
+    it comes; a stop asked meanwhile ends the step uncommitted; refused files reported."""
+    relay = OutputRelay(work.run.project_id, work.run.pk, command)
+    try:
+        ran = start(run_id=work.run.pk, cancel=work.cancel, on_output=relay)
+    finally:
+        relay.close()
+    if ran.result.cancelled:
+        raise Cancelled
+    commands_refused_report(branch=work.run.branch, refused=ran.refused)
+    return ran
+
+
+def command_executed(
+    work: StepWork, command: str, ran: CommandRun
+) -> events.PipelineCommandExecuted:
+    result = ran.result
+    return events.PipelineCommandExecuted(
+        project_id=work.project_id, command=command, exit_code=result.exit_code,
+        timed_out=result.timed_out, log_id=ran.log.pk, output=_tail(result.stdout + result.stderr),
+    )  # fmt: skip
+
+
 def _passed(work: StepWork, command: str, step: int | None) -> list:
-    data, new = work.data, []
-    debugging = data.debugging
-    if debugging is not None:
-        data.fixed_errors.append(_signature(debugging.command, debugging.first_error))
-        new.append(events.ErrorFixed(project_id=work.project_id, command=command,
-                                     attempts=debugging.attempts))  # fmt: skip
-        data.debugging = None
+    data = work.data
+    new = fixed(work, command)
     if step is None:
         data.tests_passed = True
     else:
@@ -77,15 +85,32 @@ def _passed(work: StepWork, command: str, step: int | None) -> list:
     return new
 
 
-def _failed(
-    work: StepWork, command: str, step: int | None, output: str, exit_code: int | None
-) -> list:
+def fixed(work: StepWork, command: str) -> list:
+    """The error being debugged is fixed: remembered (loop detection) and closed."""
+    debugging = work.data.debugging
+    if debugging is None:
+        return []
+    work.data.fixed_errors.append(_signature(debugging.command, debugging.first_error))
+    work.data.debugging = None
+    return [events.ErrorFixed(project_id=work.project_id, command=command,
+                              attempts=debugging.attempts)]  # fmt: skip
+
+
+def failed(
+    work: StepWork, command: str, step: int | None, output: str, exit_code: int | None,
+    phase: Literal["run", "install"] = "run",
+) -> list:  # fmt: skip
+    """The command failed: debugging opens (or goes on) for it. A failed install while a
+    command's error was being fixed is an error of its own, with its own attempts."""
     signature = _signature(command, output)
     if signature in work.data.fixed_errors:
         raise StopRun(reasons.LOOP_ERROR, command=command)
-    debugging = work.data.debugging or Debugging(
-        command=command, error=output, first_error=output, step=step
-    )
+    debugging = work.data.debugging
+    if debugging is None or debugging.phase != phase:
+        debugging = Debugging(
+            command=command, error=output, first_error=output, step=step, phase=phase
+        )
+    debugging.command = command  # an install's may turn from npm install into npm ci
     debugging.error, debugging.exit_code, debugging.rerun = output, exit_code, False
     work.data.debugging = debugging
     return [events.ErrorDetected(project_id=work.project_id, command=command, error=output,
@@ -98,7 +123,7 @@ def debug(work: StepWork) -> StepChange:
     focus = _mentioned(files, debugging.error) + work.task_files()
     fix = work.agents.answer(
         BugHunter(), command=debugging.command, error=debugging.error,
-        exit_code=debugging.exit_code, attempts=debugging.attempts,
+        exit_code=debugging.exit_code, attempts=debugging.attempts, phase=debugging.phase,
         attempt=debugging.attempts + 1, architecture=work.data.architecture,
         context=project_context(files, focus), answers=work.data.answers_with_questions(),
     )  # fmt: skip

@@ -23,7 +23,7 @@ from files.services import refusals
 from generation import reasons
 from generation.models import GenerationRun
 from generation.orchestrator import ActionKind, next_action
-from generation.pipeline import executing, planning
+from generation.pipeline import executing, installing, planning
 from generation.pipeline.agent_calls import AgentCalls
 from generation.pipeline.heartbeat import Heartbeat
 from generation.pipeline.work import Cancelled, StepWork, StopRun
@@ -46,6 +46,7 @@ HANDLERS: dict[ActionKind, Callable[[StepWork], StepChange]] = {
     ActionKind.RUN: executing.run_command,
     ActionKind.TEST: executing.run_tests,
     ActionKind.DEBUG: executing.debug,
+    ActionKind.INSTALL: installing.install,
 }
 # DONE and FAIL end the loop instead; any other kind without a handler is a bug, found here.
 _UNHANDLED = set(ActionKind) - HANDLERS.keys() - {ActionKind.DONE, ActionKind.FAIL}
@@ -110,14 +111,15 @@ class Runner:
         state = state_get(branch=self.run.branch)
         data = PipelineState.model_validate(state.data)
         action = next_action(data, fix_attempts=settings.SAMOKODER_RUN_FIX_ATTEMPTS,
-                             parallel=settings.SAMOKODER_CODEMONKEY_LIMIT)  # fmt: skip
+                             parallel=settings.SAMOKODER_CODEMONKEY_LIMIT,
+                             install_pending=installing.install_needed(
+                                 branch=self.run.branch, state=state, data=data))  # fmt: skip
         if action.kind == ActionKind.DONE:
             run_stop(run=self.run, lease=self.lease, status=GenerationRun.Status.COMPLETED)
             return False
         if action.kind == ActionKind.FAIL:
-            debugging = data.debugging
-            raise StopRun(reasons.FIX_ATTEMPTS, command=debugging.command,
-                          attempts=debugging.attempts)  # fmt: skip
+            assert data.debugging is not None  # FAIL: the fixes of an error ran out
+            raise installing.out_of_fixes(data.debugging)
         work = StepWork(self.run, self.agents, self.cancel, state, data, action)
         change = HANDLERS[action.kind](work)
         self._unless_cancelled()  # a step finished after Stop is not kept either

@@ -5,12 +5,13 @@ from typing import Any
 
 import anthropic
 
-from llm.providers.base import BaseLLMClient, OnText
-from llm.types import Completion, Conversation
+from llm.providers.base import BaseLLMClient, OnText, schema_in_prompt
+from llm.types import JSON_OBJECT, TOOL_USE, Completion, Conversation
 
 
 class AnthropicClient(BaseLLMClient):
     sdk = anthropic
+    native_mode = TOOL_USE
 
     def _make_client(self) -> anthropic.AsyncAnthropic:
         return anthropic.AsyncAnthropic(
@@ -46,9 +47,18 @@ class AnthropicClient(BaseLLMClient):
         return _completion(message, text)
 
     async def complete_json(
-        self, conversation: Conversation, *, agent: str, name: str, schema: dict[str, Any]
+        self,
+        conversation: Conversation,
+        *,
+        agent: str,
+        name: str,
+        schema: dict[str, Any],
+        mode: str | None = None,
     ) -> Completion:
-        """Tool use forced on one tool whose input schema is ``schema``: the input is the answer."""
+        """Tool use forced on one tool whose input schema is ``schema``: the input is the
+        answer. Any other mode is JSON mode: the schema in the prompt, the answer as text."""
+        if (mode or self.native_mode) == JSON_OBJECT:
+            return await self.complete(schema_in_prompt(conversation, schema), agent=agent)
         tool = {"name": name, "description": f"Record the {name}.", "input_schema": schema}
         request = self._request(
             conversation, agent, tools=[tool], tool_choice={"type": "tool", "name": name}
@@ -88,4 +98,5 @@ def _completion(message: anthropic.types.Message, text: str) -> Completion:
         prompt_tokens=message.usage.input_tokens,
         completion_tokens=message.usage.output_tokens,
         model=message.model,
+        truncated=message.stop_reason == "max_tokens",
     )

@@ -15,7 +15,7 @@ from typing import Any
 from llm import errors
 from llm.providers.table import provider_label
 from llm.retry import retry_after_from_headers
-from llm.types import Completion, Conversation, ProviderConfig
+from llm.types import JSON_SCHEMA, Completion, Conversation, Message, ProviderConfig
 
 OnText = Callable[[str], Awaitable[None]]
 CONTEXT_HINTS = (
@@ -29,6 +29,7 @@ CONTEXT_HINTS = (
 
 class BaseLLMClient(ABC):
     sdk: ModuleType
+    native_mode = JSON_SCHEMA  # the structured-output mode when none is named
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
@@ -73,9 +74,16 @@ class BaseLLMClient(ABC):
 
     @abstractmethod
     async def complete_json(
-        self, conversation: Conversation, *, agent: str, name: str, schema: dict[str, Any]
+        self,
+        conversation: Conversation,
+        *,
+        agent: str,
+        name: str,
+        schema: dict[str, Any],
+        mode: str | None = None,
     ) -> Completion:
-        """One answer as JSON text meant to match ``schema`` (provider-native where it can)."""
+        """One answer as JSON text meant to match ``schema``, asked for in ``mode``
+        (llm.types; ``native_mode`` when None). A mode the adapter lacks is JSON mode."""
 
     async def stream_json(
         self,
@@ -85,13 +93,16 @@ class BaseLLMClient(ABC):
         name: str,
         schema: dict[str, Any],
         on_text: OnText,
+        mode: str | None = None,
     ) -> Completion:
         """``complete_json`` with the answer's text handed to ``on_text`` as it arrives.
 
         This default answers whole and hands the text over once: for providers whose
         structured mode does not stream (Anthropic's forced tool use, Groq's JSON schema).
         """
-        completion = await self.complete_json(conversation, agent=agent, name=name, schema=schema)
+        completion = await self.complete_json(
+            conversation, agent=agent, name=name, schema=schema, mode=mode
+        )
         await on_text(completion.text)
         return completion
 
@@ -129,6 +140,16 @@ class BaseLLMClient(ABC):
         if status >= 500:
             return errors.ProviderUnavailable(params=values, status=status)
         return errors.BadRequest(params=values, status=status)
+
+
+def schema_in_prompt(conversation: Conversation, schema: dict[str, Any]) -> Conversation:
+    """JSON mode's request: the schema said in a system message before the others."""
+    instruction = Message(
+        "system", f"Answer with one JSON object matching this JSON schema:\n{json.dumps(schema)}"
+    )
+    return Conversation(
+        (instruction, *conversation.messages), conversation.temperature, conversation.max_tokens
+    )
 
 
 def _detail(exc: Any) -> str:

@@ -1,17 +1,19 @@
 """Groq on its official async SDK (an OpenAI-shaped API)."""
 
-import json
 from typing import Any
 
 import groq
 
 from llm.providers.base import BaseLLMClient
-from llm.providers.openai import OpenAIClient, _completion
-from llm.types import Completion, Conversation, Message
+from llm.providers.openai import OpenAIClient
+from llm.types import JSON_OBJECT, Conversation
 
 
 class GroqClient(OpenAIClient):
     sdk = groq
+    # JSON mode is the structured output every Groq model has; json_schema only some have
+    # (the capability table names them).
+    native_mode = JSON_OBJECT
 
     def _make_client(self) -> Any:
         return groq.AsyncGroq(
@@ -37,20 +39,3 @@ class GroqClient(OpenAIClient):
         # Groq reports a stream's token counts under its own x_groq field as well.
         x_groq = getattr(chunk, "x_groq", None)
         return super()._chunk_usage(chunk) or getattr(x_groq, "usage", None)
-
-    async def complete_json(
-        self, conversation: Conversation, *, agent: str, name: str, schema: dict[str, Any]
-    ) -> Completion:
-        """JSON mode, the structured output every Groq model has; the schema goes in the prompt."""
-        instruction = Message(
-            "system",
-            f"Answer with one JSON object matching this JSON schema:\n{json.dumps(schema)}",
-        )
-        asked = Conversation(
-            (instruction, *conversation.messages), conversation.temperature, conversation.max_tokens
-        )
-        request = self._request(asked, agent, response_format={"type": "json_object"})
-        try:
-            return _completion(await self.sdk_client().chat.completions.create(**request))
-        except Exception as exc:
-            raise self.map_error(exc) from exc

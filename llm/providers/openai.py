@@ -6,12 +6,13 @@ from typing import Any
 
 import openai
 
-from llm.providers.base import BaseLLMClient, OnText
-from llm.types import Completion, Conversation
+from llm.providers.base import BaseLLMClient, OnText, schema_in_prompt
+from llm.types import JSON_OBJECT, JSON_SCHEMA, Completion, Conversation
 
 
 class OpenAIClient(BaseLLMClient):
     sdk = openai
+    native_mode = JSON_SCHEMA
 
     def _make_client(self) -> Any:
         return openai.AsyncOpenAI(
@@ -47,16 +48,30 @@ class OpenAIClient(BaseLLMClient):
         except Exception as exc:
             raise self.map_error(exc) from exc
 
+    def _structured(
+        self, conversation: Conversation, name: str, schema: dict[str, Any], mode: str | None
+    ) -> tuple[Conversation, dict[str, Any]]:
+        """The conversation to send and its response_format for ``mode``."""
+        if (mode or self.native_mode) == JSON_SCHEMA:
+            return conversation, {
+                "type": "json_schema",
+                "json_schema": {"name": name, "schema": schema},
+            }
+        return schema_in_prompt(conversation, schema), {"type": JSON_OBJECT}
+
     async def complete_json(
-        self, conversation: Conversation, *, agent: str, name: str, schema: dict[str, Any]
+        self,
+        conversation: Conversation,
+        *,
+        agent: str,
+        name: str,
+        schema: dict[str, Any],
+        mode: str | None = None,
     ) -> Completion:
-        response_format = {
-            "type": "json_schema",
-            "json_schema": {"name": name, "schema": schema},
-        }
+        asked, response_format = self._structured(conversation, name, schema, mode)
         try:
             response = await self.sdk_client().chat.completions.create(
-                **self._request(conversation, agent, response_format=response_format)
+                **self._request(asked, agent, response_format=response_format)
             )
             return _completion(response)
         except Exception as exc:
@@ -75,32 +90,32 @@ class OpenAIClient(BaseLLMClient):
         name: str,
         schema: dict[str, Any],
         on_text: OnText,
+        mode: str | None = None,
     ) -> Completion:
         """Structured output streamed: the JSON text arrives in pieces, like any text."""
-        request = self._stream_request(conversation, agent)
-        request["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": name, "schema": schema},
-        }
+        asked, response_format = self._structured(conversation, name, schema, mode)
+        request = self._stream_request(asked, agent)
+        request["response_format"] = response_format
         return await self._stream(request, conversation, on_text)
 
     async def _stream(
         self, request: dict[str, Any], conversation: Conversation, on_text: OnText
     ) -> Completion:
         pieces: list[str] = []
-        usage, model = None, self.config.model
+        usage, model, finish = None, self.config.model, None
         try:
             stream = await self.sdk_client().chat.completions.create(**request)
             async for chunk in stream:
                 model = chunk.model or model
                 usage = self._chunk_usage(chunk) or usage
+                finish = (chunk.choices[0].finish_reason if chunk.choices else None) or finish
                 text = chunk.choices[0].delta.content if chunk.choices else None
                 if text:
                     pieces.append(text)
                     await on_text(text)
         except Exception as exc:
             raise self.map_error(exc) from exc
-        return _streamed(pieces, usage, model, conversation)
+        return _streamed(pieces, usage, model, truncated=finish == "length")
 
     def _stream_request(self, conversation: Conversation, agent: str) -> dict[str, Any]:
         return self._request(
@@ -121,13 +136,15 @@ def _completion(response: Any) -> Completion:
         prompt_tokens=usage.prompt_tokens if usage else 0,
         completion_tokens=usage.completion_tokens if usage else 0,
         model=response.model,
+        truncated=choice is not None and choice.finish_reason == "length",
     )
 
 
-def _streamed(pieces: list[str], usage: Any, model: str, conversation: Conversation) -> Completion:
+def _streamed(pieces: list[str], usage: Any, model: str, *, truncated: bool) -> Completion:
     return Completion(
         text="".join(pieces),
         prompt_tokens=usage.prompt_tokens if usage else 0,
         completion_tokens=usage.completion_tokens if usage else 0,
         model=model,
+        truncated=truncated,
     )

@@ -70,7 +70,7 @@ class AnthropicWire:
             content = {"type": "tool_use", "id": _tool_use_id(), "name": tool[0], "input": tool[1]}
         usage = {"input_tokens": reply.prompt_tokens, "output_tokens": reply.completion_tokens}
         return {
-            **self._message(reply, stop_reason="tool_use" if tool else "end_turn"),
+            **self._message(reply, stop_reason=_stop_reason(reply, tool)),
             "content": [content],
             "usage": usage,
         }
@@ -89,7 +89,7 @@ class AnthropicWire:
         start["usage"] = {"input_tokens": reply.prompt_tokens, "output_tokens": 1}
         message_delta = {
             "type": "message_delta",
-            "delta": {"stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None},
+            "delta": {"stop_reason": _stop_reason(reply, tool), "stop_sequence": None},
             "usage": {"output_tokens": reply.completion_tokens},
         }
         preamble: list[dict[str, Any]] = [
@@ -137,6 +137,12 @@ class AnthropicWire:
             "stop_reason": stop_reason,
             "stop_sequence": None,
         }
+
+
+def _stop_reason(reply: Reply, tool: tuple[str, dict[str, Any]] | None) -> str:
+    if reply.truncated:
+        return "max_tokens"
+    return "tool_use" if tool else "end_turn"
 
 
 def _tool_use_id() -> str:

@@ -64,7 +64,8 @@ class OpenAIWire:
 
     def completion(self, reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
         message = {"role": "assistant", "content": reply.text, "refusal": None}
-        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
+        finish = "length" if reply.truncated else "stop"
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
         envelope = self._envelope(reply, "chat.completion")
         return {**envelope, "choices": [choice], "usage": self._usage(reply)}
 
@@ -82,7 +83,7 @@ class OpenAIWire:
         parts = reply.chunks()
         chunks = [chunk({"role": "assistant", "content": parts[0]})]
         chunks += [chunk({"content": part}) for part in parts[1:]]
-        tail = [self._finish_chunk(chunk({}, "stop"), reply)]
+        tail = [self._finish_chunk(chunk({}, "length" if reply.truncated else "stop"), reply)]
         if include_usage:
             tail.append({**envelope, "choices": [], "usage": self._usage(reply)})
         return StreamPlan(

@@ -58,6 +58,9 @@ class Entry(BaseModel):
     provider: Provider | None = None
     usage: Usage | None = None
     fault: Fault | None = None
+    # The answer stops at the token limit: finish_reason "length" (OpenAI, Groq),
+    # stop_reason "max_tokens" (Anthropic).
+    truncated: bool = False
     repeat: bool = False
     # Only answers a request whose body contains this text: concurrent requests from one
     # agent (parallel CodeMonkeys) then get their own answers whatever order they arrive in.
@@ -97,6 +100,7 @@ class Reply:
     model: str
     prompt_tokens: int
     completion_tokens: int
+    truncated: bool = False
 
     @classmethod
     def build(cls, entry: Entry, *, model: str, prompt_chars: int) -> Reply:
@@ -105,7 +109,7 @@ class Reply:
             prompt, completion = entry.usage.prompt_tokens, entry.usage.completion_tokens
         else:
             prompt, completion = max(prompt_chars // 4, 1), max(len(entry.text) // 4, 1)
-        return cls(entry.text, model, prompt, completion)
+        return cls(entry.text, model, prompt, completion, entry.truncated)
 
     def chunks(self) -> list[str]:
         """The text split after each run of whitespace, so one word (and its gap) a chunk."""

@@ -7,6 +7,7 @@ import pytest
 from execution.models import ExecutionLog
 from files.selectors import state_get, state_texts
 from generation import reasons
+from generation.schemas import PipelineState
 from llm.models import LLMRequest
 from tests.generation.scenario import (
     event_names,
@@ -50,10 +51,10 @@ def test_429_storm_and_500s_are_retried_and_the_run_completes(
 
 def test_malformed_answers_are_asked_again(user, worker, pipeline_settings, replay):
     transcript = reference()
-    # An answer the sandbox cannot run (a Node.js stack) is sent back with the parse error;
+    # An answer the sandbox cannot run (a Ruby stack) is sent back with the parse error;
     # an unreadable HTTP body is retried by the gateway like an outage.
-    node = json.loads(transcript["responses"][2]["text"]) | {"runtime": "node"}
-    transcript = with_entry(transcript, "Architect", {"text": json.dumps(node)})
+    ruby = json.loads(transcript["responses"][2]["text"]) | {"runtime": "ruby"}
+    transcript = with_entry(transcript, "Architect", {"text": json.dumps(ruby)})
     transcript = with_entry(transcript, "TechLead", {"fault": {"malformed": True}})
     replay.load_dict(transcript)
     project = project_for(user)
@@ -158,3 +159,22 @@ def test_the_same_fix_proposed_twice_stops_the_loop(user, worker, pipeline_setti
 
     assert run.status == "failed" and run.reason_code == reasons.LOOP_CONTENT
     assert [r["agent"] for r in replay.requests].count("BugHunter") == 2
+
+
+def test_an_answer_cut_off_at_the_token_limit_stops_the_run_saying_so(
+    user, worker, pipeline_settings, replay
+):
+    transcript = reference()
+    architect = next(e for e in transcript["responses"] if e.get("agent") == "Architect")
+    architect["truncated"] = True  # whole-looking JSON, but the provider says it was cut
+    replay.load_dict(transcript)
+    project = project_for(user)
+
+    run = run_to_end(user, project, worker)
+
+    assert run.status == "failed" and run.reason_code == reasons.LLM_FAILED
+    assert "4096" in run.reason_params["detail"]
+    final = state_get(branch=project.branches.get(name="main"))
+    assert PipelineState.model_validate(final.data).architecture is None  # not used
+    row = LLMRequest.objects.get(run_id=run.pk, agent="Architect")
+    assert (row.status, row.error_type) == ("error", "truncated")

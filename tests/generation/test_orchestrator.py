@@ -100,3 +100,39 @@ def test_every_action_the_orchestrator_can_pick_has_a_handler():
     from generation.pipeline.runner import HANDLERS
 
     assert set(HANDLERS) == set(ActionKind) - {ActionKind.DONE, ActionKind.FAIL}
+
+
+def pending(data: PipelineState) -> str:
+    """The next action when the branch's manifest changed since its last install."""
+    return next_action(data, fix_attempts=3, parallel=4, install_pending=True).kind
+
+
+def test_a_changed_manifest_is_installed_before_the_next_command_or_the_tests():
+    command = PlannedStep(type="command", content="npm test")
+    data = state(specification=SPEC, architecture=ARCH, tasks=[Task(description="t")])
+    data.steps = [save("package.json"), command]
+    assert pending(data) == "write"  # files first: the manifest may be among them
+    data.steps[0].done = True
+    assert (kind(data), pending(data)) == ("run", "install")
+    data.tasks[0].status, data.steps = "done", []
+    assert (kind(data), pending(data)) == ("test", "install")
+    data.tests_passed = True
+    assert pending(data) == "done"
+
+
+def test_a_failed_install_is_debugged_and_installed_again_after_the_fix():
+    done = Task(description="t", status="done")
+    data = state(specification=SPEC, architecture=ARCH, tasks=[done])
+    data.debugging = Debugging(command="npm install", error="404", exit_code=1, phase="install")
+    assert pending(data) == "debug"
+    data.debugging.attempts, data.debugging.rerun = 1, True
+    assert (kind(data), pending(data)) == ("install", "install")
+    data.debugging.rerun, data.debugging.attempts = False, 3
+    assert pending(data) == "fail"
+
+
+def test_a_fix_that_changes_the_manifest_installs_before_the_command_runs_again():
+    done = Task(description="t", status="done")
+    data = state(specification=SPEC, architecture=ARCH, tasks=[done])
+    data.debugging = Debugging(command="npm test", error="no express", exit_code=1, rerun=True)
+    assert (kind(data), pending(data)) == ("run", "install")
