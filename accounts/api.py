@@ -22,7 +22,7 @@ from accounts.serializers import (
     TokenSerializer,
     UserSerializer,
 )
-from samokoder_site.api import RateLimitedMixin
+from core.api import RateLimitedMixin
 
 
 class RegisterAPI(RateLimitedMixin, APIView):

@@ -3,7 +3,7 @@
 import dataclasses
 from datetime import datetime
 
-from samokoder_site.events import DomainEvent
+from core.events import DomainEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Provider
-from llm.providers.table import PROVIDERS, ProviderSpec
+from core.providers import PROVIDERS, ProviderSpec
 
 
 class RegistrationForm(forms.Form):

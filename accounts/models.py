@@ -8,8 +8,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from accounts.crypto import secret_decrypt
-from llm.providers.table import provider_choices
-from samokoder_site.events import EventRecord
+from core.events import EventRecord
+from core.providers import provider_choices
 
 
 class UserManager(BaseUserManager["User"]):

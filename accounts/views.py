@@ -27,8 +27,8 @@ from accounts.forms import (
 )
 from accounts.models import Provider, User
 from accounts.requests import AuthenticatedHttpRequest
-from samokoder_site.forms import form_apply_errors
-from samokoder_site.ratelimit import rate_limit
+from core.forms import form_apply_errors
+from core.ratelimit import rate_limit
 
 
 def _sign_in(request: HttpRequest, user: User) -> HttpResponse:

@@ -165,9 +165,9 @@ class Worker(threading.Thread):
         """One step's events, committed and published; returns the commit + publish time."""
         from django.db import transaction
 
+        from core.events import DomainEvent
         from generation import events
         from generation.services.eventlog import events_append
-        from samokoder_site.events import DomainEvent
 
         project = str(self.run_row.project_id)
         batch: list[DomainEvent] = [

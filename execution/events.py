@@ -4,7 +4,7 @@ import dataclasses
 
 from django.utils.translation import gettext as _
 
-from samokoder_site.events import DomainEvent
+from core.events import DomainEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -3,8 +3,8 @@ import uuid
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.immutable import WriteOnceMixin
 from projects.models import Project
-from samokoder_site.immutable import WriteOnceMixin
 
 
 class Container(models.Model):

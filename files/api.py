@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError as APIValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from core.params import ascii_int
 from files import selectors, services
 from files.archive import zip_stream
 from files.serializers import (
@@ -22,7 +23,6 @@ from projects.api import BRANCH_PARAM, ProjectScopedMixin
 from projects.models import Branch, ProjectState
 from projects.selectors import branch_get
 from projects.serializers import BranchForkSerializer, BranchSerializer
-from samokoder_site.params import ascii_int
 
 STEP_PARAM = OpenApiParameter("step", int, description="Step index (default: the latest)")
 

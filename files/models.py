@@ -3,8 +3,8 @@ import hashlib
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.immutable import WriteOnceMixin
 from projects.models import Project, ProjectState
-from samokoder_site.immutable import WriteOnceMixin
 
 
 def content_hash(text: str) -> str:

@@ -11,14 +11,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.requests import AuthenticatedHttpRequest
+from core.forms import form_apply_errors
+from core.params import ascii_int
 from files import selectors, services
 from files.forms import BranchForkForm, FileEditForm, FileNewForm
 from files.highlight import highlight_diff, highlight_file
 from files.tree import path_tree
 from projects.models import Branch, Project, ProjectState
 from projects.selectors import branch_get, project_get, state_list
-from samokoder_site.forms import form_apply_errors
-from samokoder_site.params import ascii_int
 
 
 def _step(request: HttpRequest, name: str = "step") -> int | None:

@@ -2,11 +2,11 @@ from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core.admin_display import money_column
 from generation.display import event_detail
 from generation.models import GenerationRun, PipelineEvent
 from generation.services import RunConflict, run_cancel
 from projects.admin import ReadOnlyAdminMixin
-from samokoder_site.admin_display import money_column
 
 
 class PipelineEventInline(ReadOnlyAdminMixin, admin.TabularInline):

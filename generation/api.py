@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.requests import AuthenticatedRequest
+from core.params import ascii_int
 from generation import selectors, services
 from generation.models import GenerationRun
 from generation.serializers import (
@@ -22,7 +23,6 @@ from generation.serializers import (
 from llm.keys import provider_default
 from projects.api import ProjectScopedMixin
 from projects.selectors import branch_get
-from samokoder_site.params import ascii_int
 
 
 class ProjectRunsAPI(ProjectScopedMixin, generics.ListCreateAPIView):

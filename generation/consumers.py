@@ -20,11 +20,11 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
 from accounts.ws import SignInWatchMixin
+from core.params import ascii_int
 from generation.models import GenerationRun
 from generation.publish import project_group
 from generation.selectors import run_events
 from projects.selectors import project_get
-from samokoder_site.params import ascii_int
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403

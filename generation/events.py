@@ -9,7 +9,7 @@ import dataclasses
 import uuid
 from typing import Any
 
-from samokoder_site.events import ProjectScopedEvent
+from core.events import ProjectScopedEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

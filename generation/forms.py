@@ -3,9 +3,9 @@ from typing import Any, cast
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from llm.providers.table import provider_label
+from core.forms import CountedCharField
+from core.providers import provider_label
 from llm.selectors import model_choices, models_offered
-from samokoder_site.forms import CountedCharField
 
 
 class RunStartForm(forms.Form):

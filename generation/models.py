@@ -7,10 +7,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.events import EventRecord
 from execution.models import ExecutionLog
 from generation.reasons import reason_text
 from projects.models import Branch, Project
-from samokoder_site.events import EventRecord
 
 
 class Stage(models.TextChoices):

@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
+from core.providers import PROVIDER_NAMES
 from generation.models import GenerationRun, PipelineEvent
 from generation.selectors import run_queue_position
-from llm.providers.table import PROVIDER_NAMES
 
 
 class RunSerializer(serializers.ModelSerializer):

@@ -3,10 +3,10 @@ from django.db.models import Count, Sum
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
+from core.admin_display import money_column
 from llm.errors import stored_error_text
 from llm.models import LLMRequest, ModelCapability, ModelPrice, TokenUsage
 from projects.admin import ReadOnlyAdminMixin
-from samokoder_site.admin_display import money_column
 
 
 @admin.register(LLMRequest)

@@ -9,8 +9,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.requests import AuthenticatedRequest
+from core.params import ascii_int
 from llm import selectors
-from samokoder_site.params import ascii_int
 
 
 class UsageRowSerializer(serializers.Serializer):

@@ -12,7 +12,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 # Importable from here too: whoever formats the messages below names the provider by label.
-from llm.providers.table import provider_label as provider_label
+from core.providers import provider_label as provider_label
 
 KEY_REJECTED = "key_rejected"
 PERMISSION_DENIED = "permission_denied"

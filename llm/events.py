@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from samokoder_site.events import DomainEvent
+from core.events import DomainEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

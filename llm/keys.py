@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from accounts.models import ProviderKey
+from core.providers import PROVIDER_NAMES
 from llm.errors import KeyMissing, provider_label
-from llm.providers.table import PROVIDER_NAMES
 
 
 @dataclass(frozen=True)

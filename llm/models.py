@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.immutable import WriteOnceMixin
 from projects.models import Project
-from samokoder_site.immutable import WriteOnceMixin
 
 
 class LLMRequest(WriteOnceMixin, models.Model):

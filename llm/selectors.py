@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
+from core.providers import provider_label
 from llm.models import LLMRequest, ModelPrice, TokenUsage
-from llm.providers.table import provider_label
 
 
 def usage_by_day_and_model(*, user_id: int, days: int = 30) -> QuerySet[TokenUsage]:

@@ -24,6 +24,7 @@ import pydantic
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
+from core.events import DomainEvent
 from llm import errors, events
 from llm.accounting import Attempt, request_record
 from llm.capabilities import refuses_mode, structured_mode, structured_mode_learn
@@ -35,7 +36,6 @@ from llm.providers.registry import client_for
 from llm.retry import backoff_delay
 from llm.types import JSON_OBJECT, Completion, Conversation, Message, ProviderConfig
 from projects.models import ProjectEvent
-from samokoder_site.events import DomainEvent
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 # Sent to the model, not shown to people: stays English whatever the user's language.

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.requests import AuthenticatedRequest
+from core.ratelimit import rate_limit_quota_check, rate_limit_quota_use
 from projects import selectors, services
 from projects.models import Project
 from projects.serializers import (
@@ -22,7 +23,6 @@ from projects.serializers import (
     StateSerializer,
     StateSummarySerializer,
 )
-from samokoder_site.ratelimit import rate_limit_quota_check, rate_limit_quota_use
 
 BRANCH_PARAM = OpenApiParameter("branch", str, description="Branch name (default main)")
 

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from samokoder_site.events import ProjectScopedEvent
+from core.events import ProjectScopedEvent
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

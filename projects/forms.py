@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from samokoder_site.forms import CountedCharField
+from core.forms import CountedCharField
 
 
 class ProjectForm(forms.Form):

@@ -4,9 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.events import EventRecord
+from core.immutable import WriteOnceMixin
 from projects.labels import label_text
-from samokoder_site.events import EventRecord
-from samokoder_site.immutable import WriteOnceMixin
 
 
 class Project(models.Model):

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.requests import AuthenticatedHttpRequest
 from accounts.selectors import key_list
+from core.forms import form_apply_errors
+from core.ratelimit import rate_limit_quota_check, rate_limit_quota_use
 from projects import selectors, services
 from projects.forms import ProjectForm
-from samokoder_site.forms import form_apply_errors
-from samokoder_site.ratelimit import rate_limit_quota_check, rate_limit_quota_use
 
 
 def _dashboard(

@@ -14,8 +14,8 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from llm.providers import table as llm_table
-from samokoder_site.embedded import persistent_secret
+from core import providers as llm_table
+from core.embedded import persistent_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -83,7 +83,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "samokoder_site.pages.FriendlyErrorsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "samokoder_site.ratelimit.RateLimitMiddleware",
+    "core.ratelimit.RateLimitMiddleware",
 ]
 
 ROOT_URLCONF = "samokoder_site.urls"
@@ -217,7 +217,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "samokoder_site.api.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
@@ -253,11 +253,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="") or "Samokoder <no
 # Rate limits (invariant 13), on the shared Redis cache.
 RATELIMIT_USE_CACHE = "default"
 RATELIMIT_AUTH = env.str("RATELIMIT_AUTH", default="5/m")
-# Rate limits count by samokoder_site.ratelimit.client_ip: the peer address, or behind
+# Rate limits count by core.ratelimit.client_ip: the peer address, or behind
 # this many reverse proxies (each appending to X-Forwarded-For) the address the outermost
 # one saw. 0 never reads the header, which any client can write.
 SAMOKODER_TRUSTED_PROXIES = env.int("SAMOKODER_TRUSTED_PROXIES", default=0)
-RATELIMIT_IP_META_KEY = "samokoder_site.ratelimit.client_ip"
+RATELIMIT_IP_META_KEY = "core.ratelimit.client_ip"
 # django-ratelimit lists django-redis, not Django's own RedisCache; both increment
 # atomically with INCR, so the "not officially supported" warning does not apply.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]

@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.ratelimit import rate_limit
 from samokoder_site import health, pages
-from samokoder_site.ratelimit import rate_limit
 
 # The admin's log-in is limited like the site's own (invariant 13); it comes first so it
 # answers /admin/login/ in place of the admin's unlimited one.

@@ -4,9 +4,9 @@ import dataclasses
 
 import pytest
 
+from core.events import DomainEvent, DuplicateEventName
 from execution.events import CommandExecuted
 from generation.events import PipelineCommandExecuted
-from samokoder_site.events import DomainEvent, DuplicateEventName
 
 
 def test_an_event_name_taken_by_another_module_is_refused():

@@ -1,10 +1,10 @@
 """The run's event log: appended with per-run sequence numbers, published after commit."""
 
+from core.events import DomainEvent
 from generation import events
 from generation.models import GenerationRun, PipelineEvent
 from generation.publish import publish_after_commit
 from projects.models import ProjectState
-from samokoder_site.events import DomainEvent
 
 
 def events_append(run: GenerationRun, new: list[DomainEvent]) -> list[PipelineEvent]:

@@ -7,6 +7,7 @@ task (which imports the pipeline, which imports these services).
 
 from typing import Any
 
+from celery import current_app as app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -14,6 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from core.errors import Conflict
+from core.events import DomainEvent
+from core.providers import PROVIDERS, provider_label
 from files.selectors import state_get
 from files.services import state_data_commit
 from generation import events
@@ -23,14 +27,10 @@ from generation.selectors import pipeline_state
 from generation.services.eventlog import events_append, state_updated
 from generation.services.lease import heartbeat_fresh
 from llm.keys import key_source
-from llm.providers.table import PROVIDERS, provider_label
 from llm.selectors import model_priced, run_usage
 from projects import labels
 from projects.labels import StepLabel
 from projects.models import Branch, Project, ProjectState
-from samokoder_site.celery import app
-from samokoder_site.errors import Conflict
-from samokoder_site.events import DomainEvent
 
 RUN_TASK = "generation.run_generation"
 ONE_ACTIVE_RUN = "generation_one_active_run_per_project"

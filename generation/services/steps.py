@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.events import DomainEvent
 from files.services import files_commit
 from generation import events
 from generation.models import GenerationRun
@@ -22,7 +23,6 @@ from generation.services.runs import run_finish, runs_waiting_wake
 from llm.selectors import run_usage
 from projects.labels import StepLabel
 from projects.models import ProjectState
-from samokoder_site.events import DomainEvent
 
 
 @dataclass

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from types import ModuleType
 from typing import Any
 
+from core.providers import provider_label
 from llm import errors
-from llm.providers.table import provider_label
 from llm.retry import retry_after_from_headers
 from llm.types import JSON_SCHEMA, Completion, Conversation, Message, ProviderConfig
 

@@ -7,8 +7,8 @@ load the three vendor SDKs; a process that only serves pages never pays for them
 from functools import cache
 from importlib import import_module
 
+from core.providers import provider_get
 from llm.providers.base import BaseLLMClient
-from llm.providers.table import provider_get
 from llm.types import ProviderConfig
 
 

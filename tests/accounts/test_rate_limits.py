@@ -4,7 +4,7 @@ import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
-from samokoder_site.ratelimit import client_ip
+from core.ratelimit import client_ip
 from tests.accounts.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db

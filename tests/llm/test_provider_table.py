@@ -11,10 +11,10 @@ from django.utils import translation
 
 from accounts.forms import GenerationDefaultsForm, KeyForm
 from accounts.models import Provider, ProviderKey
+from core.providers import PROVIDER_NAMES, PROVIDERS, provider_choices, provider_label
 from generation.serializers import RunStartSerializer
 from llm.providers.base import BaseLLMClient
 from llm.providers.registry import adapter_class
-from llm.providers.table import PROVIDER_NAMES, PROVIDERS, provider_choices, provider_label
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 SDKS = ("openai", "anthropic", "groq")
@@ -39,7 +39,7 @@ LOADED = f"[m for m in {SDKS!r} if m in sys.modules]"
 def test_importing_the_table_settings_or_registry_loads_no_vendor_sdk():
     loaded = _python(
         "import json, sys\n"
-        "import llm.providers.table, samokoder_site.settings\n"
+        "import core.providers, samokoder_site.settings\n"
         f"table = {LOADED}\n"
         "apps = [m for m in ('accounts.models', 'llm.models') if m in sys.modules]\n"
         "import django; django.setup()\n"

@@ -1,7 +1,7 @@
 """Rate limits on the shared cache (django-ratelimit), with a 429 and Retry-After.
 
 One exception, ``RateLimited``, serves pages and the API alike: the middleware below
-renders it for browsers, ``samokoder_site.api.exception_handler`` as JSON.
+renders it for browsers, ``core.api.exception_handler`` as JSON.
 """
 
 import functools

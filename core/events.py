@@ -12,7 +12,7 @@ from typing import Any, ClassVar, Self
 
 from django.db import models
 
-from samokoder_site.immutable import WriteOnceMixin
+from core.immutable import WriteOnceMixin
 
 _EVENT_TYPES: dict[str, type["DomainEvent"]] = {}
 

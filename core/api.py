@@ -3,7 +3,7 @@
 The handler is the one place where domain errors become HTTP answers, so API views call
 services without try/except:
 
-- ``samokoder_site.errors.Conflict`` → 409 ``{"detail": <first message>, "code": <code>}``;
+- ``core.errors.Conflict`` → 409 ``{"detail": <first message>, "code": <code>}``;
 - any other Django ``ValidationError`` → 400, keyed by field when the service keyed it
   (``{"name": ["…"]}``), else a list of messages;
 - ``RateLimited`` → 429 with Retry-After;
@@ -20,8 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from samokoder_site.errors import Conflict
-from samokoder_site.ratelimit import RateLimited, rate_limit_enforce, rate_setting
+from core.errors import Conflict
+from core.ratelimit import RateLimited, rate_limit_enforce, rate_setting
 
 
 class ConflictError(APIException):
