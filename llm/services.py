@@ -269,7 +269,9 @@ class LLMGateway:
         completion: Completion | None = None,
     ) -> None:
         status = "rate_limited" if isinstance(error, errors.RateLimited) else "error"
-        stored = mask_text(error.stored(), self.secrets)  # rendered when shown
+        # The provider's own words go on as parameters (a run's stop reason): masked too.
+        error.params = mask_value(error.params, self.secrets)
+        stored = error.stored()  # rendered when shown
         spent = {}
         if completion is not None:  # an answer that came but cannot be used still cost tokens
             spent = {

@@ -210,7 +210,7 @@ def test_a_planted_key_never_reaches_the_database(wired, user, settings):
             "version": 1,
             "responses": [
                 {"text": f"Your key {user_key} and {planted_system} look fine"},
-                {"fault": {"status": 400}},
+                {"fault": {"status": 400, "message": f"Incorrect API key provided: {user_key}"}},
             ],
         }
     )
@@ -218,8 +218,10 @@ def test_a_planted_key_never_reaches_the_database(wired, user, settings):
     gateway = _gateway(user, "openai")
 
     async_to_sync(gateway.send)(leaky)
-    with pytest.raises(errors.BadRequest):
+    with pytest.raises(errors.BadRequest) as raised:
         async_to_sync(gateway.send)(leaky)
+    # The provider's own words travel on as the error's parameters (a run's stop reason).
+    assert "USERKEY" not in repr(raised.value.params) and "masked" in repr(raised.value.params)
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT prompt, response, error FROM llm_llmrequest")
