@@ -8,6 +8,7 @@ is refused with SandboxUnavailable, whose message says what to install.
 import contextlib
 import dataclasses
 import os
+import shutil
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from execution.backends.base import (
     OnOutput,
     ProcessManager,
     SandboxHandle,
+    SandboxUnavailable,
 )
 from execution.bridge import Bridge, proxy_bridge, refusal_notice
 from execution.dependencies import (
@@ -41,7 +43,7 @@ from execution.events import (
     ContainerStopped,
     FilesRefused,
 )
-from execution.folders import bridge_folder
+from execution.folders import bridge_folder, sandbox_folder
 from execution.models import Container, ExecutionLog
 from execution.workspace import (
     LocalFileSystem,
@@ -321,3 +323,17 @@ def containers_cleanup(*, max_age: timedelta = timedelta(hours=24)) -> int:
         manager.stop(SandboxHandle(backend=manager.name, backend_id=backend_id, workspace=Path()))
         count += 1
     return count
+
+
+def project_sandbox_remove(*, project_id: str) -> None:
+    """What a deleted project leaves outside the database: its sandboxes on the backend,
+    its workspace, and the folder beside it (dependencies, caches, sockets)."""
+    with contextlib.suppress(SandboxUnavailable):  # no backend here: the folders still go
+        manager = process_manager()
+        for backend_id in manager.sandboxes_of(project_id):
+            manager.stop(
+                SandboxHandle(backend=manager.name, backend_id=backend_id, workspace=Path())
+            )
+    workspace = Path(settings.SAMOKODER_WORKSPACES_DIR) / project_id
+    for folder in (workspace, sandbox_folder(workspace)):
+        shutil.rmtree(folder, ignore_errors=True)

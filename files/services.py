@@ -7,11 +7,13 @@ contents (19) hold for all of them.
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -240,3 +242,13 @@ def _branch_name(source: Branch, name: str) -> str:
     if Branch.objects.filter(project_id=source.project_id, name=name).exists():
         raise ValidationError({"name": [_("A branch with this name exists.")]}, code="unique")
     return name
+
+
+def contents_prune(*, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete the file contents no state refers to any more (a deleted project's own ones;
+    those other projects share stay). Only rows older than ``older_than``: a commit that
+    is storing one right now, before its state refers to it, is never raced."""
+    cutoff = timezone.now() - older_than
+    unused = FileContent.objects.filter(created_at__lt=cutoff, statefile__isnull=True)
+    count, _ = unused.delete()
+    return count

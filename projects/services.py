@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -86,10 +87,23 @@ def project_rename(*, project: Project, name: str) -> Project:
     return project
 
 
+PROJECT_REMOVE_TASK = "execution.project_remove"  # sent by name: projects imports no execution
+
+
 def project_delete(*, project: Project) -> None:
-    """Delete the project and everything under it in one transaction (invariant 7)."""
+    """Delete the project and everything under it in one transaction (invariant 7).
+
+    Once committed, what it left outside the database (sandboxes, workspace, dependency
+    folders) is removed by a task; file contents no other project shares are pruned by
+    the hourly ``files.prune_contents``."""
+    project_id = str(project.pk)
     with transaction.atomic():
         project.delete()
+        transaction.on_commit(
+            lambda: current_app.send_task(
+                PROJECT_REMOVE_TASK, args=[project_id], queue=settings.CELERY_TASK_DEFAULT_QUEUE
+            )
+        )
 
 
 def state_append(

@@ -162,6 +162,7 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("SAMOKODER_QUEUE_DEFAULT", default="default"
 SAMOKODER_QUEUE_GENERATION = env.str("SAMOKODER_QUEUE_GENERATION", default="generation")
 CELERY_BEAT_SCHEDULE = {
     "cleanup-containers": {"task": "execution.cleanup_containers", "schedule": 3600.0},
+    "prune-contents": {"task": "files.prune_contents", "schedule": 3600.0},
     "resume-stale-runs": {
         "task": "generation.resume_stale_runs",
         "schedule": env.float("SAMOKODER_RESUME_STALE_EVERY", default=60.0),

@@ -146,6 +146,11 @@ class ProcessManager(ABC):
     def stop(self, handle: SandboxHandle) -> None:
         """StopContainer: stop it and everything running in it."""
 
+    def sandboxes_of(self, project_id: str) -> list[str]:
+        """Backend ids of the project's sandboxes still running (none on a backend whose
+        sandboxes end with their command)."""
+        return []
+
     @abstractmethod
     def orphans(self, *, older_than: datetime) -> list[str]:
         """Backend ids of sandboxes this manager started before ``older_than`` and still

@@ -166,6 +166,11 @@ class DockerProcessManager(ProcessManager):
         with contextlib.suppress(NotFound):
             self.client.containers.get(handle.backend_id).remove(force=True)
 
+    def sandboxes_of(self, project_id: str) -> list[str]:
+        labels = [f"{LABEL}=samokoder", f"project_id={project_id}"]
+        found = self.client.containers.list(all=True, filters={"label": labels})
+        return [c.id for c in found if c.id]
+
     def orphans(self, *, older_than: datetime) -> list[str]:
         cutoff = older_than.timestamp()
         found = self.client.containers.list(filters={"label": f"{LABEL}=samokoder"})

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
@@ -5,7 +7,7 @@ from django.utils import translation
 from files import selectors, services
 from files.models import File, FileContent, StateFile
 from projects.models import ProjectEvent, ProjectState
-from projects.services import project_create
+from projects.services import project_create, project_delete
 
 pytestmark = pytest.mark.django_db
 
@@ -155,3 +157,19 @@ def test_fork_refuses_taken_or_bad_branch_names(branch, name):
         services.branch_fork(source=branch, step=0, name=name)
     assert "name" in caught.value.message_dict
     assert branch.project.branches.count() == 1
+
+
+def test_contents_only_a_deleted_project_used_are_pruned_and_shared_ones_stay(user):
+    kept = project_create(owner=user, name="Kept")
+    gone = project_create(owner=user, name="Gone")
+    services.file_save(branch=kept.branches.get(), path="shared.py", text="SHARED = 1\n")
+    services.file_save(branch=gone.branches.get(), path="shared.py", text="SHARED = 1\n")
+    services.file_save(branch=gone.branches.get(), path="own.py", text="OWN = 1\n")
+    project_delete(project=gone)
+
+    assert (
+        services.contents_prune(older_than=timedelta(hours=1)) == 0
+    )  # too fresh: a commit may race
+    assert services.contents_prune(older_than=timedelta(0)) == 1
+    texts = set(FileContent.objects.values_list("text", flat=True))
+    assert "SHARED = 1\n" in texts and "OWN = 1\n" not in texts
