@@ -77,7 +77,10 @@ def project_conversation(*, project: Project) -> list[RunThread]:
         thread = RunThread(run=run, number=number, resumed=(run.branch_id, run.iteration) in opened)
         opened.add((run.branch_id, run.iteration))
         if run.iteration and not thread.resumed:
-            asked = texts.setdefault(run.branch_id, selectors.iteration_texts(branch=run.branch))
+            asked = texts.setdefault(run.branch_id, [
+                iteration.description
+                for iteration in selectors.pipeline_state(run.branch).iterations
+            ])  # fmt: skip
             thread.change = asked[run.iteration] if run.iteration < len(asked) else ""
         mine = logs.get(run.pk, [])
         thread.commands = [

@@ -8,7 +8,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.events import EventRecord
-from execution.models import ExecutionLog
 from generation.reasons import reason_text
 from projects.models import Branch, Project
 
@@ -98,10 +97,6 @@ class GenerationRun(models.Model):
     def reason(self) -> str:
         """Why the run stopped, in the active language ("" while it has not)."""
         return reason_text(self.reason_code, self.reason_params)
-
-    def execution_logs(self):
-        """The sandbox commands this run ran, newest first."""
-        return ExecutionLog.objects.filter(run_id=self.pk).order_by("-created_at")
 
     def finish(self, status: str, *, code: str = "", params: dict | None = None) -> None:
         self.status = status

@@ -96,13 +96,6 @@ def run_commands(*, run_ids: list[uuid.UUID]) -> list[ExecutionLog]:
     return list(ExecutionLog.objects.filter(run_id__in=run_ids).order_by("created_at"))
 
 
-def iteration_texts(*, branch: Branch) -> list[str]:
-    """What each iteration of the branch was asked: the description, then each change."""
-    state = branch.states.order_by("-step_index").only("data").first()
-    iterations = (state.data or {}).get("iterations", []) if state else []
-    return [iteration.get("description", "") for iteration in iterations]
-
-
 def run_cancel_asked(*, run_id: uuid.UUID, lease: uuid.UUID) -> bool | None:
     """Whether a stop was asked for the run; None when ``lease`` no longer holds it."""
     return (

@@ -21,7 +21,7 @@ from generation import conversation, display, selectors, services
 from generation.forms import AnswerForm, ChangeForm, RunStartForm
 from generation.models import GenerationRun
 from llm.keys import provider_default, providers_available
-from llm.selectors import run_requests
+from llm.selectors import runs_requests
 from projects.selectors import branch_get, project_get
 
 
@@ -56,7 +56,7 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
         "activity": display.activity(data, run),
         "labels": {**display.event_labels(), **conversation.answer_labels()},
         "queue_position": selectors.run_queue_position(run=run) if run else None,
-        "requests": run_requests(run_id=run.pk) if run else [],
+        "requests": runs_requests(run_ids=[run.pk]) if run else [],
         "providers": providers,
         "start_form": _start_form(request.user, run, providers) if providers else None,
         "change_form": ChangeForm(),

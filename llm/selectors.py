@@ -59,11 +59,6 @@ def run_usage(*, run_id: uuid.UUID) -> RunUsage:
     )  # fmt: skip
 
 
-def run_requests(*, run_id: uuid.UUID) -> QuerySet[LLMRequest]:
-    """A generation run's requests, oldest first."""
-    return LLMRequest.objects.filter(run_id=run_id).order_by("created_at")
-
-
 def runs_requests(*, run_ids: list[uuid.UUID]) -> list[LLMRequest]:
     """The requests of several runs, oldest first (the conversation prices each step)."""
     return list(LLMRequest.objects.filter(run_id__in=run_ids).order_by("created_at"))
