@@ -3,6 +3,8 @@
 The handler is the one place where domain errors become HTTP answers, so API views call
 services without try/except:
 
+- ``core.errors.QuotaExceeded`` → 429 ``{"detail", "code"}`` (a limit of things held,
+  not of requests: no Retry-After);
 - ``core.errors.Conflict`` → 409 ``{"detail": <first message>, "code": <code>}``;
 - any other Django ``ValidationError`` → 400, keyed by field when the service keyed it
   (``{"name": ["…"]}``), else a list of messages;
@@ -20,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from core.errors import Conflict
+from core.errors import Conflict, QuotaExceeded
 from core.ratelimit import RateLimited, rate_limit_enforce, rate_setting
 
 
@@ -29,8 +31,15 @@ class ConflictError(APIException):
     default_code = "conflict"
 
 
+class QuotaExceededError(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "quota_exceeded"
+
+
 def _as_api_exception(exc: Exception) -> Exception:
     """A domain error as the DRF exception that answers it; anything else unchanged."""
+    if isinstance(exc, QuotaExceeded):
+        return QuotaExceededError(detail=exc.messages[0], code=exc.code or "quota_exceeded")
     if isinstance(exc, Conflict):
         return ConflictError(detail=exc.messages[0], code=exc.code or "conflict")
     if isinstance(exc, ValidationError):

@@ -9,3 +9,8 @@ class Conflict(ValidationError):
     A ``ValidationError`` still, so forms and other callers that show a refusal to the user
     catch it as one; its ``code`` is the language-neutral reason the API reports.
     """
+
+
+class QuotaExceeded(Conflict):
+    """The user already holds as many of something as they may (HTTP 429 in the API); the
+    message says which to give up. A ``Conflict`` still, so forms show it the same way."""

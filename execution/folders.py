@@ -5,12 +5,14 @@
     WORKSPACES/<project>.sandbox/deps/<branch>/.venv, node_modules   -> /workspace/.venv, …
     WORKSPACES/<project>.sandbox/cache/        pip's and npm's caches        -> /cache
     WORKSPACES/<project>.sandbox/installed/    manifest hash per branch and runtime (host only)
+    WORKSPACES/<project>.sandbox/serve/<key>/files/   a served app's own copy of its files
+    WORKSPACES/<project>.sandbox/serve/<key>/socket/  its HTTP port as app.sock   -> /serve
 
 The sandbox keeps its own network namespace; the bridge folder is the only way out and
 holds a socket only while something is meant to cross: the package proxy's during an
 install, listened on by the host. The sandbox cannot write there; a socket it must listen
-on itself (the preview's HTTP port, later) goes in a subfolder made for it and owned by
-the sandbox uid (``sandbox_owned``), seen at /bridge/<name>/.
+on itself (a preview's HTTP port) goes in a folder of that app's own, owned by the
+sandbox uid (``sandbox_owned``), seen at /serve (execution/serving.py).
 
 Dependencies are mounted over their folders in the workspace, which the sync-back never
 walks (execution/workspace.py NOT_SYNCED), so they are never in the database or the zip.
@@ -23,6 +25,7 @@ from django.conf import settings
 
 BRIDGE_IN_SANDBOX = "/bridge"
 CACHE_IN_SANDBOX = "/cache"
+SERVE_IN_SANDBOX = "/serve"
 CA_IN_SANDBOX = "/etc/ssl/certs/ca-certificates.crt"
 
 
@@ -44,6 +47,10 @@ def cache_folder(workspace: Path) -> Path:
 
 def installed_folder(workspace: Path) -> Path:
     return sandbox_folder(workspace) / "installed"
+
+
+def serve_folder(workspace: Path, key: str) -> Path:
+    return sandbox_folder(workspace) / "serve" / key
 
 
 def host_owned(folder: Path) -> Path:

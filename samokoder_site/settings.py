@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "llm",
     "execution",
     "generation",
+    "preview",
 ]
 
 MIDDLEWARE = [
@@ -163,6 +164,7 @@ SAMOKODER_QUEUE_GENERATION = env.str("SAMOKODER_QUEUE_GENERATION", default="gene
 CELERY_BEAT_SCHEDULE = {
     "cleanup-containers": {"task": "execution.cleanup_containers", "schedule": 3600.0},
     "prune-contents": {"task": "files.prune_contents", "schedule": 3600.0},
+    "cleanup-previews": {"task": "preview.cleanup", "schedule": 3600.0},
     "resume-stale-runs": {
         "task": "generation.resume_stale_runs",
         "schedule": env.float("SAMOKODER_RESUME_STALE_EVERY", default=60.0),
@@ -172,9 +174,12 @@ CELERY_BEAT_SCHEDULE = {
 # never delay the cleanup or the resume of a dead worker's runs (exact names win over the
 # generation.* pattern).
 SAMOKODER_QUEUE_BEAT = env.str("SAMOKODER_QUEUE_BEAT", default="beat")
+# A preview's task lasts as long as the preview: a worker of their own (threads) runs them.
+SAMOKODER_QUEUE_PREVIEW = env.str("SAMOKODER_QUEUE_PREVIEW", default="previews")
 CELERY_TASK_ROUTES = {
     **{entry["task"]: {"queue": SAMOKODER_QUEUE_BEAT} for entry in CELERY_BEAT_SCHEDULE.values()},
     "generation.*": {"queue": SAMOKODER_QUEUE_GENERATION},
+    "preview.run": {"queue": SAMOKODER_QUEUE_PREVIEW},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
@@ -351,6 +356,21 @@ SAMOKODER_PACKAGE_CA_BUNDLE = env.str(
     "SAMOKODER_PACKAGE_CA_BUNDLE", default="/etc/ssl/certs/ca-certificates.crt"
 )
 SAMOKODER_INSTALL_TIMEOUT = env.float("SAMOKODER_INSTALL_TIMEOUT", default=600.0)
+
+# Live previews (preview/): the generated web app runs in its sandbox and is served on an
+# origin of its own, never the platform's: each preview is the subdomain <id>. of this
+# origin's host (*.localhost resolves to the loopback in browsers; in production a
+# wildcard DNS name, e.g. https://preview.example.com). A second listener serves it.
+SAMOKODER_PREVIEW_ORIGIN = env.str(
+    "SAMOKODER_PREVIEW_ORIGIN", default="http://preview.localhost:8001"
+)
+SAMOKODER_PREVIEW_IDLE_SECONDS = env.float("SAMOKODER_PREVIEW_IDLE_SECONDS", default=900.0)
+SAMOKODER_PREVIEW_PER_USER = env.int("SAMOKODER_PREVIEW_PER_USER", default=2)
+SAMOKODER_PREVIEW_START_SECONDS = env.float("SAMOKODER_PREVIEW_START_SECONDS", default=30.0)
+SAMOKODER_PREVIEW_MAX_SECONDS = env.float("SAMOKODER_PREVIEW_MAX_SECONDS", default=8 * 3600.0)
+SAMOKODER_PREVIEW_TOKEN_SECONDS = env.int("SAMOKODER_PREVIEW_TOKEN_SECONDS", default=60)
+SAMOKODER_PREVIEW_BODY_BYTES = env.int("SAMOKODER_PREVIEW_BODY_BYTES", default=10 * 1024 * 1024)
+SAMOKODER_PREVIEW_UPSTREAM_SECONDS = env.float("SAMOKODER_PREVIEW_UPSTREAM_SECONDS", default=60.0)
 
 # LLM providers. System keys are the fallback when a user has none (invariant 16);
 # base URLs point an adapter at an OpenAI-compatible server or the replay server.

@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include("files.api_urls")),
     path("api/v1/", include("llm.api_urls")),
     path("api/v1/", include("generation.api_urls")),
+    path("api/v1/", include("preview.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("", include("accounts.urls")),

@@ -1,0 +1,57 @@
+"""Why a preview stopped or failed: a code stored on the preview, a sentence shown to people
+in their own language when it is shown (as generation.reasons does for runs)."""
+
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+NO_SERVER = "no_server"
+NEVER_LISTENED = "never_listened"
+CRASHED = "crashed"
+IDLE = "idle"
+REPLACED = "replaced"
+STOPPED = "stopped"
+LIFETIME = "lifetime"
+LOST = "lost"
+SANDBOX = "sandbox"
+INSTALL_FAILED = "install_failed"
+
+
+def _templates() -> dict[str, str]:
+    return {
+        NO_SERVER: _(
+            "This step has no web app to start: the architecture names no run command and "
+            "port. Ask for a change such as “serve it as a web page” and preview again."
+        ),
+        NEVER_LISTENED: _(
+            "The app did not open port %(port)s within %(seconds)s seconds, so it was "
+            "stopped. Check that it listens on 127.0.0.1:%(port)s (or reads PORT) and look "
+            "at its output below."
+        ),
+        CRASHED: _(
+            "The app stopped by itself with exit code %(exit_code)s. Its last lines are "
+            "below; fix the code or ask for a change, then restart."
+        ),
+        IDLE: _("Stopped after %(minutes)s minutes without a request. Start it again to go on."),
+        REPLACED: _("Stopped because a newer preview of this project started."),
+        STOPPED: _("Stopped at your request."),
+        LIFETIME: _("Stopped after running for %(hours)s hours, the longest a preview runs."),
+        LOST: _("The worker running this preview stopped. Start the preview again."),
+        SANDBOX: _("The sandbox could not start the app: %(detail)s"),
+        INSTALL_FAILED: _(
+            "Installing the app's dependencies failed (exit code %(exit_code)s); see the "
+            "output below."
+        ),
+    }
+
+
+def reason_text(code: str, params: dict[str, Any]) -> str:
+    if not code:
+        return ""
+    template = _templates().get(code)
+    if template is None:
+        return code
+    try:
+        return template % params
+    except (KeyError, TypeError, ValueError):
+        return template

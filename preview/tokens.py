@@ -1,0 +1,77 @@
+"""Who may open a preview: a short-lived signed token, then a cookie of the preview's origin.
+
+The project page links to ``<preview origin>/_samokoder/enter?token=…``; the token names
+the preview and its owner and lives SAMOKODER_PREVIEW_TOKEN_SECONDS. The preview origin
+trades it for a cookie scoped to that origin alone (host-only, HttpOnly), signed with a
+different salt so that neither can stand in for the other. Nothing of the platform's
+session ever reaches the preview's origin.
+"""
+
+import uuid
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core import signing
+
+TOKEN_SALT = "samokoder.preview.token"  # noqa: S105 - a salt (a namespace), not a secret
+COOKIE_SALT = "samokoder.preview.cookie"
+COOKIE_NAME = "samokoder_preview"
+ENTER_PATH = "/_samokoder/enter"
+COOKIE_SECONDS = 12 * 3600
+
+
+@dataclass(frozen=True)
+class Admission:
+    preview_id: uuid.UUID
+    user_id: int
+
+
+def preview_host(preview_id: uuid.UUID) -> str:
+    """The preview's own host (no port): <id hex>.<the preview origin's host>."""
+    return f"{preview_id.hex}.{urlsplit(settings.SAMOKODER_PREVIEW_ORIGIN).hostname}"
+
+
+def preview_url(preview_id: uuid.UUID, path: str = "/") -> str:
+    origin = urlsplit(settings.SAMOKODER_PREVIEW_ORIGIN)
+    port = f":{origin.port}" if origin.port else ""
+    return f"{origin.scheme}://{preview_host(preview_id)}{port}{path}"
+
+
+def preview_id_of(host: str) -> uuid.UUID | None:
+    """The preview a Host header names, or None when it names none of ours."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    base = urlsplit(settings.SAMOKODER_PREVIEW_ORIGIN).hostname or ""
+    label, _, rest = name.lower().partition(".")
+    if rest != base.lower():
+        return None
+    try:
+        return uuid.UUID(hex=label)
+    except ValueError:
+        return None
+
+
+def entry_url(preview_id: uuid.UUID, user_id: int) -> str:
+    token = signing.dumps([preview_id.hex, user_id], salt=TOKEN_SALT, compress=True)
+    return preview_url(preview_id, f"{ENTER_PATH}?token={token}")
+
+
+def token_read(token: str) -> Admission | None:
+    """What a fresh, untampered token admits, else None (expired, forged, malformed)."""
+    return _read(token, TOKEN_SALT, settings.SAMOKODER_PREVIEW_TOKEN_SECONDS)
+
+
+def cookie_value(admission: Admission) -> str:
+    return signing.dumps([admission.preview_id.hex, admission.user_id], salt=COOKIE_SALT)
+
+
+def cookie_read(value: str) -> Admission | None:
+    return _read(value, COOKIE_SALT, COOKIE_SECONDS)
+
+
+def _read(value: str, salt: str, max_age: int) -> Admission | None:
+    try:
+        preview_hex, user_id = signing.loads(value, salt=salt, max_age=max_age)
+        return Admission(preview_id=uuid.UUID(hex=preview_hex), user_id=int(user_id))
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
