@@ -103,6 +103,14 @@ class ProjectConsumer(SignInWatchMixin, AsyncJsonWebsocketConsumer):
         """Which agent works now (live only)."""
         await self.send_json({"type": "activity", **_without_type(message)})
 
+    async def preview_output(self, message: dict) -> None:
+        """The project's preview app's output so far (live only, batched by its worker)."""
+        await self.send_json({"type": "preview_output", **_without_type(message)})
+
+    async def preview_status(self, message: dict) -> None:
+        """The project's preview started, became ready or ended: the page fetches it again."""
+        await self.send_json({"type": "preview_status", **_without_type(message)})
+
     async def _replay(self, run_id: str | None, after: int) -> None:
         events = [
             event

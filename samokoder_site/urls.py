@@ -31,5 +31,6 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("", include("files.urls")),
     path("", include("generation.urls")),
+    path("", include("preview.urls")),
     path("", include("llm.urls")),
 ]

@@ -21,7 +21,9 @@ def announce_when_listening(host: str, port: int, timeout: float = 120) -> None:
         except OSError:
             time.sleep(0.2)
             continue
-        print(f"\n  Samokoder is running at http://{host}:{port}/  (Ctrl-C stops it)\n", flush=True)
+        print(f"\n  Samokoder is running at http://{host}:{port}/  (Ctrl-C stops it)", flush=True)
+        preview = os.environ.get("SAMOKODER_PREVIEW_ORIGIN", "http://preview.localhost:8001")
+        print(f"  Previews of generated apps are served apart, on {preview}\n", flush=True)
         return
 
 

@@ -20,10 +20,13 @@ from django.db import connection
 
 from execution.backends.base import SandboxUnavailable
 from execution.services import process_manager
-from tests.processes import Daphne
+from tests.processes import Daphne, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE = os.environ["SAMOKODER_QUEUE_GENERATION"]  # this session's own (root conftest)
+PREVIEW_QUEUE = f"{QUEUE}-previews"
+# The session's preview origin: each preview is <id>.preview.localhost on this port.
+PREVIEW_ORIGIN = f"http://preview.localhost:{free_port()}"
 STALE_SECONDS = "3"  # a killed worker's run is handed on after this long without a beat
 
 
@@ -40,14 +43,18 @@ def _database_url() -> str:
 class Worker:
     """`celery worker` in its own process group, on this session's private queue."""
 
-    def __init__(self, env: dict[str, str], concurrency: int = 1) -> None:
-        self.env, self.concurrency = env, concurrency
+    def __init__(
+        self, env: dict[str, str], concurrency: int = 1, *, queue: str = QUEUE,
+        pool: str = "prefork",
+    ) -> None:  # fmt: skip
+        self.env, self.concurrency, self.queue, self.pool = env, concurrency, queue, pool
         self.process: subprocess.Popen | None = None
         self.lines: list[str] = []
 
     def start(self, timeout: float = 60) -> "Worker":
         command = [sys.executable, "-m", "celery", "--app", "samokoder_site", "worker",
-                   "--queues", QUEUE, "--concurrency", str(self.concurrency), "--pool", "prefork",
+                   "--queues", self.queue, "--concurrency", str(self.concurrency),
+                   "--pool", self.pool,
                    "--without-gossip", "--without-mingle", "--loglevel", "INFO"]  # fmt: skip
         self.lines = []
         self.process = subprocess.Popen(
@@ -104,6 +111,8 @@ def worker_env(django_db_setup, django_db_blocker, replay_server, sandbox_worksp
         "SAMOKODER_QUEUE_GENERATION": QUEUE,
         "SAMOKODER_QUEUE_DEFAULT": QUEUE,
         "SAMOKODER_QUEUE_BEAT": QUEUE,
+        "SAMOKODER_QUEUE_PREVIEW": PREVIEW_QUEUE,
+        "SAMOKODER_PREVIEW_ORIGIN": PREVIEW_ORIGIN,
         "OPENAI_BASE_URL": f"{replay_server.url}/v1",
         "ANTHROPIC_BASE_URL": replay_server.url,
         "GROQ_BASE_URL": replay_server.url,
@@ -164,6 +173,20 @@ def asgi_server(worker_env) -> Iterator[Daphne]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def preview_gateway(worker_env) -> Iterator[Daphne]:
+    """The preview origin's listener (preview.asgi), as `make run` serves it."""
+    port = int(PREVIEW_ORIGIN.rsplit(":", 1)[1])
+    server = Daphne(worker_env, app="preview.asgi:application", port=port).start()
+    yield server
+    server.stop()
+
+
+def preview_worker_for(env: dict[str, str]) -> Worker:
+    """The worker of the preview queue, threads as in the Procfile (a preview holds one)."""
+    return Worker(env, concurrency=4, queue=PREVIEW_QUEUE, pool="threads")
+
+
 @pytest.fixture
 def default_prices(transactional_db) -> None:
     """The price table as migration llm/0002 fills it: a transactional test starts from a
@@ -178,6 +201,8 @@ def default_prices(transactional_db) -> None:
 def pipeline_settings(settings, replay, sandbox_workspaces, default_prices):
     """This process talks to the same queue, replay server and workspaces as the worker."""
     settings.SAMOKODER_QUEUE_GENERATION = QUEUE
+    settings.SAMOKODER_QUEUE_PREVIEW = PREVIEW_QUEUE
+    settings.SAMOKODER_PREVIEW_ORIGIN = PREVIEW_ORIGIN
     settings.SAMOKODER_SANDBOX_BACKEND = "bubblewrap"
     settings.SAMOKODER_WORKSPACES_DIR = sandbox_workspaces
     settings.SAMOKODER_RUN_STALE_SECONDS = float(STALE_SECONDS)

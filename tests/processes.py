@@ -19,16 +19,19 @@ class Daphne:
     """The ASGI app (pages, API, WebSockets) served by daphne, as `make run` serves it,
     in its own process group; ``env`` says which database, Redis and settings."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
+    def __init__(
+        self, env: dict[str, str], *, app: str = "samokoder_site.asgi:application",
+        port: int | None = None,
+    ) -> None:  # fmt: skip
+        self.env, self.app = env, app
         self.process: subprocess.Popen[str] | None = None
         self.lines: list[str] = []
-        self.port = _free_port()
+        self.port = port or _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60) -> "Daphne":
         command = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port",
-                   str(self.port), "samokoder_site.asgi:application"]  # fmt: skip
+                   str(self.port), self.app]  # fmt: skip
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True,
@@ -59,6 +62,10 @@ class Daphne:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+
+
+def free_port() -> int:
+    return _free_port()
 
 
 def _free_port() -> int:

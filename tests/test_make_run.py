@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -45,10 +46,11 @@ def _wait_for_line(process: subprocess.Popen[str], needle: str, timeout: float) 
 
 @pytest.fixture
 def app_processes(tmp_path):
-    port = _free_port()
+    port, preview_port = _free_port(), _free_port()
     started_here = ("REDIS_URL", "CELERY_BROKER_URL", "SAMOKODER_PACKAGE_PROXY")
     env = {k: v for k, v in os.environ.items() if k not in started_here}
-    env.update(PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    env.update(PORT=str(port), DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+               SAMOKODER_PREVIEW_ORIGIN=f"http://preview.localhost:{preview_port}")  # fmt: skip
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     process = subprocess.Popen(
         [*WRAPPERS, sys.executable, "scripts/run.py"],
@@ -59,13 +61,13 @@ def app_processes(tmp_path):
         text=True,
         start_new_session=True,  # its own process group, as a terminal would give it
     )
-    yield process, port
+    yield process, port, preview_port
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_run_serves_the_app_and_ctrl_c_stops_every_process(app_processes):
-    process, port = app_processes
+    process, port, preview_port = app_processes
     lines = _wait_for_line(process, f"running at http://127.0.0.1:{port}/", timeout=90)
     redis_url = next(line for line in lines if "private Redis" in line).split()[-1]
     redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
@@ -75,6 +77,12 @@ def test_run_serves_the_app_and_ctrl_c_stops_every_process(app_processes):
     ready = urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=10)
     assert ready.status == 200
     _wait_for_line(process, "celery@", timeout=60)  # the worker came up too
+    # The second origin, the previews': a host naming no preview gets its 404 page, never
+    # the platform's pages.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _open_when_listening(f"http://127.0.0.1:{preview_port}/", timeout=60)
+    assert refused.value.code == 404
+    assert b"no preview at this address" in refused.value.read()
     assert len(_group_pids(process.pid)) >= 4  # wrapper, honcho, web, worker, beat
 
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
@@ -90,3 +98,16 @@ def test_run_serves_the_app_and_ctrl_c_stops_every_process(app_processes):
         socket.create_connection(("127.0.0.1", proxy_port), timeout=1).close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", preview_port), timeout=1).close()
+
+
+def _open_when_listening(url: str, timeout: float):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=10)  # noqa: S310 - http on loopback
+        except urllib.error.URLError as exc:
+            if isinstance(exc, urllib.error.HTTPError) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)

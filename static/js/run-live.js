@@ -192,6 +192,24 @@
       (message.detail ? " · " + message.detail : "");
   }
 
+  // The Preview tab: the app's output as it comes, and the panel fetched again when the
+  // preview's status changes (started, crashed, stopped).
+  var PREVIEW_KEEP = 20000;
+
+  function previewOutput(message) {
+    var root = document.getElementById("preview-panel");
+    var box = document.getElementById("preview-output");
+    if (!root || !box || root.dataset.preview !== message.preview) { return; }
+    box.textContent = (box.textContent + message.text).slice(-PREVIEW_KEEP);
+    box.scrollTop = box.scrollHeight;
+  }
+
+  function previewStatus() {
+    var root = document.getElementById("preview-panel");
+    if (!root || !window.htmx || !root.dataset.panelUrl) { return; }
+    htmx.ajax("GET", root.dataset.panelUrl, { target: "#preview-panel", swap: "outerHTML" });
+  }
+
   function connect() {
     var root = panel();
     if (!root || root.dataset.run === undefined) { return; }  // the panel has not loaded yet
@@ -204,6 +222,8 @@
       if (event.type === "output") { return output(event); }
       if (event.type === "activity") { return activity(event); }
       if (event.type === "stream") { return stream(event); }
+      if (event.type === "preview_output") { return previewOutput(event); }
+      if (event.type === "preview_status") { return previewStatus(event); }
       if (event.type !== "events") { return; }
       event.events.forEach(function (one) {
         if (one.seq <= (lastSeq[one.run] || 0)) { return; }

@@ -84,7 +84,7 @@ def test_workspace_shows_the_conversation_of_both_runs_on_desktop_and_phone(page
     language = user.language
     with translation.override(language):
         said = {text: gettext(text) for text in [
-            "Succeeded (exit code 0)", "Terminal", "Preview", "Files", "Files and terminal",
+            "Succeeded (exit code 0)", "Terminal", "Preview", "Files", "Code and preview",
             "Conversation", "You asked for a change", "Agent", "Path",
         ]}  # fmt: skip
     page.set_viewport_size(DESKTOP)
@@ -129,8 +129,9 @@ def test_workspace_shows_the_conversation_of_both_runs_on_desktop_and_phone(page
     expect(terminal).to_contain_text("$ python3 wordcount.py --words wordcount.py")
     expect(terminal).to_contain_text("$ python3 -m unittest")
     _shot(page, f"desktop-terminal-{language}")
-    page.get_by_role("tab", name=said["Preview"]).click()
-    expect(page.locator("#preview")).to_be_visible()
+    page.get_by_role("tab", name=said["Preview"], exact=True).click()
+    # A command-line program: nothing to preview, and the panel says why.
+    expect(page.locator("#preview-none")).to_be_visible()
     page.get_by_role("tab", name=said["Files"], exact=True).click()
     page.locator("#file-tree").get_by_role("link", name="wordcount.py", exact=True).click()
     expect(page.locator("#file-pane #code")).to_contain_text("def count")
@@ -149,7 +150,7 @@ def test_workspace_shows_the_conversation_of_both_runs_on_desktop_and_phone(page
     assert label == f'"{said["Agent"]}"'
     _no_horizontal_scroll(page)
     _shot(page, f"phone-{language}")
-    page.get_by_role("tab", name=said["Files and terminal"]).click()
+    page.get_by_role("tab", name=said["Code and preview"], exact=True).click()
     expect(page.locator("#file-tree")).to_be_visible()
     expect(page.locator("#conversation")).to_be_hidden()
     _no_horizontal_scroll(page)

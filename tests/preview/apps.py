@@ -4,7 +4,7 @@ from files.services import files_commit
 from generation.schemas import Architecture, PipelineState
 
 # A to-do page: GET / lists, POST / adds (a form), /cookies echoes what the app receives.
-TODO_APP = '''\
+TODO_APP = """\
 import html
 import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +20,8 @@ class Handler(BaseHTTPRequestHandler):
         items = "".join(f"<li>{html.escape(item)}</li>" for item in ITEMS)
         page = (
             "<!doctype html><title>Todo</title><h1>Todo</h1>"
-            f'<form method="post"><input name="title" aria-label="title"><button>Add</button></form>'
+            '<form method="post"><input name="title" aria-label="title">'
+            "<button>Add</button></form>"
             f'<ul id="items">{items}</ul>'
         )
         self.answer(200, page, "text/html; charset=utf-8")
@@ -47,7 +48,7 @@ class Handler(BaseHTTPRequestHandler):
 
 print("listening on", os.environ["PORT"], flush=True)
 ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-'''
+"""
 
 
 def server_step(branch, *, files: dict[str, str], run_command: str, port: int | None,
