@@ -1,6 +1,7 @@
 """Preview API: start, look at and stop the project's preview. Thin views over services."""
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
 from rest_framework.request import Request
@@ -18,9 +19,11 @@ class ProjectPreviewAPI(ProjectScopedMixin, generics.GenericAPIView):
 
     @extend_schema(responses={200: PreviewSerializer})
     def get(self, request: Request, project_id: str) -> Response:
+        """The running preview, else the last one (how it ended); ``{"status": "none"}``
+        when the project never had one."""
         preview = selectors.preview_latest(project=self.get_project())
         if preview is None:
-            raise Http404
+            return Response({"status": "none", "detail": _("This project has no preview yet.")})
         return Response(PreviewSerializer(preview).data)
 
     @extend_schema(request=PreviewStartSerializer, responses={201: PreviewSerializer})

@@ -106,7 +106,8 @@ def _open_when_listening(url: str, timeout: float):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            return urllib.request.urlopen(url, timeout=10)  # noqa: S310 - http on loopback
+            request = urllib.request.Request(url, headers={"Accept-Language": "en"})
+            return urllib.request.urlopen(request, timeout=10)  # noqa: S310 - http on loopback
         except urllib.error.URLError as exc:
             if isinstance(exc, urllib.error.HTTPError) or time.monotonic() > deadline:
                 raise
