@@ -141,9 +141,11 @@ def _watch(preview: Preview, server: AppServer) -> str:
         if SHUTDOWN.is_set():
             _finish(preview, Preview.Status.STOPPED, reasons.LOST, {}, None, server.tail())
             return ""
-        if now - beat >= BEAT_SECONDS:
+        if now - beat >= BEAT_SECONDS:  # alive, and the last lines so far for a new page
             beat = now
-            Preview.objects.filter(pk=preview.pk).update(heartbeat_at=timezone.now())
+            Preview.objects.filter(pk=preview.pk).update(
+                heartbeat_at=timezone.now(), output_tail=server.tail()
+            )
         close_old_connections()
         current = Preview.objects.filter(pk=preview.pk).values(
             "status", "last_request_at", "ready_at"
@@ -227,7 +229,9 @@ def _install(preview: Preview, runtime: str, relay: "AppOutput") -> tuple[int, s
 
 
 def _keep_output(preview: Preview, server: AppServer) -> None:
+    """Keep the last lines of an app stopped from outside, and show them."""
     Preview.objects.filter(pk=preview.pk).update(output_tail=server.tail())
+    preview_announce(preview)
 
 
 def _finish(
