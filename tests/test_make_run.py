@@ -62,8 +62,12 @@ def app_processes(tmp_path):
         start_new_session=True,  # its own process group, as a terminal would give it
     )
     yield process, port, preview_port
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:  # the test failed midway: stop it as Ctrl-C would, so that
+        os.killpg(process.pid, signal.SIGINT)  # honcho stops what it started
+        try:
+            process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_run_serves_the_app_and_ctrl_c_stops_every_process(app_processes):
