@@ -30,6 +30,30 @@ def pytest_sessionfinish(session, exitstatus):
 
     with redis.Redis.from_url(settings.CELERY_BROKER_URL) as client:
         client.delete(settings.SAMOKODER_QUEUE_GENERATION)
+        client.delete(f"{settings.SAMOKODER_QUEUE_GENERATION}-previews")
+    _test_sandboxes_remove()
+
+
+def _test_sandboxes_remove() -> None:
+    """Docker sandboxes the tests made (pipelines and previews on the Docker backend run
+    in workers that keep them for the next command): each binds a temporary workspaces
+    folder that its fixture has removed by now. One whose folder is gone is left over;
+    another session's, whose folder still exists, is left alone."""
+    import contextlib
+    import tempfile
+    from pathlib import Path
+
+    with contextlib.suppress(Exception):  # no Docker here: nothing to remove
+        import docker
+
+        client = docker.from_env(timeout=10)
+        ours = client.containers.list(all=True, filters={"label": "managed-by=samokoder"})
+        for container in ours:
+            sources = [m.get("Source", "") for m in container.attrs.get("Mounts", [])
+                       if m.get("Destination") == "/workspace"]  # fmt: skip
+            temporary = sources and sources[0].startswith(tempfile.gettempdir() + "/")
+            if temporary and not Path(sources[0]).exists():
+                container.remove(force=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
