@@ -6,6 +6,13 @@ was written to. Inside, ``socat`` waits until that port is listening (read from
 this app's own, mounted at /serve; the platform connects to that socket from the host.
 So the socket's existence means "ready", and nothing else of the host is reachable.
 
+The sandbox can write in that folder, so what it leaves there is never connected to as
+it is: a symbolic link named app.sock would send the platform's connections to whatever
+it points at on the host (the Docker daemon's socket, say). Once something appears, the
+host makes a hard link to that entry itself (not following links) in a folder of its own
+that no sandbox sees, and connects only there, only if that is a socket. A socket the
+app bound is the only kind of socket it can make; links cannot cross its mounts.
+
 The app runs with its own copy of the files (a preview of an older step must not race the
 pipeline's workspace), the branch's installed dependencies, and the limits every command
 has. ``AppServer`` runs it on a thread of its caller; ``stop`` ends it and removes its
@@ -14,7 +21,9 @@ folder (and, on Docker, its container).
 
 import collections
 import contextlib
+import os
 import shutil
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +32,7 @@ from django.conf import settings
 
 from execution.backends.base import ExecutionResult, Mount, SandboxHandle
 from execution.dependencies import sandbox_mounts
-from execution.folders import SERVE_IN_SANDBOX, sandbox_owned, serve_folder
+from execution.folders import SERVE_IN_SANDBOX, host_owned, sandbox_owned, serve_folder
 from execution.services import process_manager, workspace_path
 from execution.workspace import LocalFileSystem, workspace_materialize
 from projects.models import Branch
@@ -33,9 +42,14 @@ TAIL_BYTES = 8_000  # the last output kept to say why an app stopped
 
 
 def app_socket(project_id: str, key: str) -> Path:
-    """Where the app served under ``key`` for the project is reached from the host."""
+    """Where the host reaches the app served under ``key`` for the project: the hard link
+    ``AppServer.ready`` made, in a folder the sandbox does not see."""
     workspace = Path(settings.SAMOKODER_WORKSPACES_DIR) / project_id
-    return serve_folder(workspace, key) / "socket" / APP_SOCKET
+    return serve_folder(workspace, key) / "host" / APP_SOCKET
+
+
+class NotASocket(Exception):
+    """What the app left as app.sock is not a socket it listens on (a link, a file…)."""
 
 
 def serve_script(run_command: str, port: int) -> str:
@@ -130,7 +144,25 @@ class AppServer:
         return data.decode("utf-8", errors="replace")
 
     def ready(self) -> bool:
-        return self.socket.exists()
+        """True once the app's socket is there and linked for the host; raises NotASocket
+        when something else stands in its place."""
+        if os.path.lexists(self.socket):
+            return True
+        offered = self.folder / "socket" / APP_SOCKET
+        try:
+            os.lstat(offered)
+        except FileNotFoundError:
+            return False
+        host_owned(self.socket.parent)
+        self.socket.parent.chmod(0o700)
+        try:
+            os.link(offered, self.socket, follow_symlinks=False)
+        except OSError as exc:
+            raise NotASocket(str(exc)) from exc
+        if not stat.S_ISSOCK(os.lstat(self.socket).st_mode):
+            self.socket.unlink()
+            raise NotASocket(f"{APP_SOCKET} is not a socket")
+        return True
 
     def finished(self) -> bool:
         return self._thread is not None and not self._thread.is_alive()

@@ -15,6 +15,7 @@ LIFETIME = "lifetime"
 LOST = "lost"
 SANDBOX = "sandbox"
 INSTALL_FAILED = "install_failed"
+NOT_A_SOCKET = "not_a_socket"
 
 
 def _templates() -> dict[str, str]:
@@ -38,6 +39,10 @@ def _templates() -> dict[str, str]:
         LIFETIME: _("Stopped after running for %(hours)s hours, the longest a preview runs."),
         LOST: _("The worker running this preview stopped. Start the preview again."),
         SANDBOX: _("The sandbox could not start the app: %(detail)s"),
+        NOT_A_SOCKET: _(
+            "The app left something other than its listening socket where the platform "
+            "connects to it (%(detail)s), so it was stopped and never connected to."
+        ),
         INSTALL_FAILED: _(
             "Installing the app's dependencies failed (exit code %(exit_code)s); see the "
             "output below."

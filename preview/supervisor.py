@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from execution.backends.base import SandboxError
 from execution.installs import install_pending, install_run
-from execution.serving import AppServer
+from execution.serving import AppServer, NotASocket
 from files.selectors import state_get, state_manifest, state_texts
 from generation.publish import LiveBatch, publish_transient
 from generation.schemas import PipelineState
@@ -125,7 +125,13 @@ def _watch(preview: Preview, server: AppServer) -> str:
         now = time.monotonic()
         if server.finished():
             return _exited(preview, server, ready)
-        if not ready and server.ready():
+        try:
+            now_ready = not ready and server.ready()
+        except NotASocket as exc:
+            _finish(preview, Preview.Status.FAILED, reasons.NOT_A_SOCKET, {"detail": str(exc)},
+                    None, server.tail())  # fmt: skip
+            return ""
+        if now_ready:
             ready = True
             Preview.objects.filter(pk=preview.pk, status=Preview.Status.STARTING).update(
                 status=Preview.Status.RUNNING, ready_at=timezone.now()
