@@ -89,17 +89,6 @@ def event_detail(name: str, payload: dict[str, Any], run: GenerationRun | None =
     return ""
 
 
-def timeline(run: GenerationRun, limit: int = 200) -> list[dict[str, Any]]:
-    labels = event_labels()
-    events = run.events.exclude(name__in=QUIET).order_by("-seq")[:limit]
-    named = [(RENAMED.get(e.name, e.name), e) for e in reversed(list(events))]
-    return [
-        {"seq": e.seq, "name": name, "label": labels.get(name, name),
-         "detail": event_detail(name, e.payload, run), "at": e.created_at}
-        for name, e in named
-    ]  # fmt: skip
-
-
 def upcoming(data: PipelineState) -> Action:
     """What the run does next from this committed state: the step at work while it runs."""
     return next_action(data, fix_attempts=settings.SAMOKODER_RUN_FIX_ATTEMPTS,

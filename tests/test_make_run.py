@@ -110,7 +110,7 @@ def _open_when_listening(url: str, timeout: float):
     deadline = time.monotonic() + timeout
     while True:
         try:
-            request = urllib.request.Request(url, headers={"Accept-Language": "en"})
+            request = urllib.request.Request(url, headers={"Accept-Language": "en"})  # noqa: S310
             return urllib.request.urlopen(request, timeout=10)  # noqa: S310 - http on loopback
         except urllib.error.URLError as exc:
             if isinstance(exc, urllib.error.HTTPError) or time.monotonic() > deadline:

@@ -5,7 +5,7 @@ import html
 import pytest
 
 from accounts.services import key_store
-from generation import display, reasons
+from generation import reasons
 from generation.models import GenerationRun
 from generation.services import run_start
 from generation.services.runs import run_finish
@@ -134,9 +134,9 @@ def test_a_stop_reason_and_the_timeline_read_in_the_readers_language(
     client.cookies["django_language"] = language
 
     body = html.unescape(panel(client, project).content.decode())
-    old_timeline = display.timeline(old)
 
     assert body.count(reason) == 2  # the stop reason and the timeline's last entry
     assert status in body
     assert foreign not in body
-    assert old_timeline[-1]["detail"] == "Старая причина, как её записали."
+    # The older run's sentence, in the conversation as it was written.
+    assert "Старая причина, как её записали." in body

@@ -54,9 +54,9 @@ class HostSocket:
 @pytest.mark.parametrize("trick", ["symlink", "regular file"])
 def test_an_app_sock_that_is_not_the_apps_socket_is_never_connected_to(
     user,
-    sandbox,
+    sandbox,  # noqa: F811 - the fixture imported above
     settings,
-    trick,  # noqa: F811
+    trick,
 ):
     settings.SAMOKODER_PREVIEW_START_SECONDS = 20
     host = HostSocket()
