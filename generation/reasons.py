@@ -9,6 +9,7 @@ from typing import Any
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from core.texts import code_text
 from files.services import refusal_text
 from llm.errors import error_text
 
@@ -105,17 +106,15 @@ MONEY = {"limit", "spent"}  # amounts in USD, formatted for the active language
 def reason_text(code: str, params: dict[str, Any]) -> str:
     if not code:
         return ""
-    template = _templates().get(code, _templates()[INTERNAL])
     if code in (BUDGET_COST, PLATFORM_BUDGET):
         params = {key: _money(value) if key in MONEY else value for key, value in params.items()}
     if code == LLM_FAILED and "error" in params:  # older runs stored the sentence as detail
         params = {"detail": _llm_detail(params)}
     if code == FILES_REFUSED and "refused" in params:
         params = {"detail": " ".join(refusal_text(**one) for one in params["refused"])}
-    try:
-        return template % params
-    except (KeyError, TypeError, ValueError):
-        return _templates()[INTERNAL]
+    templates = _templates()
+    text = code_text(templates, code, params)
+    return text if text is not None else templates[INTERNAL]
 
 
 def _llm_detail(params: dict[str, Any]) -> str:

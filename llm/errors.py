@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 # Importable from here too: whoever formats the messages below names the provider by label.
 from core.providers import provider_label as provider_label
+from core.texts import code_text
 
 KEY_REJECTED = "key_rejected"
 PERMISSION_DENIED = "permission_denied"
@@ -53,14 +54,9 @@ def _templates() -> dict[str, str]:
 
 def error_text(code: str, params: dict[str, Any]) -> str:
     """The message of ``code`` in the active language; an unknown code shows as itself."""
-    template = _templates().get(code)
-    if template is None:
-        return code
     params = {key: _param_text(key, value) for key, value in params.items()}
-    try:
-        return template % params
-    except (KeyError, TypeError, ValueError):
-        return code
+    text = code_text(_templates(), code, params)
+    return text if text is not None else code
 
 
 def _param_text(key: str, value: Any) -> Any:

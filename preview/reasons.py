@@ -5,6 +5,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from core.texts import code_text
+
 NO_SERVER = "no_server"
 NEVER_LISTENED = "never_listened"
 CRASHED = "crashed"
@@ -53,10 +55,5 @@ def _templates() -> dict[str, str]:
 def reason_text(code: str, params: dict[str, Any]) -> str:
     if not code:
         return ""
-    template = _templates().get(code)
-    if template is None:
-        return code
-    try:
-        return template % params
-    except (KeyError, TypeError, ValueError):
-        return template
+    text = code_text(_templates(), code, params)
+    return text if text is not None else code

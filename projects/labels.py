@@ -6,6 +6,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from core.texts import code_text
+
 CREATED = "created"
 STARTED = "started"
 CHANGE = "change"
@@ -59,10 +61,5 @@ def _templates() -> dict[str, str]:
 
 def label_text(code: str, params: dict[str, Any], step_index: int) -> str:
     """The label in the active language; a step stored without one reads "Step N"."""
-    template = _templates().get(code)
-    if template is not None:
-        try:
-            return template % params
-        except (KeyError, TypeError, ValueError):
-            pass
-    return _("Step %(step)s") % {"step": step_index}
+    text = code_text(_templates(), code, params)
+    return text if text is not None else _("Step %(step)s") % {"step": step_index}
