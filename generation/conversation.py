@@ -12,6 +12,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from execution.models import ExecutionLog
+from execution.selectors import commands_of_runs
 from generation import selectors
 from generation.display import QUIET, RENAMED, event_detail, event_labels
 from generation.models import GenerationRun, PipelineEvent
@@ -69,7 +70,7 @@ def project_conversation(*, project: Project) -> list[RunThread]:
     runs = selectors.run_history(project=project)
     ids = [run.pk for run in runs]
     events = _by_run(selectors.run_events_shown(run_ids=ids, quiet=QUIET))
-    logs = _by_run(selectors.run_commands(run_ids=ids))
+    logs = _by_run(commands_of_runs(run_ids=ids))
     requests = _by_run(runs_requests(run_ids=ids))
     threads, opened = [], set()
     texts: dict[int, list[str]] = {}

@@ -7,7 +7,6 @@ from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
-from execution.models import ExecutionLog
 from files.selectors import state_get
 from generation.models import GenerationRun, PipelineEvent
 from generation.schemas import PipelineState
@@ -89,11 +88,6 @@ def run_events_shown(*, run_ids: list[uuid.UUID], quiet: set[str]) -> list[Pipel
         .exclude(name__in=shown)
         .order_by("run_id", "seq")
     )
-
-
-def run_commands(*, run_ids: list[uuid.UUID]) -> list[ExecutionLog]:
-    """Every sandbox command these runs ran, oldest first, with its whole output."""
-    return list(ExecutionLog.objects.filter(run_id__in=run_ids).order_by("created_at"))
 
 
 def run_cancel_asked(*, run_id: uuid.UUID, lease: uuid.UUID) -> bool | None:
