@@ -65,18 +65,26 @@ def command_outcome(*, exit_code: int | None, timed_out: bool) -> str:
     return _("Failed (exit code %(code)s)") % {"code": exit_code}
 
 
-def project_conversation(*, project: Project) -> list[RunThread]:
-    """Every run of the project with its messages, commands and costs, oldest first."""
+RECENT_RUNS = 10  # the runs a conversation shows at first; the earlier ones on request
+
+
+def project_conversation(*, project: Project, last: int | None = None) -> list[RunThread]:
+    """The project's runs (the ``last`` ones, else all) with their messages, commands and
+    costs, oldest first; each keeps its number among all the project's runs."""
     runs = selectors.run_history(project=project)
-    ids = [run.pk for run in runs]
+    first = max(len(runs) - last, 0) if last is not None else 0
+    ids = [run.pk for run in runs[first:]]
     events = _by_run(selectors.run_events_shown(run_ids=ids, quiet=QUIET))
     logs = _by_run(commands_of_runs(run_ids=ids))
     requests = _by_run(runs_requests(run_ids=ids))
     threads, opened = [], set()
     texts: dict[int, list[str]] = {}
     for number, run in enumerate(runs, start=1):
-        thread = RunThread(run=run, number=number, resumed=(run.branch_id, run.iteration) in opened)
+        resumed = (run.branch_id, run.iteration) in opened
         opened.add((run.branch_id, run.iteration))
+        if number <= first:  # not shown: only whether a later run resumes its iteration
+            continue
+        thread = RunThread(run=run, number=number, resumed=resumed)
         if run.iteration and not thread.resumed:
             asked = texts.setdefault(run.branch_id, [
                 iteration.description

@@ -46,12 +46,15 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
     )
     data = selectors.pipeline_state(branch)
     providers = providers_available(user_id=request.user.pk)
-    threads = conversation.project_conversation(project=project)
+    everything = request.GET.get("runs") == "all"
+    last = None if everything else conversation.RECENT_RUNS
+    threads = conversation.project_conversation(project=project, last=last)
+    earlier = threads[0].number - 1 if threads else 0
     current = next((t for t in threads if run and t.run.pk == run.pk), None)
     context = {
         "project": project, "branch": branch, "run": run, "data": data,
         "stages": display.stages(data, run),
-        "threads": threads, "current": current,
+        "threads": threads, "current": current, "earlier": earlier, "everything": everything,
         "status_label": display.status_label(data, run),
         "activity": display.activity(data, run),
         "labels": {**display.event_labels(), **conversation.answer_labels()},

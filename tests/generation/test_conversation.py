@@ -126,3 +126,25 @@ def test_the_model_is_a_choice_with_the_default_marked_and_others_refused(
     assert "no-such-model" in response.content.decode() and 'class="field invalid"' in (
         response.content.decode()
     )
+
+
+def test_a_long_history_shows_its_last_runs_and_the_rest_on_request(client, user, project):
+    from generation.conversation import RECENT_RUNS
+
+    total = RECENT_RUNS + 2
+    for number in range(1, total + 1):
+        run = GenerationRun.objects.create(
+            project=project, branch=project.branches.get(), user=user, provider="openai",
+            status=GenerationRun.Status.COMPLETED, max_cost=1, max_llm_calls=10,
+        )  # fmt: skip
+        _request(run, f"Agent{number}", "0.01")
+    client.force_login(user)
+
+    body = _panel(client, project)
+    assert 'aria-label="Run 3"' in body and f'aria-label="Run {total}"' in body
+    assert 'aria-label="Run 1"' not in body and 'aria-label="Run 2"' not in body
+    assert "Show the 2 earlier runs" in body
+    everything = client.get(f"/projects/{project.pk}/generation/?runs=all",
+                            HTTP_ACCEPT_LANGUAGE="en").content.decode()  # fmt: skip
+    assert 'aria-label="Run 1"' in everything and "Show the 2 earlier runs" not in everything
+    assert "runs=all" in everything.split('data-panel-url="', 1)[1].split('"', 1)[0]
