@@ -237,20 +237,22 @@ def wait_until(
 
 
 class CappedOutput:
-    """At most ``limit`` bytes of one stream; what is dropped is counted so the text says so."""
+    """At most ``limit`` bytes of one stream; what is dropped is counted so the text says so.
 
-    def __init__(self, limit: int, on_kept: OnOutput | None = None) -> None:
-        self.limit, self.on_kept = limit, on_kept
+    ``on_output`` sees every chunk as it comes, kept or not: a served app logs for hours,
+    past any cap, and its page must go on showing it (live relays cap what they send)."""
+
+    def __init__(self, limit: int, on_output: OnOutput | None = None) -> None:
+        self.limit, self.on_output = limit, on_output
         self.kept = bytearray()
         self.dropped = 0
 
     def add(self, chunk: bytes) -> None:
-        room = self.limit - len(self.kept)
-        kept = chunk[:room]
-        self.kept += kept
+        room = max(self.limit - len(self.kept), 0)
+        self.kept += chunk[:room]
         self.dropped += max(len(chunk) - room, 0)
-        if kept and self.on_kept is not None:
-            self.on_kept(kept)
+        if chunk and self.on_output is not None:
+            self.on_output(chunk)
 
     def text(self) -> str:
         # Invalid UTF-8 and NUL (which PostgreSQL refuses in text and JSON) both show as
@@ -267,10 +269,12 @@ class CappedReader(threading.Thread):
     Reading on past the cap keeps the command from blocking on a full pipe.
     """
 
-    def __init__(self, stream: BufferedReader, limit: int, on_kept: OnOutput | None = None) -> None:
+    def __init__(
+        self, stream: BufferedReader, limit: int, on_output: OnOutput | None = None
+    ) -> None:
         super().__init__(daemon=True)
         self.stream = stream
-        self.output = CappedOutput(limit, on_kept)
+        self.output = CappedOutput(limit, on_output)
 
     def run(self) -> None:
         # read1: whatever is there now (up to 64 KiB), so output can be shown as it comes.

@@ -60,3 +60,13 @@ def test_a_command_stopped_at_the_disk_limit_says_so_and_has_no_exit_code():
 
     assert (result.exit_code, result.disk_exceeded, result.timed_out) == (None, True, False)
     assert result.stderr == "err\n[… stopped: the workspace went over its disk limit of 20 MB]"
+
+
+def test_output_past_the_cap_is_not_kept_but_still_seen_as_it_comes():
+    seen: list[bytes] = []
+    out = CappedOutput(4, seen.append)
+    for chunk in (b"abc", b"def", b"ghi"):
+        out.add(chunk)
+
+    assert bytes(out.kept) == b"abcd" and out.dropped == 5
+    assert seen == [b"abc", b"def", b"ghi"]  # a served app's page goes on showing its log
