@@ -11,6 +11,8 @@ directly, as the worker would. Figures are printed, never asserted.
    PostgreSQL. Overhead = wall time of both ``run_drive`` calls - the run's
    LLMRequest.latency_ms - its ExecutionLog.duration_ms, divided by the ProjectState rows
    those calls created (10 steps and the iteration's completion). Median over the runs.
+   One more run counts the SQL queries per step; the goal of issue 18 is checked against
+   the PostgreSQL column (<= 10 ms a step).
    Latencies of concurrent requests (the two CodeMonkeys) add up, so LLM time is slightly
    overstated; sandbox time is what the backend reports for each command.
 2. Total wall time of that scenario (median run) and its split: LLM, sandbox, the rest.
@@ -37,6 +39,7 @@ from pathlib import Path
 from setup import ROOT, django_on_fresh_database
 
 RUNS = 5
+GOAL_MS = 10  # issue 18: orchestration overhead per step on PostgreSQL
 CHILD_FLAG = "--overhead-only"
 POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/samokoder_bench"
@@ -146,6 +149,7 @@ def reference_once(server, user, index: int) -> dict:
 def reference_runs() -> dict:
     """RUNS reference scenarios on this process's database; the figures of 1 and 2."""
     from django.db import connection
+    from django.test.utils import CaptureQueriesContext
 
     from llm.replay import ReplayServer
 
@@ -154,13 +158,16 @@ def reference_runs() -> dict:
         user = bench_user()
         try:
             runs = [reference_once(server, user, i) for i in range(RUNS)]
+            with CaptureQueriesContext(connection) as queries:
+                counted = reference_once(server, user, RUNS)
         finally:
             forget_queue()
             shutil.rmtree(workspaces, ignore_errors=True)
     middle = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
     per_step = statistics.median(r["per_step"] for r in runs)
     return {"vendor": connection.vendor, "states": middle["states"], "per_step": per_step,
-            "median_run": middle}  # fmt: skip
+            "median_run": middle,
+            "queries_per_step": len(queries.captured_queries) / counted["states"]}  # fmt: skip
 
 
 def postgres_figures() -> dict | str:
@@ -209,6 +216,14 @@ def print_reference(columns: list[dict]) -> None:
     ]
     for label, value, unit in rows:
         print(f"  {label:30}" + "".join(f"{value(c):>9.1f} {unit}" for c in columns))
+    print(f"  {'SQL queries per step':30}" + "".join(f"{c['queries_per_step']:>12.1f}"
+                                                      for c in columns))  # fmt: skip
+    for column in columns:
+        if column["vendor"] == "postgresql":
+            ms = column["per_step"] * 1000
+            verdict = "met" if ms <= GOAL_MS else "MISSED"
+            print(f"goal: overhead per step on PostgreSQL {ms:.1f} ms "
+                  f"(at most {GOAL_MS} ms: {verdict})")  # fmt: skip
 
 
 def rest_of(run: dict) -> float:

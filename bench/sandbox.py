@@ -3,7 +3,10 @@
 1. The same command (`python3 -c pass`) runs N times bare, in bubblewrap under rlimits
    only (no cgroups: the path before issue 14, and the fallback), in bubblewrap with a
    cgroup per command, and, when a Docker daemon answers, by `docker exec` in an already
-   running container; medians side by side from one run.
+   running container; medians side by side from one run. The two bubblewrap rows run
+   again as they did before issue 18 (through /bin/sh, the exit found by Popen's polling,
+   a group's removal retried every 20 ms), and the goal of issue 18 (at most 1.6x bare)
+   is checked against the rows of today.
 2. Tenant isolation (issue 14): one project's command keeps busy loops on every core
    while another project's `python3 -c pass` is timed; the ratio to its idle median is
    printed, with how often the burner's cgroup throttled it.
@@ -11,6 +14,8 @@
     python bench/sandbox.py
 """
 
+import contextlib
+import functools
 import os
 import shutil
 import statistics
@@ -18,6 +23,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from setup import django_on_fresh_database
@@ -25,6 +31,8 @@ from setup import django_on_fresh_database
 RUNS = 30
 COMMAND = "python3 -c pass"
 BURN_SECONDS = 20
+GOAL_RATIO = 1.6  # issue 18: bubblewrap at most 1.6x bare
+OLD_REMOVE_PAUSE = 0.02  # seconds between tries to remove a group, before issue 18
 
 
 def median_ms(call, runs: int = RUNS) -> float:
@@ -42,24 +50,15 @@ def run() -> None:
     from execution.backends.base import Limits
     from execution.backends.bubblewrap import BubblewrapProcessManager
 
-    rows = [
-        (
-            "bare subprocess",
-            median_ms(lambda: subprocess.run(["/usr/bin/python3", "-c", "pass"], check=True)),
-        )
-    ]
     workspace = Path(tempfile.mkdtemp(prefix="samokoder-bench-", dir="/tmp"))
     workspace.chmod(0o755)
     try:
         manager = BubblewrapProcessManager(Limits())
         handle = manager.create_container(project_id="bench", workspace=workspace / "ws")
-        settings.SAMOKODER_SANDBOX_CGROUPS = False
-        rows.append(("bubblewrap, rlimits only", bubblewrap_ms(manager, handle)))
-        settings.SAMOKODER_SANDBOX_CGROUPS = True
-        if manager.cgroups() is not None:
-            rows.append(("bubblewrap + cgroup", bubblewrap_ms(manager, handle)))
+        rows = interleaved(overhead_calls(manager, handle))
         rows += docker_rows(workspace)
         print_overhead(rows)
+        print_goal(rows)
         if manager.cgroups() is not None:
             settings.SAMOKODER_SANDBOX_CGROUPS = False
             neighbour(manager, workspace, "rlimits only")
@@ -71,8 +70,76 @@ def run() -> None:
         shutil.rmtree(workspace, ignore_errors=True)
 
 
+def overhead_calls(manager, handle) -> list[tuple[str, Callable[[], object]]]:
+    """The rows of 1, each one call of the command."""
+    from django.conf import settings
+
+    def bubblewrap(cgroups: bool, before: bool = False) -> Callable[[], object]:
+        def call() -> object:
+            settings.SAMOKODER_SANDBOX_CGROUPS = cgroups
+            with as_before() if before else contextlib.nullcontext():
+                return manager.execute(handle, COMMAND, timeout=30)
+
+        return call
+
+    raw = [shutil.which("bwrap") or "bwrap", *manager._arguments(handle.workspace, ()),
+           "/usr/bin/python3", "-c", "pass"]  # fmt: skip
+    calls = [
+        ("bare subprocess", lambda: subprocess.run(["/usr/bin/python3", "-c", "pass"], check=True)),
+        ("raw bwrap (the floor)", lambda: subprocess.run(raw, check=True)),
+        ("bubblewrap, rlimits only", bubblewrap(cgroups=False)),
+        ("  as before issue 18", bubblewrap(cgroups=False, before=True)),
+    ]
+    settings.SAMOKODER_SANDBOX_CGROUPS = True
+    if manager.cgroups() is not None:
+        calls += [("bubblewrap + cgroup", bubblewrap(cgroups=True)),
+                  ("  as before issue 18", bubblewrap(cgroups=True, before=True))]  # fmt: skip
+    return calls
+
+
+def interleaved(calls: list[tuple[str, Callable[[], object]]]) -> list[tuple[str, float]]:
+    """Median milliseconds of each call, the calls taking turns RUNS times, so that a
+    change in the machine's load falls on every row alike."""
+    timings: list[list[float]] = [[] for _ in calls]
+    for _ in range(RUNS):
+        for (_, call), kept in zip(calls, timings, strict=True):
+            started = time.perf_counter()
+            call()
+            kept.append((time.perf_counter() - started) * 1000)
+    return [(name, statistics.median(kept)) for (name, _), kept in zip(calls, timings, strict=True)]
+
+
 def bubblewrap_ms(manager, handle) -> float:
     return median_ms(lambda: manager.execute(handle, COMMAND, timeout=30))
+
+
+@contextlib.contextmanager
+def as_before():
+    """The backend as it was before issue 18: every command through /bin/sh, Popen's
+    polling wait for its exit, and 20 ms between tries to remove its group."""
+    from execution.backends import bubblewrap, cgroups
+
+    @contextlib.contextmanager
+    def polling(process):
+        yield functools.partial(bubblewrap._exited, process)
+
+    saved = bubblewrap._exit_waiter, bubblewrap._argv, cgroups.REMOVE_FIRST_PAUSE
+    bubblewrap._exit_waiter, bubblewrap._argv, cgroups.REMOVE_FIRST_PAUSE = (
+        polling, lambda command: ["/bin/sh", "-c", command], OLD_REMOVE_PAUSE)  # fmt: skip
+    try:
+        yield
+    finally:
+        bubblewrap._exit_waiter, bubblewrap._argv, cgroups.REMOVE_FIRST_PAUSE = saved
+
+
+def print_goal(rows: list[tuple[str, float]]) -> None:
+    bare, found = rows[0][1], dict(rows)
+    print(f"floor, raw bwrap: {found['raw bwrap (the floor)'] / bare:.2f}x bare")
+    for name in ("bubblewrap, rlimits only", "bubblewrap + cgroup"):
+        if name in found:
+            ratio = found[name] / bare
+            verdict = "met" if ratio <= GOAL_RATIO else "MISSED"
+            print(f"goal {name}: {ratio:.2f}x bare (at most {GOAL_RATIO}x: {verdict})")
 
 
 def print_overhead(rows: list[tuple[str, float]]) -> None:

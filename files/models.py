@@ -51,7 +51,7 @@ class StateFile(models.Model):
     """What one path holds at one state; ``content`` None means deleted at that step.
 
     A checkpoint state has a row for every path; any other state only for the paths
-    that changed since the step before it.
+    that changed since the step before it (files.services.files_commit says which).
     """
 
     state = models.ForeignKey(ProjectState, on_delete=models.CASCADE, related_name="files")

@@ -1,7 +1,10 @@
 """Reads of the File Management context: any file at any step, history and diffs."""
 
 import difflib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
@@ -15,34 +18,104 @@ class FileNotInState(LookupError):
     """The path has no content at that step (never written, or deleted)."""
 
 
-def state_manifest(state: ProjectState) -> Manifest:
-    """Every path and its content hash at ``state``, in two queries.
+@dataclass(frozen=True)
+class Replay:
+    """A state's manifest as read: what its nearest checkpoint (at or before it) holds,
+    with the changed-path rows of the steps after that checkpoint replayed on top."""
 
-    Loads the nearest checkpoint at or before the state, then replays the changes of
-    the steps after it (at most SAMOKODER_CHECKPOINT_EVERY of them).
-    """
+    manifest: Manifest
+    checkpoint_step: int
+    replayed: int  # changed-path rows read on top of the checkpoint's own
+
+
+class _ReplayCache:
+    """The last few replays, by state: a state never changes (invariant 8), so neither
+    does what it holds, and a worker reads its branch's latest state several times a step
+    (the commit, the agents' context, the sandbox). The key has the state's creation time
+    as well as its id, since SQLite hands a rolled-back id out again."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.lock = size, threading.Lock()
+        self.entries: OrderedDict[tuple[int, object], Replay] = OrderedDict()
+
+    def get(self, state: ProjectState) -> Replay | None:
+        with self.lock:
+            replay = self.entries.get((state.pk, state.created_at))
+            if replay is not None:
+                self.entries.move_to_end((state.pk, state.created_at))
+            return replay
+
+    def put(self, state: ProjectState, replay: Replay) -> None:
+        with self.lock:
+            self.entries[(state.pk, state.created_at)] = replay
+            self.entries.move_to_end((state.pk, state.created_at))
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+_replays = _ReplayCache(size=64)
+
+
+def state_manifest(state: ProjectState) -> Manifest:
+    """Every path and its content hash at ``state`` (a copy: change it freely)."""
+    return dict(state_replay(state).manifest)
+
+
+def state_replay(state: ProjectState) -> Replay:
+    """How ``state``'s manifest is read: from this process's cache, or in two queries
+    (the nearest checkpoint at or before the state, then the rows from it to the state,
+    which files_commit keeps to at most about the manifest's size)."""
+    replay = _replays.get(state)
+    if replay is None:
+        replay = _replay_read(state)
+        _replays.put(state, replay)
+    return replay
+
+
+def state_replay_remember(state: ProjectState, replay: Replay) -> None:
+    """Keep what a commit just worked out for its new ``state``, so the next read of it
+    (the next step's) needs no query."""
+    _replays.put(state, replay)
+
+
+def state_replays_forget() -> None:
+    """Empty this process's cache of replays (a benchmark timing reads from the database)."""
+    _replays.clear()
+
+
+def _replay_read(state: ProjectState) -> Replay:
     checkpoint = (
-        state.branch.states.filter(step_index__lte=state.step_index, is_checkpoint=True)
+        ProjectState.objects.filter(
+            branch_id=state.branch_id, step_index__lte=state.step_index, is_checkpoint=True
+        )
         .order_by("-step_index")
         .values_list("step_index", flat=True)
         .first()
     )
+    if checkpoint is None:
+        raise ValueError(f"no checkpoint at or before step {state.step_index}")
     rows = (
         StateFile.objects.filter(
-            state__branch=state.branch,
+            state__branch_id=state.branch_id,
             state__step_index__gte=checkpoint,
             state__step_index__lte=state.step_index,
         )
         .order_by("state__step_index")
-        .values_list("file__path", "content_id")
+        .values_list("state__step_index", "file__path", "content_id")
     )
     manifest: Manifest = {}
-    for path, content_id in rows:
+    replayed = 0
+    for step, path, content_id in rows:
+        replayed += step > checkpoint
         if content_id is None:
             manifest.pop(path, None)
         else:
             manifest[path] = content_id
-    return manifest
+    return Replay(manifest=manifest, checkpoint_step=checkpoint, replayed=replayed)
 
 
 def state_get(*, branch: Branch, step: int | None = None) -> ProjectState:

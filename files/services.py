@@ -20,15 +20,23 @@ from django.utils.translation import gettext_lazy
 from files.events import FileCreated, FileDeleted, FileUpdated
 from files.models import File, FileContent, StateFile, content_hash
 from files.paths import UnsafePathError, path_normalise
-from files.selectors import Manifest, state_manifest
+from files.selectors import (
+    Manifest,
+    Replay,
+    state_manifest,
+    state_replay,
+    state_replay_remember,
+)
 from projects import labels
 from projects.events import BranchCreated
 from projects.labels import StepLabel
 from projects.models import Branch, ProjectEvent, ProjectState
-from projects.services import state_append
+from projects.services import state_append, state_latest_locked
 
 Changes = Mapping[str, str | None]  # path -> new text, or None to delete
 BRANCH_NAME = re.compile(r"[\w.-]{1,64}")
+# A small project checkpoints by steps alone: replaying a few dozen rows costs nothing.
+CHECKPOINT_MIN_ROWS = 64
 # Why a commit was refused, by code: the messages are rendered when shown, so a refusal
 # kept for later (a run's stop reason) reads in its reader's language.
 REFUSALS = {
@@ -108,21 +116,43 @@ def files_commit(
     One transaction: the new state, its file rows and the FileCreated / FileUpdated /
     FileDeleted events land together or not at all. Raises ``ValidationError`` (nothing
     written) for an unsafe path, binary or oversize text, deleting a missing file, or a
-    project over its size limit.
+    project that text would take over its size limit.
     """
     clean = _validated(changes)
     with transaction.atomic():
-        previous, state = state_append(branch=branch, data=data, label=label)
-        before = state_manifest(previous)
-        after = _apply(before, clean)
-        _check_project_size(after)
-        files = _files_for(branch, after.keys() | clean.keys())
-        rows = after if state.is_checkpoint else _delta(before, after)
+        previous = state_latest_locked(branch=branch)
+        before = state_replay(previous)
+        after = _apply(before.manifest, clean)
+        if any(text is not None for text in clean.values()):  # only a write can grow it
+            _check_project_size(after)
+        delta = _delta(before.manifest, after)
+        replay = _next_replay(previous.step_index + 1, before, delta, after)
+        checkpoint = replay.checkpoint_step == previous.step_index + 1
+        state = state_append(previous=previous, data=data, is_checkpoint=checkpoint, label=label)
+        rows = after if checkpoint else delta
+        files = _files_for(branch, set(rows))
         StateFile.objects.bulk_create(
             StateFile(state=state, file=files[path], content_id=h) for path, h in rows.items()
         )
-        _record_events(state, before, after)
+        _record_events(branch, state, before.manifest, after)
+        state_replay_remember(state, replay)
     return state
+
+
+def _next_replay(
+    step: int, before: Replay, delta: Mapping[str, str | None], after: Manifest
+) -> Replay:
+    """How step ``step`` will be read: as a checkpoint (a row for every path) once the
+    changed-path rows since the last one would outnumber the manifest's paths (so a read
+    never replays more rows than a checkpoint holds, and the checkpoints cost at most as
+    many rows as the changes), or SAMOKODER_CHECKPOINT_EVERY steps after it; otherwise
+    as the changed paths on top of the previous step's checkpoint."""
+    replayed = before.replayed + len(delta)
+    too_many_rows = replayed > max(len(after), CHECKPOINT_MIN_ROWS)
+    too_many_steps = step - before.checkpoint_step >= settings.SAMOKODER_CHECKPOINT_EVERY
+    if too_many_rows or too_many_steps:
+        return Replay(manifest=after, checkpoint_step=step, replayed=0)
+    return Replay(manifest=after, checkpoint_step=before.checkpoint_step, replayed=replayed)
 
 
 def state_data_commit(
@@ -159,12 +189,15 @@ def _delta(before: Manifest, after: Manifest) -> dict[str, str | None]:
 
 
 def _files_for(branch: Branch, paths: set[str]) -> dict[str, File]:
-    project = branch.project
-    existing = {f.path: f for f in File.objects.filter(project=project, path__in=paths)}
-    missing = [File(project=project, path=p) for p in paths - existing.keys()]
+    if not paths:
+        return {}
+    project_id = branch.project_id
+    existing = {f.path: f for f in File.objects.filter(project_id=project_id, path__in=paths)}
+    missing = [File(project_id=project_id, path=p) for p in paths - existing.keys()]
     File.objects.bulk_create(missing, ignore_conflicts=True)
     if missing:
-        existing = {f.path: f for f in File.objects.filter(project=project, path__in=paths)}
+        found = File.objects.filter(project_id=project_id, path__in=paths)
+        existing = {f.path: f for f in found}
     return existing
 
 
@@ -174,10 +207,10 @@ class _Where(TypedDict):
     step_index: int
 
 
-def _record_events(state: ProjectState, before: Manifest, after: Manifest) -> None:
+def _record_events(branch: Branch, state: ProjectState, before: Manifest, after: Manifest) -> None:
     common = _Where(
-        project_id=str(state.branch.project_id),
-        branch=state.branch.name,
+        project_id=str(branch.project_id),
+        branch=branch.name,
         step_index=state.step_index,
     )
     events: list[FileCreated | FileUpdated | FileDeleted] = [
@@ -191,7 +224,7 @@ def _record_events(state: ProjectState, before: Manifest, after: Manifest) -> No
         FileDeleted(path=p, old_content_id=before[p], **common)
         for p in sorted(before.keys() - after.keys())
     ]
-    ProjectEvent.record_many(events, project_id=state.branch.project_id)
+    ProjectEvent.record_many(events, project_id=branch.project_id)
 
 
 def file_save(*, branch: Branch, path: str, text: str) -> ProjectState:

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from llm.models import LLMRequest, ModelPrice, TokenUsage
@@ -62,13 +62,17 @@ def request_record(attempt: Attempt) -> LLMRequest:
 
 
 def _usage_add(attempt: Attempt, cost: Decimal | None) -> None:
-    usage, _created = TokenUsage.objects.get_or_create(
-        user_id=attempt.user_id,
-        day=timezone.localdate(),
-        provider=attempt.provider,
-        model=attempt.model,
-    )
-    TokenUsage.objects.filter(pk=usage.pk).update(
+    """Add the attempt to its day's row, creating that row with the day's first attempt
+    (one query, not two, on every other)."""
+    day: dict[str, Any] = {"user_id": attempt.user_id, "day": timezone.localdate(),
+                           "provider": attempt.provider, "model": attempt.model}  # fmt: skip
+    if not _usage_increment(TokenUsage.objects.filter(**day), attempt, cost):
+        usage, _created = TokenUsage.objects.get_or_create(**day)
+        _usage_increment(TokenUsage.objects.filter(pk=usage.pk), attempt, cost)
+
+
+def _usage_increment(rows: QuerySet[TokenUsage], attempt: Attempt, cost: Decimal | None) -> int:
+    return rows.update(
         requests=F("requests") + 1,
         prompt_tokens=F("prompt_tokens") + attempt.prompt_tokens,
         completion_tokens=F("completion_tokens") + attempt.completion_tokens,

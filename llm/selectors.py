@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Min, Q, QuerySet, Sum
 from django.utils import timezone
 
 from core.providers import provider_label
@@ -103,7 +103,8 @@ class SystemUsage(TypedDict):
 def run_system_usage(*, run_id: uuid.UUID) -> SystemUsage:
     """What a generation run asked of the platform's keys, and whether any answer came
     back with no cost (its model has no price): the platform cannot pay for those."""
-    system = LLMRequest.objects.filter(run_id=run_id, key_source="system")
-    unpriced = system.filter(status=LLMRequest.Status.SUCCESS, cost__isnull=True)
-    model = unpriced.values_list("model", flat=True).first()
-    return SystemUsage(calls=system.count(), unpriced_model=model)
+    unpriced = Q(status=LLMRequest.Status.SUCCESS, cost__isnull=True)
+    totals = LLMRequest.objects.filter(run_id=run_id, key_source="system").aggregate(
+        calls=Count("id"), unpriced_model=Min("model", filter=unpriced)
+    )  # one query: the pipeline asks before every step
+    return SystemUsage(calls=totals["calls"], unpriced_model=totals["unpriced_model"])

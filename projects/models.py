@@ -68,7 +68,8 @@ class ProjectState(WriteOnceMixin, models.Model):
 
     ``data`` holds the typed pipeline state (iterations, epics, tasks, steps); the files
     of the step are ``files.StateFile`` rows: every path at a checkpoint, otherwise only
-    what changed since the previous step, so storage grows with changes.
+    what changed since the previous step, so storage grows with changes (files.services
+    decides which steps are checkpoints).
     """
 
     write_once_reason = "A project state is immutable; commit a new step instead."

@@ -106,27 +106,29 @@ def project_delete(*, project: Project) -> None:
         )
 
 
-def state_append(
-    *, branch: Branch, data: dict[str, Any] | None, label: StepLabel | None = None
-) -> tuple[ProjectState, ProjectState]:
-    """Append the next step to ``branch``, named by ``label``; returns (previous state,
-    new state).
-
-    Every ``SAMOKODER_CHECKPOINT_EVERY``-th step is a checkpoint, so reading any step
-    replays at most that many steps of changes.
-
-    Call inside a transaction: the branch row is locked so two writers cannot take
-    the same step (the unique constraint would refuse the second anyway).
-    """
+def state_latest_locked(*, branch: Branch) -> ProjectState:
+    """The branch's latest state, with the branch row locked until the transaction ends,
+    so two writers cannot take the same next step (the unique constraint would refuse
+    the second anyway). Call inside a transaction, then ``state_append``."""
     Branch.objects.select_for_update().filter(pk=branch.pk).first()
-    previous = branch.states.latest("step_index")
-    step = previous.step_index + 1
-    state = ProjectState.objects.create(
-        branch=branch,
-        step_index=step,
+    return branch.states.latest("step_index")
+
+
+def state_append(
+    *,
+    previous: ProjectState,
+    data: dict[str, Any] | None,
+    is_checkpoint: bool,
+    label: StepLabel | None = None,
+) -> ProjectState:
+    """The step after ``previous`` (from ``state_latest_locked``), named by ``label``;
+    ``data`` None keeps the previous step's. Whether it is a checkpoint (holds every
+    path, not only the changed ones) is the file store's choice (files.services)."""
+    return ProjectState.objects.create(
+        branch_id=previous.branch_id,
+        step_index=previous.step_index + 1,
         data=previous.data if data is None else data,
-        is_checkpoint=step % settings.SAMOKODER_CHECKPOINT_EVERY == 0,
+        is_checkpoint=is_checkpoint,
         label_code=label.code if label else "",
         label_params=label.params if label else {},
     )
-    return previous, state

@@ -268,12 +268,13 @@ RATELIMIT_IP_META_KEY = "core.ratelimit.client_ip"
 # atomically with INCR, so the "not officially supported" warning does not apply.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 
-# Project files (invariants 17-19): text only, bounded, and a full manifest every N steps.
+# Project files (invariants 17-19): text only, bounded. A step stores a full manifest
+# once the changes since the last one outnumber the project's files, or N steps after it.
 SAMOKODER_MAX_FILE_BYTES = env.int("SAMOKODER_MAX_FILE_BYTES", default=1_000_000)
 SAMOKODER_MAX_PROJECT_BYTES = env.int("SAMOKODER_MAX_PROJECT_BYTES", default=50_000_000)
 SAMOKODER_MAX_PATH_LENGTH = 255
 SAMOKODER_MAX_PATH_DEPTH = 12
-SAMOKODER_CHECKPOINT_EVERY = env.int("SAMOKODER_CHECKPOINT_EVERY", default=50)
+SAMOKODER_CHECKPOINT_EVERY = env.int("SAMOKODER_CHECKPOINT_EVERY", default=1000)
 RATELIMIT_PROJECTS = env.str("RATELIMIT_PROJECTS", default="10/d")
 
 # Sandboxes (invariants 20-22). bubblewrap is the embedded default; docker for production

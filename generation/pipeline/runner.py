@@ -35,6 +35,7 @@ from llm import errors as llm_errors
 from llm.selectors import run_system_usage
 
 logger = logging.getLogger(__name__)
+_RUNS_WITH_BRANCH = GenerationRun.objects.select_related("branch__project")
 
 HANDLERS: dict[ActionKind, Callable[[StepWork], StepChange]] = {
     ActionKind.ASK_USER: planning.ask_user,
@@ -101,7 +102,8 @@ class Runner:
             run_fail(run=self.run, lease=self.lease, code=code, params=params, error=repr(exc))
 
     def _unless_cancelled(self) -> None:
-        self.run.refresh_from_db()
+        # With its branch and project in the same query: every step reads both.
+        self.run.refresh_from_db(from_queryset=_RUNS_WITH_BRANCH)
         if self.run.cancel_requested or self.cancel.is_set():
             raise Cancelled
 

@@ -7,11 +7,20 @@ from generation.publish import publish_after_commit
 from projects.models import ProjectState
 
 
-def events_append(run: GenerationRun, new: list[DomainEvent]) -> list[PipelineEvent]:
+def events_append(
+    run: GenerationRun, new: list[DomainEvent], *, saved_by_caller: bool = False
+) -> list[PipelineEvent]:
     """Append to the run's log with the next sequence numbers (the run row is locked or
-    owned), and publish them once the transaction commits."""
-    locked = GenerationRun.objects.select_for_update().filter(pk=run.pk)
-    first = locked.values_list("last_seq", flat=True).get() + 1
+    owned), and publish them once the transaction commits.
+
+    ``saved_by_caller``: ``run`` was read under its row lock in this transaction and the
+    caller saves it after (``last_seq`` with the rest): two queries fewer a step.
+    """
+    if saved_by_caller:
+        first = run.last_seq + 1
+    else:
+        locked = GenerationRun.objects.select_for_update().filter(pk=run.pk)
+        first = locked.values_list("last_seq", flat=True).get() + 1
     rows = [
         PipelineEvent(run=run, project_id=run.project_id, seq=first + i,
                       name=event.name, payload=event.payload())
@@ -19,7 +28,8 @@ def events_append(run: GenerationRun, new: list[DomainEvent]) -> list[PipelineEv
     ]  # fmt: skip
     PipelineEvent.objects.bulk_create(rows)
     run.last_seq = first + len(rows) - 1
-    GenerationRun.objects.filter(pk=run.pk).update(last_seq=run.last_seq)
+    if not saved_by_caller:
+        GenerationRun.objects.filter(pk=run.pk).update(last_seq=run.last_seq)
     publish_after_commit(run.project_id, rows)
     return rows
 

@@ -57,12 +57,13 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
         if change.question is not None and not parks_cancelled:
             locked.question = change.question
         locked.add_usage(**run_usage(run_id=locked.pk))
-        locked.save()
         completed = events.GenerationStepCompleted(
             project_id=str(run.project_id), step_index=state.step_index, stage=locked.stage,
             agent=change.agent,
         )  # fmt: skip
-        events_append(locked, [*change.events, completed, state_updated(locked, state)])
+        new = [*change.events, completed, state_updated(locked, state)]
+        events_append(locked, new, saved_by_caller=True)  # locked by run_locked above
+        locked.save()
         if parks_cancelled:
             run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
     return state

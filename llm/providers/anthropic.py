@@ -19,6 +19,7 @@ class AnthropicClient(BaseLLMClient):
             base_url=self.config.base_url,
             timeout=self.config.timeout,
             max_retries=0,
+            http_client=self.http_client(),
         )
 
     def _request(self, conversation: Conversation, agent: str, **extra: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ class GroqClient(OpenAIClient):
             base_url=self.config.base_url,
             timeout=self.config.timeout,
             max_retries=0,
+            http_client=self.http_client(),
         )
 
     # Groq's JSON-schema mode is not streamed here: the answer comes whole (base class).

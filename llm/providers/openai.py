@@ -20,6 +20,7 @@ class OpenAIClient(BaseLLMClient):
             base_url=self.config.base_url,
             timeout=self.config.timeout,
             max_retries=0,
+            http_client=self.http_client(),
         )
 
     def _limit(self, conversation: Conversation) -> dict[str, int]:

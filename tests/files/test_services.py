@@ -89,6 +89,47 @@ def test_manifest_is_right_across_checkpoints(branch, settings):
         assert state.is_checkpoint == (step % 3 == 0)
 
 
+def test_a_step_is_a_checkpoint_once_the_changes_since_the_last_outnumber_the_files(
+    branch, settings
+):
+    settings.SAMOKODER_CHECKPOINT_EVERY = 1000  # only the rows decide here
+    count = services.CHECKPOINT_MIN_ROWS + 16
+    expected = {f"f{i}.txt": "start" for i in range(count)}
+    services.files_commit(branch=branch, changes=expected)
+    committed = {}
+    for step in range(2, 40):
+        changes = {f"f{(step * 4 + k) % count}.txt": f"step {step}" for k in range(4)}
+        state = services.files_commit(branch=branch, changes=changes)
+        expected.update(changes)
+        committed[step] = (selectors.state_manifest(state), dict(expected))
+
+    checkpoints = ProjectState.objects.filter(branch=branch, is_checkpoint=True)
+    # step 1 adds 80 rows (not more than the 80 files); step 2 is the 81st changed row;
+    # then 4 rows a step: the 81st comes with step 23.
+    assert list(checkpoints.values_list("step_index", flat=True)) == [0, 2, 23]
+    selectors.state_replays_forget()
+    for step, (remembered, texts) in committed.items():
+        replay = selectors.state_replay(selectors.state_get(branch=branch, step=step))
+        assert replay.manifest == remembered  # what the commit kept is what is stored
+        assert {p: FileContent.objects.get(pk=h).text for p, h in replay.manifest.items()} == texts
+        assert replay.replayed <= count
+
+
+def test_states_stored_with_a_manifest_every_few_steps_read_the_same_after(branch, settings):
+    settings.SAMOKODER_CHECKPOINT_EVERY = 2  # as stored before the row rule
+    for step in range(1, 6):
+        services.files_commit(branch=branch, changes={f"f{step}.txt": f"text {step}"})
+    settings.SAMOKODER_CHECKPOINT_EVERY = 1000
+    services.files_commit(branch=branch, changes={"f1.txt": None})
+    selectors.state_replays_forget()
+
+    latest = selectors.state_get(branch=branch)
+    assert sorted(selectors.state_manifest(latest)) == ["f2.txt", "f3.txt", "f4.txt", "f5.txt"]
+    older = selectors.state_get(branch=branch, step=3)
+    assert sorted(selectors.state_manifest(older)) == ["f1.txt", "f2.txt", "f3.txt"]
+    assert not latest.is_checkpoint
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [

@@ -1,0 +1,71 @@
+"""How the bubblewrap backend starts a command: plain words run without a shell, and
+either way the command sees and returns the same."""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from execution.backends.base import Limits, SandboxUnavailable
+from execution.backends.bubblewrap import BubblewrapProcessManager, _argv
+
+
+@pytest.fixture
+def sandbox():
+    manager = BubblewrapProcessManager(Limits())
+    try:
+        manager._require_bwrap()
+    except SandboxUnavailable as exc:
+        pytest.skip(str(exc))
+    # pytest's tmp_path is private to root (0700); the sandbox uid must reach the folder.
+    folder = Path(tempfile.mkdtemp(prefix="samokoder-bwrap-", dir="/tmp"))
+    folder.chmod(0o755)
+    yield manager, manager.create_container(project_id="argv", workspace=folder / "ws")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    ("command", "argv"),
+    [
+        ("python3 -m unittest", ["python3", "-m", "unittest"]),
+        ("python3 -c pass", ["python3", "-c", "pass"]),
+        ("echo hi", ["/bin/sh", "-c", "echo hi"]),  # a builtin
+        ("FOO=1 python3 app.py", ["/bin/sh", "-c", "FOO=1 python3 app.py"]),
+        ("python3 -c 'print(1)'", ["/bin/sh", "-c", "python3 -c 'print(1)'"]),
+        ("ls *.py", ["/bin/sh", "-c", "ls *.py"]),
+        ("python3 app.py > out.txt", ["/bin/sh", "-c", "python3 app.py > out.txt"]),
+        ("python3 a.py; python3 b.py", ["/bin/sh", "-c", "python3 a.py; python3 b.py"]),
+        ("ls $HOME", ["/bin/sh", "-c", "ls $HOME"]),
+        ("./run.sh", ["/bin/sh", "-c", "./run.sh"]),
+        ("no-such-program x", ["/bin/sh", "-c", "no-such-program x"]),
+        ("python3  -c pass", ["/bin/sh", "-c", "python3  -c pass"]),
+    ],
+)
+def test_only_plain_words_naming_a_program_skip_the_shell(command, argv):
+    assert _argv(command) == argv
+
+
+def test_a_command_without_a_shell_sees_what_it_would_see_with_one(sandbox):
+    manager, handle = sandbox
+    (handle.workspace / "here.txt").write_text("x")
+
+    plain = manager.execute(handle, "env", timeout=30)
+    shelled = manager.execute(handle, "env | sort", timeout=30)
+    listed = manager.execute(handle, "ls", timeout=30)
+
+    assert sorted(plain.stdout.splitlines()) == shelled.stdout.splitlines()
+    assert "PWD=/workspace" in shelled.stdout.splitlines()
+    assert listed.stdout.split() == ["here.txt"]
+
+
+def test_exit_codes_are_the_same_with_or_without_the_shell(sandbox):
+    manager, handle = sandbox
+
+    missing_module = manager.execute(handle, "python3 -m no_such_module", timeout=30)
+    missing_program = manager.execute(handle, "no-such-program", timeout=30)
+    exits = manager.execute(handle, "python3 -c 'raise SystemExit(3)'", timeout=30)
+
+    assert missing_module.exit_code == 1 and "No module named" in missing_module.stderr
+    assert missing_program.exit_code == 127
+    assert exits.exit_code == 3
