@@ -30,7 +30,7 @@ def pytest_sessionfinish(session, exitstatus):
 
     with redis.Redis.from_url(settings.CELERY_BROKER_URL) as client:
         client.delete(settings.SAMOKODER_QUEUE_GENERATION)
-        client.delete(f"{settings.SAMOKODER_QUEUE_GENERATION}-previews")
+        client.delete(settings.SAMOKODER_QUEUE_PREVIEW)
     _test_sandboxes_remove()
 
 

@@ -32,7 +32,13 @@ from django.conf import settings
 
 from execution.backends.base import ExecutionResult, Mount, SandboxHandle
 from execution.dependencies import sandbox_mounts
-from execution.folders import SERVE_IN_SANDBOX, host_owned, sandbox_owned, serve_folder
+from execution.folders import (
+    BRIDGE_IN_SANDBOX,
+    SERVE_IN_SANDBOX,
+    host_owned,
+    sandbox_owned,
+    serve_folder,
+)
 from execution.services import process_manager, workspace_path
 from execution.workspace import LocalFileSystem, workspace_materialize
 from projects.models import Branch
@@ -107,8 +113,13 @@ class AppServer:
         shutil.rmtree(self.folder, ignore_errors=True)
         workspace_materialize(LocalFileSystem(files_dir), self.files)
         socket_dir = sandbox_owned(self.folder / "socket")
+        # The branch's dependencies and caches; not the bridge folder, where an install's
+        # socket to the package proxy appears: a served app has no way out.
+        project_mounts = sandbox_mounts(
+            workspace_path(self.branch.project), branch_id=str(self.branch.pk)
+        )
         mounts = (
-            *sandbox_mounts(workspace_path(self.branch.project), branch_id=str(self.branch.pk)),
+            *(m for m in project_mounts if m.target != BRIDGE_IN_SANDBOX),
             Mount(source=socket_dir, target=SERVE_IN_SANDBOX),
         )
         self._handle = self._manager.create_container(

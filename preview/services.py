@@ -63,6 +63,16 @@ def preview_start(
                 % {"count": len(others), "names": names},
                 code="preview_limit",
             )
+        running = Preview.objects.filter(status__in=Preview.ACTIVE).exclude(project=project)
+        if running.count() >= settings.SAMOKODER_PREVIEW_TOTAL:
+            raise QuotaExceeded(
+                _(
+                    "The server is running as many previews as it can (%(count)s). Try "
+                    "again in a few minutes: idle previews stop by themselves."
+                )
+                % {"count": settings.SAMOKODER_PREVIEW_TOTAL},
+                code="preview_capacity",
+            )
         for old in Preview.objects.select_for_update().filter(
             project=project, status__in=Preview.ACTIVE
         ):

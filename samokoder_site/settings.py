@@ -367,6 +367,9 @@ SAMOKODER_PREVIEW_ORIGIN = env.str(
 )
 SAMOKODER_PREVIEW_IDLE_SECONDS = env.float("SAMOKODER_PREVIEW_IDLE_SECONDS", default=900.0)
 SAMOKODER_PREVIEW_PER_USER = env.int("SAMOKODER_PREVIEW_PER_USER", default=2)
+# All previews at once: each holds a thread of the previews worker (the Procfile's
+# --concurrency, which reads this same variable).
+SAMOKODER_PREVIEW_TOTAL = env.int("SAMOKODER_PREVIEW_TOTAL", default=8)
 SAMOKODER_PREVIEW_START_SECONDS = env.float("SAMOKODER_PREVIEW_START_SECONDS", default=30.0)
 SAMOKODER_PREVIEW_MAX_SECONDS = env.float("SAMOKODER_PREVIEW_MAX_SECONDS", default=8 * 3600.0)
 SAMOKODER_PREVIEW_TOKEN_SECONDS = env.int("SAMOKODER_PREVIEW_TOKEN_SECONDS", default=60)

@@ -15,5 +15,6 @@ os.environ.setdefault("CACHE_KEY_PREFIX", f"test-{uuid.uuid4().hex[:12]}")
 # Runs started by tests go to a queue of this session's own: a `make run` worker on the
 # same Redis never picks them up, and the test workers never see another session's.
 os.environ.setdefault("SAMOKODER_QUEUE_GENERATION", f"{os.environ['CACHE_KEY_PREFIX']}-generation")
+os.environ.setdefault("SAMOKODER_QUEUE_PREVIEW", f"{os.environ['CACHE_KEY_PREFIX']}-previews")
 
 from samokoder_site.settings import *  # noqa: F403

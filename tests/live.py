@@ -24,7 +24,7 @@ from tests.processes import Daphne, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE = os.environ["SAMOKODER_QUEUE_GENERATION"]  # this session's own (root conftest)
-PREVIEW_QUEUE = f"{QUEUE}-previews"
+PREVIEW_QUEUE = os.environ["SAMOKODER_QUEUE_PREVIEW"]  # likewise
 # The session's preview origin: each preview is <id>.preview.localhost on this port.
 PREVIEW_ORIGIN = f"http://preview.localhost:{free_port()}"
 STALE_SECONDS = "3"  # a killed worker's run is handed on after this long without a beat
