@@ -85,17 +85,22 @@ else
         --message "samokoder app base: debootstrap $SUITE minbase, slimmed"
 fi
 say "base: $(elapsed "$START") s"
+BASE_IMAGE="$IMAGE"
 
+IMAGE="$APP_IMAGE"
+OLD_ID="$(image_id || true)"
 t="$(now)"
 NO_CACHE=()
 [ "$USE_CACHE" = 1 ] || NO_CACHE=(--no-cache)
 # The classic builder: it needs no buildx plugin, and takes --network host.
-DOCKER_BUILDKIT=0 docker build "${NO_CACHE[@]}" --network host --build-arg "BASE=$IMAGE" \
+DOCKER_BUILDKIT=0 docker build "${NO_CACHE[@]}" --force-rm --network host --build-arg "BASE=$BASE_IMAGE" \
     -f "$ROOT/deploy/Dockerfile" -t "$APP_IMAGE" "$ROOT" >"$CACHE/build.log" 2>&1 || {
     tail -n 40 "$CACHE/build.log" >&2
     say "docker build failed (full log: $CACHE/build.log)"
     exit 1
 }
 say "docker build: $(elapsed "$t") s; total: $(elapsed "$START") s"
-IMAGE="$APP_IMAGE"
+if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$(image_id)" ]; then
+    docker image rm "$OLD_ID" >/dev/null 2>&1 || true  # still used by a container: kept
+fi
 report
