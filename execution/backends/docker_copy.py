@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 from docker import DockerClient
-from docker.errors import DockerException
+from docker.errors import DockerException, NotFound
 
 from execution.backends.base import SandboxError, WorkspaceWatch
 from execution.folders import CACHE_IN_SANDBOX
@@ -239,6 +239,10 @@ def _exec(
             if stderr and len(errors) < 4000:
                 errors += stderr
         exit_code: int = api.exec_inspect(exec_id)["ExitCode"]
+    except NotFound as exc:
+        raise SandboxError(
+            "The project's sandbox container is gone; it will be recreated."
+        ) from exc
     except DockerException as exc:
         raise SandboxError(f"Could not copy the workspace: {exc}") from exc
     return exit_code, bytes(errors)
