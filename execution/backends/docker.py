@@ -146,12 +146,7 @@ class DockerProcessManager(ProcessManager):
         cancel: threading.Event | None = None,
         on_output: OnOutput | None = None,
     ) -> ExecutionResult:
-        copy = handle.labels.get(WORKSPACE_LABEL) == "copy"
-        if copy:
-            uid = settings.SAMOKODER_SANDBOX_UID
-            copy_in(self.client, handle.backend_id, handle.workspace, uid=uid)
-        else:
-            hand_over(handle.workspace)
+        copy = self._workspace_in(handle)
         api = self.client.api
         try:
             exec_id = api.exec_create(
@@ -165,11 +160,7 @@ class DockerProcessManager(ProcessManager):
         started = time.monotonic()
         reader = _DemuxReader(stream, self.limits.output_bytes, on_output)
         reader.start()
-        watch = (
-            ContainerDiskWatch(self.client, handle.backend_id, self.limits.disk_mb)
-            if copy
-            else WorkspaceWatch(handle.written(), self.limits.disk_mb)
-        )
+        watch = self._disk_watch(handle, copy=copy)
         outcome = wait_until(
             partial(_finished, reader), timeout=timeout, cancel=cancel, watch=watch
         )
@@ -182,6 +173,21 @@ class DockerProcessManager(ProcessManager):
             outcome=outcome, exit_code=exit_code, outputs=reader.outputs, started=started,
             disk_mb=self.limits.disk_mb,
         )  # fmt: skip
+
+    def _workspace_in(self, handle: SandboxHandle) -> bool:
+        """Make the workspace the sandbox's: copied in (True) or handed over in place."""
+        if handle.labels.get(WORKSPACE_LABEL) != "copy":
+            hand_over(handle.workspace)
+            return False
+        uid = settings.SAMOKODER_SANDBOX_UID
+        copy_in(self.client, handle.backend_id, handle.workspace, uid=uid)
+        return True
+
+    def _disk_watch(self, handle: SandboxHandle, *, copy: bool) -> WorkspaceWatch:
+        """The disk limit's measure: our folders, or (copied) the sandbox's from inside."""
+        if copy:
+            return ContainerDiskWatch(self.client, handle.backend_id, self.limits.disk_mb)
+        return WorkspaceWatch(handle.written(), self.limits.disk_mb)
 
     def _kill_all(self, handle: SandboxHandle) -> None:
         with contextlib.suppress(DockerException):  # the container died: nothing left to kill
