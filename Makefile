@@ -12,7 +12,7 @@ TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext nginx squid soc
 # What `make run` needs for generated code: the sandbox, the package proxy, its bridge.
 SANDBOX_APT_PACKAGES := bubblewrap squid socat
 
-.PHONY: run scale test lint bench setup install install-dev system-deps sandbox-deps sandbox-limits sandbox-image messages migrate format clean
+.PHONY: run scale test lint bench setup install install-dev system-deps sandbox-deps sandbox-limits sandbox-image app-image messages migrate format clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -85,6 +85,12 @@ system-deps:
 sandbox-image:
 	bash scripts/dockerd.sh
 	bash scripts/build_sandbox_image.sh
+
+# The app image (deploy/Dockerfile) built here on a base made from Debian packages; where a
+# registry is reachable, `docker build -f deploy/Dockerfile .` gives the same image.
+app-image:
+	bash scripts/dockerd.sh
+	bash scripts/build_app_image.sh
 
 test: install-dev system-deps messages sandbox-image
 	$(BIN)/python scripts/with_redis.py $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -3,10 +3,11 @@
 1. The same command (`python3 -c pass`) runs N times bare, in bubblewrap under rlimits
    only (no cgroups: the path before issue 14, and the fallback), in bubblewrap with a
    cgroup per command, and, when a Docker daemon answers, by `docker exec` in an already
-   running container; medians side by side from one run. The two bubblewrap rows run
-   again as they did before issue 18 (through /bin/sh, the exit found by Popen's polling,
-   a group's removal retried every 20 ms), and the goal of issue 18 (at most 1.6x bare)
-   is checked against the rows of today.
+   running container, its workspace bind-mounted or copied in and out through the Docker
+   API (the mode for a remote DOCKER_HOST); medians side by side from one run. The two
+   bubblewrap rows run again as they did before issue 18 (through /bin/sh, the exit found
+   by Popen's polling, a group's removal retried every 20 ms), and the goal of issue 18
+   (at most 1.6x bare) is checked against the rows of today.
 2. Tenant isolation (issue 14): one project's command keeps busy loops on every core
    while another project's `python3 -c pass` is timed; the ratio to its idle median is
    printed, with how often the burner's cgroup throttled it.
@@ -33,6 +34,7 @@ COMMAND = "python3 -c pass"
 BURN_SECONDS = 20
 GOAL_RATIO = 1.6  # issue 18: bubblewrap at most 1.6x bare
 OLD_REMOVE_PAUSE = 0.02  # seconds between tries to remove a group, before issue 18
+COPIED_FILES = 100  # 10 KB each: a small project's workspace
 
 
 def median_ms(call, runs: int = RUNS) -> float:
@@ -173,25 +175,40 @@ def neighbour(manager, workspace: Path, label: str) -> None:
     )
 
 
+# The Docker rows: the workspace bind-mounted (the local default), then copied in and out
+# through the API as for a remote DOCKER_HOST, empty and with files in it.
+DOCKER_ROWS = [
+    ("docker exec (running)", False, 0),
+    ("docker, workspace copied", True, 0),
+    (f"docker, copied, {COPIED_FILES} files", True, COPIED_FILES),
+]
+
+
 def docker_rows(workspace: Path) -> list[tuple[str, float]]:
+    from django.conf import settings
+
     try:
         from execution.backends.base import Limits
         from execution.backends.docker import DockerProcessManager
 
         manager = DockerProcessManager(Limits())
-        handle = manager.create_container(project_id="bench", workspace=workspace / "docker")
     except Exception as exc:  # no daemon or no backend here: say so, measure the rest
         print(f"docker: not measured ({exc})")
         return []
-    try:
-        return [
-            (
-                "docker exec (running)",
-                median_ms(lambda: manager.execute(handle, COMMAND, timeout=30)),
-            )
-        ]
-    finally:
-        manager.stop(handle)
+    rows = []
+    for index, (label, copy, files) in enumerate(DOCKER_ROWS):
+        settings.SAMOKODER_DOCKER_COPY_WORKSPACE = copy
+        folder = workspace / f"docker-{index}"
+        for n in range(files):  # 10 KB each, in ten folders
+            (folder / f"pkg{n % 10}").mkdir(parents=True, exist_ok=True)
+            (folder / f"pkg{n % 10}" / f"module{n}.py").write_text("# padding\n" * 1000)
+        handle = manager.create_container(project_id="bench", workspace=folder)
+        try:
+            ms = median_ms(lambda h=handle: manager.execute(h, COMMAND, timeout=30))
+            rows.append((label, ms))
+        finally:
+            manager.stop(handle)
+    return rows
 
 
 if __name__ == "__main__":

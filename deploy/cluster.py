@@ -185,16 +185,11 @@ class Cluster:
         return self
 
     def _write_nginx_conf(self) -> None:
-        upstreams = "\n".join(f"    server unix:{s.ready} max_fails=0;" for s in self.web)
         static_root = self.env.get("SAMOKODER_STATIC_ROOT") or str(ROOT / "var" / "static")
-        text = (
-            NGINX_TEMPLATE.read_text()
-            .replace("@USER@", getpass.getuser())
-            .replace("@WORKDIR@", str(self.workdir))
-            .replace("@PORT@", str(self.port))
-            .replace("@UPSTREAMS@", upstreams)
-            .replace("@STATIC_ROOT@", static_root.rstrip("/") + "/")
-        )
+        text = nginx_conf(
+            user=getpass.getuser(), workdir=self.workdir, listen=f"127.0.0.1:{self.port}",
+            upstreams=[f"unix:{s.ready}" for s in self.web], static_root=static_root,
+        )  # fmt: skip
         (self.workdir / "nginx.conf").write_text(text)
 
     def restart_web(self, index: int) -> None:
@@ -206,6 +201,23 @@ class Cluster:
     def stop(self) -> None:
         for service in [self.balancer, *self.web, *self.workers, self.beat]:
             service.stop()
+
+
+def nginx_conf(
+    *, user: str, workdir: Path, listen: str, upstreams: list[str], static_root: str
+) -> str:
+    """nginx.conf.template filled in: ``listen`` (``address:port``), one upstream server
+    per entry of ``upstreams`` (``unix:/path`` or ``host:port``), the static files'
+    folder, and ``workdir`` for its pid, logs and temporary files."""
+    servers = "\n".join(f"    server {upstream} max_fails=0;" for upstream in upstreams)
+    return (
+        NGINX_TEMPLATE.read_text()
+        .replace("@USER@", user)
+        .replace("@WORKDIR@", str(workdir))
+        .replace("@LISTEN@", listen)
+        .replace("@UPSTREAMS@", servers)
+        .replace("@STATIC_ROOT@", static_root.rstrip("/") + "/")
+    )
 
 
 def _socket_answers(path: Path) -> bool:

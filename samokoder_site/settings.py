@@ -283,6 +283,15 @@ RATELIMIT_PROJECTS = env.str("RATELIMIT_PROJECTS", default="10/d")
 SAMOKODER_SANDBOX_BACKEND = env.str("SAMOKODER_SANDBOX_BACKEND", default="bubblewrap")
 SAMOKODER_SANDBOX_IMAGE = env.str("SAMOKODER_SANDBOX_IMAGE", default="samokoder-sandbox:bookworm")
 SAMOKODER_SANDBOX_UID = env.int("SAMOKODER_SANDBOX_UID", default=10001)
+# The Docker sandbox's workspace: bind-mounted from this machine, or copied in and out
+# through the Docker API before and after each command, for a daemon that cannot see this
+# machine's folders. Default: copy when DOCKER_HOST is a tcp:// or ssh:// endpoint.
+_COPY_WORKSPACE = env.str("SAMOKODER_DOCKER_COPY_WORKSPACE", default="")
+SAMOKODER_DOCKER_COPY_WORKSPACE = (
+    env.bool("SAMOKODER_DOCKER_COPY_WORKSPACE")
+    if _COPY_WORKSPACE
+    else env.str("DOCKER_HOST", default="").startswith(("tcp://", "ssh://"))
+)
 # bubblewrap as root: each running command gets a uid of its own from
 # SAMOKODER_SANDBOX_UID .. + COUNT - 1 (process limits count per uid).
 SAMOKODER_SANDBOX_UID_COUNT = env.int("SAMOKODER_SANDBOX_UID_COUNT", default=64)

@@ -178,12 +178,16 @@ class WorkspaceWatch:
     def over(self) -> bool:
         if self.limit <= 0 or time.monotonic() < self.next_look:
             return False
+        over = self.used() > self.limit
+        self.next_look = time.monotonic() + DISK_POLL
+        return over
+
+    def used(self) -> int:
+        """Bytes on disk in the roots (or a number past the limit, once it is passed)."""
         used = 0
         for root in self.roots:
             used += disk_used(root, stop_above=self.limit - used)
-        over = used > self.limit
-        self.next_look = time.monotonic() + DISK_POLL
-        return over
+        return used
 
 
 def disk_used(root: Path, *, stop_above: int) -> int:

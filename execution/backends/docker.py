@@ -6,6 +6,12 @@ network, memory/CPU/PID limits, every capability dropped, no-new-privileges, a
 read-only root with a writable /workspace and tmpfs /tmp, as a non-root user. After
 each command every process but the container's init is killed, so nothing started by
 one command outlives it.
+
+/workspace is the project's folder bind-mounted from this machine, or, with
+SAMOKODER_DOCKER_COPY_WORKSPACE (a remote DOCKER_HOST), a volume of the sandbox's own that
+the folder is copied into before each command and back from after it (docker_copy.py).
+The other mounts (dependency folders, the install bridge, the pip/npm caches) are bind
+mounts from this machine either way: on a remote daemon they are paths on ITS host.
 """
 
 import contextlib
@@ -34,9 +40,11 @@ from execution.backends.base import (
     WorkspaceWatch,
     wait_until,
 )
+from execution.backends.docker_copy import ContainerDiskWatch, copy_in, copy_out
 from execution.workspace import hand_over
 
 LABEL = "managed-by"
+WORKSPACE_LABEL = "workspace"  # "bind" or "copy": how this sandbox sees its workspace
 KILL_ALL = ["/bin/sh", "-c", "kill -KILL -1 2>/dev/null; true"]
 # PID 1 of each container: reaps every orphan (so killed commands leave no zombies to
 # fill the PID limit) and, being init, is the one process `kill -KILL -1` spares.
@@ -69,13 +77,15 @@ class DockerProcessManager(ProcessManager):
     ) -> SandboxHandle:
         workspace.mkdir(parents=True, exist_ok=True)
         hand_over(workspace)
+        copy = settings.SAMOKODER_DOCKER_COPY_WORKSPACE
         labels = {
             LABEL: "samokoder",
             "project_id": project_id,
             "creation_timestamp": str(int(time.time())),
+            WORKSPACE_LABEL: "copy" if copy else "bind",
         }
         image = settings.SAMOKODER_SANDBOX_IMAGE
-        isolation = self._isolation(workspace)
+        isolation = self._isolation(workspace, copy=copy)
         isolation["volumes"].update(_mount_volumes(mounts))
         try:
             container = self.client.containers.create(
@@ -97,9 +107,16 @@ class DockerProcessManager(ProcessManager):
             mounts=mounts,
         )
 
-    def _isolation(self, workspace: Path) -> dict[str, Any]:
+    def _isolation(self, workspace: Path, *, copy: bool) -> dict[str, Any]:
         limits, uid = self.limits, settings.SAMOKODER_SANDBOX_UID
+        where: dict[str, Any] = (
+            # An anonymous volume, starting as the image's /workspace (the sandbox user's).
+            {"volumes": {}, "mounts": [docker.types.Mount("/workspace", None)]}
+            if copy
+            else {"volumes": {str(workspace): {"bind": "/workspace", "mode": "rw"}}}
+        )
         return {
+            **where,
             "network_mode": "none",
             "mem_limit": f"{limits.memory_mb}m",
             "memswap_limit": f"{limits.memory_mb}m",
@@ -111,7 +128,6 @@ class DockerProcessManager(ProcessManager):
             "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.tmpfs_mb}m"},  # noqa: S108 - the container's own
             "shm_size": f"{limits.tmpfs_mb}m",
             "user": f"{uid}:{uid}",
-            "volumes": {str(workspace): {"bind": "/workspace", "mode": "rw"}},
             "working_dir": "/workspace",
             "environment": {"PYTHONDONTWRITEBYTECODE": "1", "HOME": "/workspace"},
             "ulimits": [
@@ -130,7 +146,7 @@ class DockerProcessManager(ProcessManager):
         cancel: threading.Event | None = None,
         on_output: OnOutput | None = None,
     ) -> ExecutionResult:
-        hand_over(handle.workspace)
+        copy = self._workspace_in(handle)
         api = self.client.api
         try:
             exec_id = api.exec_create(
@@ -144,17 +160,34 @@ class DockerProcessManager(ProcessManager):
         started = time.monotonic()
         reader = _DemuxReader(stream, self.limits.output_bytes, on_output)
         reader.start()
-        watch = WorkspaceWatch(handle.written(), self.limits.disk_mb)
+        watch = self._disk_watch(handle, copy=copy)
         outcome = wait_until(
             partial(_finished, reader), timeout=timeout, cancel=cancel, watch=watch
         )
         self._kill_all(handle)  # a stopped command, and anything left in the background
         reader.join(10)
+        if copy and outcome != "disk":  # one over the limit is thrown away whole
+            copy_out(self.client, handle.backend_id, handle.workspace)
         exit_code = api.exec_inspect(exec_id)["ExitCode"] if outcome == "done" else None
         return ExecutionResult.assemble(
             outcome=outcome, exit_code=exit_code, outputs=reader.outputs, started=started,
             disk_mb=self.limits.disk_mb,
         )  # fmt: skip
+
+    def _workspace_in(self, handle: SandboxHandle) -> bool:
+        """Make the workspace the sandbox's: copied in (True) or handed over in place."""
+        if handle.labels.get(WORKSPACE_LABEL) != "copy":
+            hand_over(handle.workspace)
+            return False
+        uid = settings.SAMOKODER_SANDBOX_UID
+        copy_in(self.client, handle.backend_id, handle.workspace, uid=uid)
+        return True
+
+    def _disk_watch(self, handle: SandboxHandle, *, copy: bool) -> WorkspaceWatch:
+        """The disk limit's measure: our folders, or (copied) the sandbox's from inside."""
+        if copy:
+            return ContainerDiskWatch(self.client, handle.backend_id, self.limits.disk_mb)
+        return WorkspaceWatch(handle.written(), self.limits.disk_mb)
 
     def _kill_all(self, handle: SandboxHandle) -> None:
         with contextlib.suppress(DockerException):  # the container died: nothing left to kill
@@ -164,7 +197,8 @@ class DockerProcessManager(ProcessManager):
 
     def stop(self, handle: SandboxHandle) -> None:
         with contextlib.suppress(NotFound):
-            self.client.containers.get(handle.backend_id).remove(force=True)
+            # v: its anonymous volume too (a copied workspace); bind mounts are untouched.
+            self.client.containers.get(handle.backend_id).remove(force=True, v=True)
 
     def sandboxes_of(self, project_id: str) -> list[str]:
         labels = [f"{LABEL}=samokoder", f"project_id={project_id}"]

@@ -9,12 +9,16 @@ from execution.models import Container
 from execution.proxy import PackageProxy, ProxyUnavailable
 from execution.services import container_stop, process_manager
 
-BACKENDS = ["bubblewrap", "docker"]
+# docker-copy: the Docker backend copying the workspace in and out through the API, as it
+# does for a remote DOCKER_HOST, here against the local daemon.
+BACKENDS = ["bubblewrap", "docker", "docker-copy"]
 
 
 @pytest.fixture(params=BACKENDS)
 def sandbox(request, settings):
-    settings.SAMOKODER_SANDBOX_BACKEND = request.param
+    backend, _, mode = request.param.partition("-")
+    settings.SAMOKODER_SANDBOX_BACKEND = backend
+    settings.SAMOKODER_DOCKER_COPY_WORKSPACE = mode == "copy"
     try:
         process_manager()
     except SandboxUnavailable as exc:  # a failure in CI, where skips are not allowed
@@ -23,7 +27,7 @@ def sandbox(request, settings):
     workspaces = Path(tempfile.mkdtemp(prefix="samokoder-probes-", dir="/tmp"))
     workspaces.chmod(0o755)
     settings.SAMOKODER_WORKSPACES_DIR = str(workspaces)
-    yield request.param
+    yield backend
     for container in Container.objects.filter(status=Container.Status.RUNNING):
         container_stop(container=container, reason="test over")
     shutil.rmtree(workspaces, ignore_errors=True)
