@@ -322,6 +322,10 @@ def containers_cleanup(*, max_age: timedelta = timedelta(hours=24)) -> int:
     for backend_id in manager.orphans(older_than=cutoff):
         manager.stop(SandboxHandle(backend=manager.name, backend_id=backend_id, workspace=Path()))
         count += 1
+    if settings.SAMOKODER_SANDBOX_BACKEND == "bubblewrap" and settings.SAMOKODER_SANDBOX_CGROUPS:
+        from execution.backends.cgroups import cgroups_sweep
+
+        cgroups_sweep()  # groups a killed worker's commands left, empty and old
     return count
 
 

@@ -246,6 +246,24 @@ def _remove(folder: Path) -> None:
     logger.warning("sandbox cgroup %s could not be removed; it is left empty-handed", folder)
 
 
+def cgroups_sweep(*, older_than: float = 3600) -> int:
+    """Remove command groups left behind (a worker killed mid-command never removes
+    its): those with no process in them, made more than ``older_than`` seconds ago, so
+    that one a command is joining right now is never taken. Returns how many."""
+    support = cgroup_support()
+    removed, cutoff = 0, time.time() - older_than
+    for parent in set(support.parents.values()):
+        for folder in parent.glob("samokoder-*"):
+            with contextlib.suppress(OSError):
+                if folder.stat().st_mtime > cutoff:
+                    continue
+                if (folder / "cgroup.procs").read_text().strip():
+                    continue
+                folder.rmdir()
+                removed += 1
+    return removed
+
+
 def _kill_members(folder: Path) -> None:
     with contextlib.suppress(OSError):
         for pid in (folder / "cgroup.procs").read_text().split():
