@@ -8,7 +8,7 @@ export PORT
 
 # Debian packages the test suite drives: the browser, its driver, the sandbox, gettext, nginx, the
 # package proxy (Squid) and its socket bridge (socat), and the runtimes installs use.
-TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext nginx squid socat python3-venv python3-pip nodejs
+TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext nginx squid socat python3-venv python3-pip nodejs docker-compose
 # What `make run` needs for generated code: the sandbox, the package proxy, its bridge.
 SANDBOX_APT_PACKAGES := bubblewrap squid socat
 

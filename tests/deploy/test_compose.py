@@ -15,9 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 REQUIRED = {"SECRET_KEY": "s", "SAMOKODER_ENCRYPTION_KEYS": "k", "POSTGRES_PASSWORD": "p",
-            "ALLOWED_HOSTS": "samokoder.example.com"}  # fmt: skip
-# Read by something else than settings.py: the init (tini), the Procfile's shell.
-NOT_SETTINGS = {"TINI_KILL_PROCESS_GROUP"}
+            "ALLOWED_HOSTS": "samokoder.example.com",
+            "SAMOKODER_PREVIEW_ORIGIN": "https://preview.example-preview.net"}  # fmt: skip
+# Read by something else than settings.py: the init (tini), the Procfile's shell, the
+# preview listener's launcher (preview/serve.py).
+NOT_SETTINGS = {"TINI_KILL_PROCESS_GROUP", "SAMOKODER_PREVIEW_BIND", "SAMOKODER_PREVIEW_PORT"}
 # Run the Procfile line named last: the package proxy's launcher may come first.
 WRAPPERS = (["python", "scripts/with_proxy.py"],)
 
@@ -63,7 +65,7 @@ def test_the_image_runs_procfile_processes_by_name():
 def test_every_procfile_process_is_the_service_of_its_name(services):
     processes = procfile_commands(PROCFILE.read_text())
 
-    assert set(processes) == {"web", "worker", "housekeeping", "beat"}
+    assert set(processes) == {"web", "worker", "housekeeping", "beat", "preview", "previews"}
     for name in processes:
         assert procfile_process(services[name]) == name, name
     running = [procfile_process(s) for s in app_services(services).values()]
@@ -103,7 +105,7 @@ def test_the_balancer_waits_for_ready_web_and_everything_for_the_schema(services
 
 
 def test_workers_see_the_docker_socket_and_the_workspaces_at_the_same_path(services):
-    for name in ("worker", "housekeeping"):
+    for name in ("worker", "housekeeping", "previews"):
         service = services[name]
         workspaces = interpolate(service["environment"]["SAMOKODER_WORKSPACES_DIR"])
         volumes = [interpolate(v) for v in service["volumes"]]
@@ -154,6 +156,6 @@ def test_docker_compose_accepts_the_file_and_refuses_it_without_the_secrets():
     assert accepted.returncode == 0, accepted.stderr
     assert set(accepted.stdout.split()) == {
         "postgres", "redis", "migrate", "web", "worker", "housekeeping", "beat", "balancer",
-        "sandbox-image",
+        "sandbox-image", "preview", "previews",
     }  # fmt: skip
     assert refused.returncode != 0 and "set " in refused.stderr
