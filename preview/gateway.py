@@ -135,7 +135,12 @@ class PreviewGateway:
         if cached is not None and now - cached[0] < ROUTE_SECONDS:
             return cached[1]
         route = await _route_load(preview_id)
-        self.routes[preview_id] = (now, route)
+        if route is None or route.status != Preview.Status.STARTING:
+            # A starting one is looked up again each time: its first page is shown the
+            # moment it runs, not up to ROUTE_SECONDS later.
+            self.routes[preview_id] = (now, route)
+        else:
+            self.routes.pop(preview_id, None)
         if route is None or route.status != Preview.Status.RUNNING:
             upstream = self.upstreams.pop(preview_id, None)
             if upstream is not None:  # that app is gone: so are its connections

@@ -209,3 +209,23 @@ def test_a_preview_still_starting_answers_503_that_reloads_itself(user, todo_bra
 
     assert page.status_code == 503
     assert "starting" in page.text and 'http-equiv="refresh"' in page.text
+
+
+def test_a_starting_preview_is_served_the_moment_it_runs(running, user):
+    """The gateway trusts a looked-up preview for ROUTE_SECONDS, but not one starting:
+    the owner's first page must not wait on a second-old "starting"."""
+    starting = Preview.objects.filter(pk=running.pk)
+
+    async def walk():
+        await sync_to_async(starting.update)(status=Preview.Status.STARTING)
+        async with gateway_client(running.pk) as client:
+            await client.get(entry_path(running.pk, user.pk))
+            before = await client.get("/")
+            await sync_to_async(starting.update)(status=Preview.Status.RUNNING)
+            after = await client.get("/")
+        return before, after
+
+    before, after = run(walk())
+
+    assert before.status_code == 503
+    assert after.status_code == 200 and "<h1>Todo</h1>" in after.text
