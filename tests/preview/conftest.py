@@ -1,12 +1,15 @@
 """Previews running for real: the service starts one, its supervisor runs in a thread of
 this process (as the preview worker would), the gateway is the preview origin's ASGI app."""
 
+import asyncio
 import threading
 import time
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from asgiref.sync import sync_to_async
+from django.db import connections
 
 from preview import services
 from preview.gateway import PreviewGateway
@@ -28,8 +31,30 @@ def wait_status(preview: Preview, *statuses: str, timeout: float = 60) -> Previe
     raise AssertionError(f"preview stayed {preview.status}: {preview.output_tail}")
 
 
+def run(coroutine):
+    """asyncio.run, then the database connection of the thread sync_to_async used is
+    closed (a test database with sessions left open cannot be dropped)."""
+
+    async def whole():
+        try:
+            return await coroutine
+        finally:
+            await sync_to_async(connections.close_all)()
+
+    return asyncio.run(whole())
+
+
 def supervise(preview: Preview) -> threading.Thread:
-    thread = threading.Thread(target=preview_supervise, args=(str(preview.pk),), daemon=True)
+    """The preview's task, on a thread of its own (as the preview worker's pool runs it),
+    whose database connection is closed when it ends (as Celery closes a task's)."""
+
+    def task() -> None:
+        try:
+            preview_supervise(str(preview.pk))
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=task, daemon=True)
     thread.start()
     return thread
 

@@ -16,17 +16,13 @@ from preview.models import Preview
 from preview.tokens import COOKIE_NAME, TOKEN_SALT, Admission, cookie_value
 from projects.services import project_create
 from tests.preview.apps import TODO_APP, server_step
-from tests.preview.conftest import entry_path, gateway_client
+from tests.preview.conftest import entry_path, gateway_client, run
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.parametrize("sandbox", ["bubblewrap"], indirect=True),
 ]
 REFUSED = "Open this preview from its project page"
-
-
-def run(coroutine):
-    return asyncio.run(coroutine)
 
 
 def cookie_header(value: str) -> dict[str, str]:

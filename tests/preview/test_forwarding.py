@@ -2,12 +2,10 @@
 cookie and the connection's own headers), bodies stream both ways within their limits,
 and a slow app is cut off. The forwarding is the gateway's alone: one backend here."""
 
-import asyncio
-
 import pytest
 
 from preview.tokens import preview_host
-from tests.preview.conftest import entry_path, gateway_client
+from tests.preview.conftest import entry_path, gateway_client, run
 from tests.preview.servers import ECHO_APP
 
 pytestmark = [
@@ -30,7 +28,7 @@ def exchange(preview, user, *requests):
             return [await client.request(method, path, **kwargs)
                     for method, path, kwargs in requests]  # fmt: skip
 
-    return asyncio.run(walk())
+    return run(walk())
 
 
 def headers_of(answer) -> dict[str, str]:

@@ -2,7 +2,6 @@
 crashes, one nobody visits, a newer preview of the project, new files on the branch, and
 the hourly sweep of previews whose worker is gone."""
 
-import asyncio
 import time
 from datetime import timedelta
 
@@ -18,7 +17,7 @@ from preview.models import Preview
 from preview.serializers import PreviewSerializer
 from projects.services import project_create
 from tests.preview.apps import TODO_APP, server_step
-from tests.preview.conftest import entry_path, gateway_client, supervise, wait_status
+from tests.preview.conftest import entry_path, gateway_client, run, supervise, wait_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -126,7 +125,7 @@ def test_new_files_on_the_branch_restart_the_preview_on_them(user, preview_setti
     preview, _thread = supervised(branch)
     wait_status(preview, Preview.Status.RUNNING)
     gateway = PreviewGateway()  # one gateway throughout, as the preview origin is
-    before = asyncio.run(_page(gateway, preview, user.pk, enter=True))
+    before = run(_page(gateway, preview, user.pk, enter=True))
     assert "<h1>Todo</h1>" in before.text
 
     changed = TODO_APP.replace("<h1>Todo</h1>", "<h1>Todo, second version</h1>")
@@ -138,7 +137,7 @@ def test_new_files_on_the_branch_restart_the_preview_on_them(user, preview_setti
             break
         time.sleep(0.2)
     time.sleep(ROUTE_SECONDS + 0.1)  # past what the gateway trusts a looked-up route for
-    after = asyncio.run(_page(gateway, preview, user.pk, enter=True))
+    after = run(_page(gateway, preview, user.pk, enter=True))
 
     assert (preview.restarts, preview.status) == (1, "running")
     assert preview.state.step_index == 2

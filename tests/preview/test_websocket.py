@@ -12,6 +12,7 @@ from asgiref.testing import ApplicationCommunicator
 from preview import services
 from preview.gateway import PreviewGateway
 from preview.tokens import COOKIE_NAME, Admission, cookie_value, preview_host
+from tests.preview.conftest import run
 from tests.preview.servers import WEBSOCKET_APP
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -56,7 +57,7 @@ def test_frames_go_both_ways_and_the_app_closing_closes_the_visitor(live):
         await socket.wait(timeout=5)
         return accepted, greeting, text, data, closed
 
-    accepted, greeting, text, data, closed = asyncio.run(talk())
+    accepted, greeting, text, data, closed = run(talk())
 
     assert accepted == {"type": "websocket.accept", "subprotocol": "vite-hmr"}
     seen = json.loads(greeting["text"])
@@ -75,8 +76,8 @@ def test_the_visitor_leaving_closes_the_apps_socket(live):
         await socket.wait(timeout=5)  # the gateway's part ended
         return accepted
 
-    assert asyncio.run(talk())["type"] == "websocket.accept"
-    assert asyncio.run(_output_of(live, "closed by client")), "the app never saw the close"
+    assert run(talk())["type"] == "websocket.accept"
+    assert run(_output_of(live, "closed by client")), "the app never saw the close"
 
 
 async def _output_of(preview, text: str, seconds: float = 5) -> bool:
@@ -98,6 +99,6 @@ def test_an_upgrade_without_the_owners_cookie_is_refused(live, other_user):
     async def attempts():
         return [(await connect(live, cookie))[1] for cookie in (None, "forged", theirs)]
 
-    assert asyncio.run(attempts()) == [{"type": "websocket.close", "code": 4403},
+    assert run(attempts()) == [{"type": "websocket.close", "code": 4403},
                                        {"type": "websocket.close", "code": 4403},
                                        {"type": "websocket.close", "code": 4404}]  # fmt: skip
