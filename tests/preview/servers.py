@@ -81,7 +81,8 @@ server.on("upgrade", (req, socket) => {
   socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n" +
     "Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + "\r\n" +
     (protocol ? "Sec-WebSocket-Protocol: " + protocol + "\r\n" : "") + "\r\n");
-  const seen = {path: req.url, cookie: req.headers.cookie || "", protocol: protocol};
+  const seen = {path: req.url, cookie: req.headers.cookie || "", protocol: protocol,
+                agent: req.headers["user-agent"], origin: req.headers.origin};
   socket.write(frame(1, Buffer.from(JSON.stringify(seen))));
   let buffer = Buffer.alloc(0);
   socket.on("data", (data) => {

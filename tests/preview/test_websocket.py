@@ -16,6 +16,7 @@ from tests.preview.conftest import run
 from tests.preview.servers import WEBSOCKET_APP
 
 pytestmark = pytest.mark.django_db(transaction=True)
+AGENT = b"Mozilla/5.0 (X11; Linux x86_64) Preview test"
 
 
 @pytest.fixture
@@ -26,7 +27,7 @@ def live(serve):
 def scope(preview, cookie: str | None) -> dict:
     headers = [(b"host", f"{preview_host(preview.pk)}:8001".encode()),
                (b"origin", f"https://{preview_host(preview.pk)}:8001".encode()),
-               (b"sec-websocket-protocol", b"vite-hmr")]  # fmt: skip
+               (b"sec-websocket-protocol", b"vite-hmr"), (b"user-agent", AGENT)]  # fmt: skip
     if cookie is not None:
         headers.append((b"cookie", f"theme=dark; {COOKIE_NAME}={cookie}".encode()))
     return {"type": "websocket", "scheme": "wss", "path": "/hmr", "raw_path": b"/hmr",
@@ -63,6 +64,8 @@ def test_frames_go_both_ways_and_the_app_closing_closes_the_visitor(live):
     seen = json.loads(greeting["text"])
     assert (seen["path"], seen["protocol"]) == ("/hmr?token=app-own", "vite-hmr")
     assert seen["cookie"] == "theme=dark"  # the app's own cookie, never ours
+    assert seen["agent"] == AGENT.decode()  # the visitor's, not the gateway's client's
+    assert seen["origin"] == f"https://{preview_host(live.pk)}:8001"
     assert text == {"type": "websocket.send", "text": "echo: hello"}
     assert data == {"type": "websocket.send", "bytes": b"\x00\xff" * 40_000}
     assert closed == {"type": "websocket.close", "code": 4000}
