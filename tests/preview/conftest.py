@@ -60,16 +60,26 @@ def supervise(preview: Preview) -> threading.Thread:
 
 
 def gateway_client(preview_id, gateway=None, **kwargs):
-    """A client of the preview's own host, served by ``gateway`` (a new one by default)."""
+    """A client of the preview's own host, served by ``gateway`` (a new one by default),
+    asking for English."""
     transport = httpx.ASGITransport(app=gateway or PreviewGateway())
     base_url = f"https://{preview_host(preview_id)}:8001"
-    return httpx.AsyncClient(transport=transport, base_url=base_url, **kwargs)
+    # The gateway's pages are in the visitor's language; these tests read the English.
+    headers = {"accept-language": "en", **kwargs.pop("headers", {})}
+    return httpx.AsyncClient(transport=transport, base_url=base_url, headers=headers, **kwargs)
 
 
 def entry_path(preview_id, user_id: int) -> str:
     """The path and query of the way in (the client adds its own host)."""
     parts = urlsplit(entry_url(preview_id, user_id))
     return f"{parts.path}?{parts.query}"
+
+
+@pytest.fixture
+def english_api(auth_api_client):
+    """The signed-in user's API client, asking for English (the default language is ru)."""
+    auth_api_client.credentials(HTTP_ACCEPT_LANGUAGE="en")
+    return auth_api_client
 
 
 @pytest.fixture

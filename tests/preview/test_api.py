@@ -24,12 +24,10 @@ def todo_project(owner, name: str = "Todo"):
     return project
 
 
-def test_post_starts_a_preview_of_the_latest_step_get_shows_it_delete_stops_it(
-    auth_api_client, user
-):
+def test_post_starts_a_preview_of_the_latest_step_get_shows_it_delete_stops_it(english_api, user):
     project = todo_project(user)
 
-    started = auth_api_client.post(url(project), {}, format="json")
+    started = english_api.post(url(project), {}, format="json")
     assert started.status_code == 201, started.content
     body = started.json()
     assert body["status"] == "starting"
@@ -38,24 +36,24 @@ def test_post_starts_a_preview_of_the_latest_step_get_shows_it_delete_stops_it(
     assert body["url"].startswith(f"http://{Preview.objects.get().pk.hex}.preview.localhost")
     assert "/_samokoder/enter?token=" in body["open_url"]
 
-    shown = auth_api_client.get(url(project))
+    shown = english_api.get(url(project))
     assert shown.status_code == 200
     assert (shown.json()["id"], shown.json()["status"]) == (body["id"], "starting")
 
-    stopped = auth_api_client.delete(url(project))
+    stopped = english_api.delete(url(project))
     assert stopped.status_code == 200
     assert (stopped.json()["status"], stopped.json()["reason"]) == ("stopped", reasons.STOPPED)
     assert stopped.json()["reason_text"] == "Stopped at your request."
     assert stopped.json()["open_url"] is None
-    assert auth_api_client.get(url(project)).json()["status"] == "stopped"
+    assert english_api.get(url(project)).json()["status"] == "stopped"
 
 
-def test_a_chosen_step_stays_on_it(auth_api_client, user):
+def test_a_chosen_step_stays_on_it(english_api, user):
     project = todo_project(user)
     server_step(project.branches.get(), files={"app.py": TODO_APP + "\n# two\n"},
                 run_command="python3 app.py", port=5001)  # fmt: skip
 
-    body = auth_api_client.post(url(project), {"step": 1}, format="json").json()
+    body = english_api.post(url(project), {"step": 1}, format="json").json()
 
     assert (body["step"], body["follows_branch"], body["port"]) == (1, False, 5000)
 
@@ -73,10 +71,10 @@ def test_another_users_project_is_not_found_for_each_method(api_client, user, ot
     assert Preview.objects.get().status == "starting"  # the owner's, untouched
 
 
-def test_a_step_without_a_run_command_is_a_409_that_says_why(auth_api_client, user):
+def test_a_step_without_a_run_command_is_a_409_that_says_why(english_api, user):
     project = todo_project(user)
 
-    answer = auth_api_client.post(url(project), {"step": 0}, format="json")
+    answer = english_api.post(url(project), {"step": 0}, format="json")
 
     assert answer.status_code == 409
     assert answer.json()["code"] == reasons.NO_SERVER
@@ -84,24 +82,24 @@ def test_a_step_without_a_run_command_is_a_409_that_says_why(auth_api_client, us
     assert not Preview.objects.exists()
 
 
-def test_an_unknown_step_or_branch_is_not_found(auth_api_client, user):
+def test_an_unknown_step_or_branch_is_not_found(english_api, user):
     project = todo_project(user)
 
-    assert auth_api_client.post(url(project), {"step": 7}, format="json").status_code == 404
-    assert auth_api_client.post(url(project), {"branch": "nope"}, format="json").status_code == 404
-    assert auth_api_client.get(url(project)).status_code == 404  # none started yet
+    assert english_api.post(url(project), {"step": 7}, format="json").status_code == 404
+    assert english_api.post(url(project), {"branch": "nope"}, format="json").status_code == 404
+    assert english_api.get(url(project)).status_code == 404  # none started yet
     assert not Preview.objects.exists()
 
 
 def test_a_preview_past_the_users_limit_is_a_429_naming_the_running_ones(
-    auth_api_client, user, settings
+    english_api, user, settings
 ):
     settings.SAMOKODER_PREVIEW_PER_USER = 2
     projects = [todo_project(user, name) for name in ("Alpha", "Beta", "Gamma")]
     for project in projects[:2]:
-        assert auth_api_client.post(url(project), {}, format="json").status_code == 201
+        assert english_api.post(url(project), {}, format="json").status_code == 201
 
-    refused = auth_api_client.post(url(projects[2]), {}, format="json")
+    refused = english_api.post(url(projects[2]), {}, format="json")
 
     assert refused.status_code == 429
     assert refused.json()["code"] == "preview_limit"
@@ -109,20 +107,20 @@ def test_a_preview_past_the_users_limit_is_a_429_naming_the_running_ones(
     assert "Stop one of them first" in refused.json()["detail"]
     assert not Preview.objects.filter(project=projects[2]).exists()
     # Once one of them is stopped, the third may start.
-    auth_api_client.delete(url(projects[0]))
-    assert auth_api_client.post(url(projects[2]), {}, format="json").status_code == 201
+    english_api.delete(url(projects[0]))
+    assert english_api.post(url(projects[2]), {}, format="json").status_code == 201
 
 
-def test_a_second_preview_of_the_same_project_replaces_the_first(auth_api_client, user, settings):
+def test_a_second_preview_of_the_same_project_replaces_the_first(english_api, user, settings):
     settings.SAMOKODER_PREVIEW_PER_USER = 1
     project = todo_project(user)
-    first = auth_api_client.post(url(project), {}, format="json").json()
+    first = english_api.post(url(project), {}, format="json").json()
 
-    second = auth_api_client.post(url(project), {}, format="json")
+    second = english_api.post(url(project), {}, format="json")
 
     assert second.status_code == 201  # the project's own preview does not count
     assert second.json()["id"] != first["id"]
     replaced = Preview.objects.get(pk=first["id"])
     assert (replaced.status, replaced.reason_code) == ("stopped", reasons.REPLACED)
     assert Preview.objects.filter(project=project, status__in=Preview.ACTIVE).count() == 1
-    assert auth_api_client.get(url(project)).json()["id"] == second.json()["id"]
+    assert english_api.get(url(project)).json()["id"] == second.json()["id"]

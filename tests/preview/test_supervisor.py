@@ -6,7 +6,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from execution.serving import app_socket
 from files.services import files_commit
@@ -48,7 +48,8 @@ def app_branch(user, run_command: str, port: int = 5000, files=None):
 
 
 def text_of(preview: Preview) -> str:
-    return PreviewSerializer(preview).data["reason_text"]
+    with translation.override("en"):
+        return PreviewSerializer(preview).data["reason_text"]
 
 
 def test_an_app_that_never_listens_fails_naming_its_port(user, preview_settings, supervised):
