@@ -82,13 +82,16 @@ def test_a_step_without_a_run_command_is_a_409_that_says_why(english_api, user):
     assert not Preview.objects.exists()
 
 
-def test_an_unknown_step_or_branch_is_not_found(english_api, user):
+def test_an_unknown_step_or_branch_is_not_found_and_nothing_starts(english_api, user):
     project = todo_project(user)
 
     assert english_api.post(url(project), {"step": 7}, format="json").status_code == 404
     assert english_api.post(url(project), {"branch": "nope"}, format="json").status_code == 404
-    assert english_api.get(url(project)).status_code == 404  # none started yet
     assert not Preview.objects.exists()
+    # None started: the project's preview status says so (the owner reaches every route).
+    none = english_api.get(url(project))
+    assert (none.status_code, none.json()["status"]) == (200, "none")
+    assert none.json()["detail"] == "This project has no preview yet."
 
 
 def test_a_preview_past_the_users_limit_is_a_429_naming_the_running_ones(
