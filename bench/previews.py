@@ -156,7 +156,7 @@ def overhead(origin: PreviewOrigin, preview, user) -> tuple[list[float], ...]:
     alone = httpx.Client(base_url=f"http://127.0.0.1:{origin.port}", timeout=30,
                          headers={"host": "nowhere.example"})  # fmt: skip
     clients = ((direct, 200, "<h1>Todo</h1>"), (through, 200, "<h1>Todo</h1>"),
-               (alone, 404, "no preview at this address"))  # fmt: skip
+               (alone, 404, "samokoder-preview-message"))  # fmt: skip
     timings: tuple[list[float], ...] = ([], [], [])
     try:
         for index in range(WARMUP + REQUESTS):
