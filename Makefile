@@ -119,3 +119,4 @@ bench: install-dev
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/websocket.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/api_load.py
 	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/packages.py
+	$(BIN)/python scripts/with_redis.py $(BIN)/python bench/previews.py

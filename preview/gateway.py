@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -57,6 +58,9 @@ class Route:
     owner_id: int
     project_id: str
     status: str
+    # When its app last became ready: a restart on new files serves a new socket in a
+    # new folder under the same preview, so an Upstream is only good for the one it saw.
+    ready_at: datetime | None
 
 
 class Upstream:
@@ -68,6 +72,7 @@ class Upstream:
 
     def __init__(self, route: Route) -> None:
         socket = app_socket(route.project_id, route.preview_id.hex)
+        self.ready_at = route.ready_at
         self.folder = os.open(socket.parent, os.O_PATH | os.O_DIRECTORY)
         self.socket = f"/proc/self/fd/{self.folder}/{socket.name}"
         timeout = httpx.Timeout(settings.SAMOKODER_PREVIEW_UPSTREAM_SECONDS, connect=5.0)
@@ -130,15 +135,24 @@ class PreviewGateway:
         if cached is not None and now - cached[0] < ROUTE_SECONDS:
             return cached[1]
         route = await _route_load(preview_id)
-        self.routes[preview_id] = (now, route)
+        if route is None or route.status != Preview.Status.STARTING:
+            # A starting one is looked up again each time: its first page is shown the
+            # moment it runs, not up to ROUTE_SECONDS later.
+            self.routes[preview_id] = (now, route)
+        else:
+            self.routes.pop(preview_id, None)
         if route is None or route.status != Preview.Status.RUNNING:
             upstream = self.upstreams.pop(preview_id, None)
             if upstream is not None:  # that app is gone: so are its connections
                 await upstream.close()
         return route
 
-    def _upstream(self, route: Route) -> Upstream:
+    async def _upstream(self, route: Route) -> Upstream:
         upstream = self.upstreams.get(route.preview_id)
+        if upstream is not None and upstream.ready_at != route.ready_at:
+            del self.upstreams[route.preview_id]  # the app restarted: its old socket is gone
+            await upstream.close()
+            upstream = None
         if upstream is None:
             upstream = self.upstreams[route.preview_id] = Upstream(route)
         return upstream
@@ -165,13 +179,13 @@ class PreviewGateway:
             await _page(send, 413, _too_large())
             return
         try:
-            client = self._upstream(route).client
+            client = (await self._upstream(route)).client
         except OSError:  # its folder is gone: the app stopped a moment ago
             await _page(send, 410, _stopped())
             return
         request = client.build_request(
-            scope["method"], _upstream_url(scope, "http"),
-            headers=_forwarded_headers(scope), content=_body(receive),
+            scope["method"], _upstream_url(scope, "http"), headers=_forwarded_headers(scope),
+            content=_body(receive) if _has_body(scope) else None,
         )  # fmt: skip
         try:
             response = await client.send(request, stream=True)
@@ -230,8 +244,9 @@ class PreviewGateway:
         await self._touch(route)
         protocols = scope.get("subprotocols") or None
         try:
+            socket = (await self._upstream(route)).socket
             upstream = await unix_connect(
-                self._upstream(route).socket, _upstream_url(scope, "ws"), subprotocols=protocols,
+                socket, _upstream_url(scope, "ws"), subprotocols=protocols,
                 additional_headers=_forwarded_headers(scope, websocket=True),
                 open_timeout=10, max_size=settings.SAMOKODER_PREVIEW_BODY_BYTES,
             )  # fmt: skip
@@ -282,11 +297,15 @@ async def _relay(upstream: Any, receive: Any, send: Any) -> None:
 
 @sync_to_async
 def _route_load(preview_id: uuid.UUID) -> Route | None:
-    row = Preview.objects.filter(pk=preview_id).values("owner_id", "project_id", "status").first()
+    row = (
+        Preview.objects.filter(pk=preview_id)
+        .values("owner_id", "project_id", "status", "ready_at")
+        .first()
+    )
     if row is None:
         return None
-    return Route(preview_id=preview_id, owner_id=row["owner_id"],
-                 project_id=str(row["project_id"]), status=row["status"])  # fmt: skip
+    return Route(preview_id=preview_id, owner_id=row["owner_id"], project_id=str(row["project_id"]),
+                 status=row["status"], ready_at=row["ready_at"])  # fmt: skip
 
 
 @sync_to_async
@@ -308,6 +327,14 @@ async def _body(receive: Any) -> AsyncIterator[bytes]:
             yield chunk
         if not message.get("more_body", False):
             return
+
+
+def _has_body(scope: dict) -> bool:
+    """Whether the request says it has a body (HTTP/1.1: a length or chunks). Without
+    one, a streamed ``content`` would make httpx send an empty chunked body, and an app
+    on keep-alive that reads no body for a GET takes its end for the next request."""
+    length = _header(scope, b"content-length")
+    return (length != "" and length != "0") or bool(_header(scope, b"transfer-encoding"))
 
 
 def _forwarded_headers(scope: dict, *, websocket: bool = False) -> list[tuple[str, str]]:

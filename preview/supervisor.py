@@ -208,11 +208,12 @@ def _moved_on(preview: Preview) -> bool:
         Preview.objects.filter(pk=preview.pk).update(state=latest)
         preview.state = latest
         return False
-    Preview.objects.filter(pk=preview.pk).update(
+    # Only while still active: stopped or replaced since the loop looked, it stays so.
+    moved = Preview.objects.filter(pk=preview.pk, status__in=Preview.ACTIVE).update(
         state=latest, run_command=server[0], port=server[1], restarts=preview.restarts + 1,
         status=Preview.Status.STARTING, ready_at=None,
     )  # fmt: skip
-    return True
+    return bool(moved)
 
 
 def _runtime(preview: Preview) -> str:

@@ -1,0 +1,235 @@
+"""Live previews (issue 16): how soon a started preview answers, and what the preview
+origin's gateway adds to each request.
+
+The preview origin is daphne serving ``preview.asgi:application`` in a process of its own,
+on this benchmark's SQLite database, reached at 127.0.0.1:<port> with the preview's Host
+(``<id>.preview.localhost``), as a browser reaches it. The app is the standard-library to-do
+page of the tests (nothing to install: its dependencies are as warm as they get), in the
+bubblewrap sandbox; its supervisor runs in a thread of this process, as a preview worker
+would run it.
+
+1. First byte after Start: ``preview_start`` → the way in (``/_samokoder/enter``, whose
+   cookie is then sent) → ``GET /`` every POLL seconds until the first 200. Median of
+   ROUNDS starts (each a new preview, which replaces the one before), with the median time
+   to "running" as the supervisor recorded it (the app's socket appeared).
+2. Per-request overhead: the same page REQUESTS times through the gateway and directly on
+   the app's socket (httpx over the Unix socket, reached as /proc/self/fd/<fd>/app.sock as
+   the gateway reaches it), alternating, keep-alive clients for both; p50/p95 of each
+   and their ratio (goal: ≤ 1.5x). A third client, alternating with them, asks the
+   gateway for a host naming no preview: its own small page, nothing forwarded, which is
+   what daphne and the gateway's entry cost without the app.
+
+    python scripts/with_redis.py python bench/previews.py
+
+(Not bench/preview.py: a module named ``preview`` would shadow the app of that name.)
+"""
+
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from setup import ROOT, django_on_fresh_database
+
+if TYPE_CHECKING:
+    from preview.models import Preview
+
+ROUNDS = 5
+REQUESTS = 200
+WARMUP = 20
+POLL = 0.02  # seconds between tries of a starting preview
+START_TIMEOUT = 60
+
+
+class PreviewOrigin:
+    """daphne serving the preview origin's ASGI app on a free port (`make run`'s second
+    listener), in a process group of its own; it inherits this process's settings."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        command = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port",
+                   str(self.port), "preview.asgi:application"]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("daphne (preview origin) did not start")
+            time.sleep(0.1)
+
+    def _answers(self) -> bool:
+        with socket.socket() as probe:
+            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=10)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def gateway_client(origin: PreviewOrigin, preview, user):
+    """A keep-alive client of the preview's host, let in by its token like a browser is."""
+    import httpx
+
+    from preview.tokens import COOKIE_NAME, entry_url, preview_host
+
+    client = httpx.Client(base_url=f"http://127.0.0.1:{origin.port}",
+                          headers={"host": preview_host(preview.pk)}, timeout=30)  # fmt: skip
+    entry = urlsplit(entry_url(preview.pk, user.pk))
+    entered = client.get(f"{entry.path}?{entry.query}")
+    if entered.status_code != 302:
+        raise RuntimeError(f"the way in answered {entered.status_code}: {entered.text}")
+    # The cookie is Secure (a *.localhost host): sent by hand over this plain connection.
+    cookie = entered.headers["set-cookie"].split(";", 1)[0]
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    client.headers["cookie"] = cookie
+    return client
+
+
+def supervise(preview) -> threading.Thread:
+    from preview.supervisor import preview_supervise
+
+    thread = threading.Thread(target=preview_supervise, args=(str(preview.pk),), daemon=True)
+    thread.start()
+    return thread
+
+
+def first_byte(
+    origin: PreviewOrigin, branch, user
+) -> tuple[float, float, "Preview", threading.Thread]:
+    """Seconds from Start to the first 200 through the gateway, and to "running"."""
+    from preview.services import preview_start
+
+    started = time.perf_counter()
+    preview = preview_start(project=branch.project, user=user, branch=branch)
+    thread = supervise(preview)
+    client = gateway_client(origin, preview, user)
+    try:
+        while True:
+            answer = client.get("/")
+            if answer.status_code == 200:
+                break
+            if answer.status_code != 503 or time.perf_counter() - started > START_TIMEOUT:
+                raise RuntimeError(f"the preview answered {answer.status_code}: {answer.text}")
+            time.sleep(POLL)
+    finally:
+        client.close()
+    seconds = time.perf_counter() - started
+    preview.refresh_from_db()
+    assert preview.ready_at is not None  # it answered, so it ran
+    return seconds, (preview.ready_at - preview.created_at).total_seconds(), preview, thread
+
+
+def overhead(origin: PreviewOrigin, preview, user) -> tuple[list[float], ...]:
+    """Milliseconds per request: directly on the app's socket, through the gateway, and
+    the gateway's own page (no forwarding)."""
+    import httpx
+
+    from execution.serving import app_socket
+
+    path = app_socket(str(preview.project_id), preview.pk.hex)
+    folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    transport = httpx.HTTPTransport(uds=f"/proc/self/fd/{folder}/{path.name}")
+    direct = httpx.Client(transport=transport, base_url="http://app", timeout=30)
+    through = gateway_client(origin, preview, user)
+    # The gateway's own page for a host naming no preview: daphne and the gateway's entry,
+    # nothing forwarded (what serving a second origin costs by itself).
+    alone = httpx.Client(base_url=f"http://127.0.0.1:{origin.port}", timeout=30,
+                         headers={"host": "nowhere.example"})  # fmt: skip
+    clients = ((direct, 200, "<h1>Todo</h1>"), (through, 200, "<h1>Todo</h1>"),
+               (alone, 404, "samokoder-preview-message"))  # fmt: skip
+    timings: tuple[list[float], ...] = ([], [], [])
+    try:
+        for index in range(WARMUP + REQUESTS):
+            for (client, status, text), times in zip(clients, timings, strict=True):
+                began = time.perf_counter()
+                answer = client.get("/")
+                elapsed = (time.perf_counter() - began) * 1000
+                if answer.status_code != status or text not in answer.text:
+                    raise RuntimeError(f"answered {answer.status_code}: {answer.text[:200]}")
+                if index >= WARMUP:
+                    times.append(elapsed)
+    finally:
+        for client, _status, _text in clients:
+            client.close()
+        os.close(folder)
+    return timings
+
+
+def run(origin: PreviewOrigin) -> None:
+    from accounts.models import User
+    from preview.services import preview_stop
+    from projects.services import project_create
+    from tests.preview.apps import TODO_APP, server_step
+
+    user = User.objects.create_user(email="bench@example.com", password="bench-password-1")
+    project = project_create(owner=user, name="Bench")
+    branch = project.branches.get()
+    server_step(branch, files={"app.py": TODO_APP}, run_command="python3 app.py", port=5000)
+    starts, readies, threads = [], [], []
+    for _ in range(ROUNDS):
+        seconds, ready, preview, thread = first_byte(origin, branch, user)
+        starts.append(seconds)
+        readies.append(ready)
+        threads.append(thread)
+    ms = [seconds * 1000 for seconds in starts]
+    print(f"first byte after Start (bubblewrap, stdlib to-do app, nothing to install), "
+          f"median of {ROUNDS}: {statistics.median(ms):.0f} ms (min {min(ms):.0f}, max "
+          f"{max(ms):.0f}); running as the supervisor recorded it: "
+          f"{statistics.median(readies) * 1000:.0f} ms")  # fmt: skip
+    print_overhead(*overhead(origin, preview, user))
+    preview_stop(preview=preview)
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+def print_overhead(direct: list[float], through: list[float], alone: list[float]) -> None:
+    print(f"GET / of the to-do page, {REQUESTS} requests each, alternating, keep-alive clients")
+    rows = (("directly on app.sock", direct), ("through the gateway", through),
+            ("gateway's own 404 page", alone))  # fmt: skip
+    for name, times in rows:
+        print(f"{name:24} p50 {percentile(times, 0.5):6.2f} ms   "
+              f"p95 {percentile(times, 0.95):6.2f} ms")  # fmt: skip
+    p50 = percentile(through, 0.5), percentile(direct, 0.5)
+    ratio95 = percentile(through, 0.95) / percentile(direct, 0.95)
+    verdict = "within" if p50[0] / p50[1] <= 1.5 else "over"
+    print(f"gateway / direct: p50 {p50[0] / p50[1]:.2f}x, p95 {ratio95:.2f}x ({verdict} the "
+          f"1.5x goal); added per request at p50: {p50[0] - p50[1]:+.2f} ms")  # fmt: skip
+
+
+def main() -> None:
+    # Both processes (this one and the preview origin's daphne) see the same workspaces.
+    workspaces = Path(tempfile.mkdtemp(prefix="samokoder-bench-preview-", dir="/tmp"))
+    workspaces.chmod(0o755)
+    os.environ["SAMOKODER_WORKSPACES_DIR"] = str(workspaces)
+    os.environ["SAMOKODER_SANDBOX_BACKEND"] = "bubblewrap"
+    django_on_fresh_database("preview")
+    origin = PreviewOrigin()
+    try:
+        run(origin)
+    finally:
+        origin.stop()
+        shutil.rmtree(workspaces, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
