@@ -90,7 +90,7 @@ def gateway_client(origin: PreviewOrigin, preview, user):
     """A keep-alive client of the preview's host, let in by its token like a browser is."""
     import httpx
 
-    from preview.tokens import COOKIE_NAME, entry_url, preview_host
+    from preview.tokens import SECURE_COOKIE_NAME, entry_url, preview_host
 
     client = httpx.Client(base_url=f"http://127.0.0.1:{origin.port}",
                           headers={"host": preview_host(preview.pk)}, timeout=30)  # fmt: skip
@@ -100,7 +100,7 @@ def gateway_client(origin: PreviewOrigin, preview, user):
         raise RuntimeError(f"the way in answered {entered.status_code}: {entered.text}")
     # The cookie is Secure (a *.localhost host): sent by hand over this plain connection.
     cookie = entered.headers["set-cookie"].split(";", 1)[0]
-    assert cookie.startswith(f"{COOKIE_NAME}=")
+    assert cookie.startswith(f"{SECURE_COOKIE_NAME}=")
     client.headers["cookie"] = cookie
     return client
 

@@ -18,15 +18,17 @@ import html
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from http.cookies import SimpleCookie
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from websockets.asyncio.client import unix_connect
@@ -38,6 +40,7 @@ from preview.tokens import (
     COOKIE_NAME,
     COOKIE_SECONDS,
     ENTER_PATH,
+    SECURE_COOKIE_NAME,
     Admission,
     cookie_read,
     cookie_value,
@@ -50,6 +53,14 @@ HOP_BY_HOP = {b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-autho
               b"te", b"trailer", b"transfer-encoding", b"upgrade", b"proxy-connection"}  # fmt: skip
 ROUTE_SECONDS = 1.0  # how long a looked-up preview is trusted before looking again
 TOUCH_SECONDS = 30.0  # last_request_at is written at most this often per preview
+# What one preview may hold open in the gateway at once: a page that opens thousands of
+# sockets or requests takes from no one but itself.
+REQUESTS_PER_PREVIEW = 64
+SOCKETS_PER_PREVIEW = 32
+HEALTH_PATH = "/_samokoder/healthz"
+# Set by the gateway alone: what a visitor sends under these names never reaches the app.
+FORWARDED = {b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto", b"forwarded",
+             b"x-real-ip"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -94,6 +105,7 @@ class PreviewGateway:
         self.routes: dict[uuid.UUID, tuple[float, Route | None]] = {}
         self.touched: dict[uuid.UUID, float] = {}
         self.upstreams: dict[uuid.UUID, Upstream] = {}
+        self.open: dict[tuple[str, uuid.UUID], int] = {}  # (kind, preview) -> held now
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -113,8 +125,8 @@ class PreviewGateway:
         preview_id = preview_id_of(_header(scope, b"host"))
         if preview_id is None:
             return None, 404, _("There is no preview at this address.")
-        admission = cookie_read(_cookie(scope, COOKIE_NAME))
-        if admission is None or admission.preview_id != preview_id:
+        admission = _admission(scope, preview_id)
+        if admission is None:
             return (
                 None,
                 403,
@@ -166,6 +178,9 @@ class PreviewGateway:
     # -- HTTP ------------------------------------------------------------------------------
 
     async def _http(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["path"] == HEALTH_PATH:  # the listener answers (a container's health check)
+            await _page(send, 200, "ok")
+            return
         if scope["path"] == ENTER_PATH:
             await self._enter(scope, send)
             return
@@ -174,6 +189,31 @@ class PreviewGateway:
             await _page(send, status, message, refresh=status == 503)
             return
         await self._touch(route)
+        with self._holding("http", route) as held:
+            if not held:
+                await _page(send, 503, _busy())
+                return
+            await self._forward(scope, receive, send, route)
+
+    @contextlib.contextmanager
+    def _holding(self, kind: str, route: Route) -> Iterator[bool]:
+        """Count one open request or socket of the preview; False when it holds its most."""
+        key, most = (
+            (kind, route.preview_id),
+            (REQUESTS_PER_PREVIEW if kind == "http" else SOCKETS_PER_PREVIEW),
+        )
+        if self.open.get(key, 0) >= most:
+            yield False
+            return
+        self.open[key] = self.open.get(key, 0) + 1
+        try:
+            yield True
+        finally:
+            self.open[key] -= 1
+            if not self.open[key]:
+                del self.open[key]
+
+    async def _forward(self, scope: dict, receive: Any, send: Any, route: Route) -> None:
         length = _header(scope, b"content-length")
         if length.isdigit() and int(length) > settings.SAMOKODER_PREVIEW_BODY_BYTES:
             await _page(send, 413, _too_large())
@@ -200,7 +240,7 @@ class PreviewGateway:
                                      "project page, or restart it."))  # fmt: skip
             return
         try:
-            headers = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP_BY_HOP]
+            headers = _answer_headers(response.headers.raw)
             await send({"type": "http.response.start", "status": response.status_code,
                         "headers": headers})  # fmt: skip
             async for chunk in response.aiter_raw():
@@ -238,10 +278,20 @@ class PreviewGateway:
         if (await receive())["type"] != "websocket.connect":
             return
         route, status, _message = await self._admit(scope)
+        origin = _header(scope, b"origin")
+        if route is not None and origin and urlsplit(origin).netloc != _header(scope, b"host"):
+            route, status = None, 403  # another site's page using the visitor's cookie
         if route is None:
             await send({"type": "websocket.close", "code": 4403 if status == 403 else 4404})
             return
         await self._touch(route)
+        with self._holding("ws", route) as held:
+            if not held:
+                await send({"type": "websocket.close", "code": 1013})  # try again later
+                return
+            await self._socket(scope, receive, send, route)
+
+    async def _socket(self, scope: dict, receive: Any, send: Any, route: Route) -> None:
         protocols = scope.get("subprotocols") or None
         try:
             socket = (await self._upstream(route)).socket
@@ -255,7 +305,7 @@ class PreviewGateway:
             return
         await send({"type": "websocket.accept", "subprotocol": upstream.subprotocol})
         async with upstream:
-            await _relay(upstream, receive, send)
+            await _relay(upstream, receive, send, lambda: self._touch(route))
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -269,8 +319,11 @@ class PreviewGateway:
                 return
 
 
-async def _relay(upstream: Any, receive: Any, send: Any) -> None:
-    """Frames both ways until either side closes."""
+async def _relay(
+    upstream: Any, receive: Any, send: Any, touch: Callable[[], Awaitable[None]]
+) -> None:
+    """Frames both ways until either side closes; the visitor's frames count as visits
+    (an app used only over its socket is not idle)."""
 
     async def down() -> None:
         with contextlib.suppress(ConnectionClosed):
@@ -285,6 +338,7 @@ async def _relay(upstream: Any, receive: Any, send: Any) -> None:
             if message["type"] == "websocket.disconnect":
                 await upstream.close()
                 return
+            await touch()
             with contextlib.suppress(ConnectionClosed):
                 await upstream.send(message.get("text") if message.get("text") is not None
                                     else message.get("bytes") or b"")  # fmt: skip
@@ -297,6 +351,7 @@ async def _relay(upstream: Any, receive: Any, send: Any) -> None:
 
 @sync_to_async
 def _route_load(preview_id: uuid.UUID) -> Route | None:
+    close_old_connections()  # no request cycle here closes a connection the server dropped
     row = (
         Preview.objects.filter(pk=preview_id)
         .values("owner_id", "project_id", "status", "ready_at")
@@ -310,6 +365,7 @@ def _route_load(preview_id: uuid.UUID) -> Route | None:
 
 @sync_to_async
 def _touch(preview_id: uuid.UUID) -> None:
+    close_old_connections()
     Preview.objects.filter(pk=preview_id).update(last_request_at=timezone.now())
 
 
@@ -340,7 +396,8 @@ def _has_body(scope: dict) -> bool:
 def _forwarded_headers(scope: dict, *, websocket: bool = False) -> list[tuple[str, str]]:
     """The request's headers for the app: without hop-by-hop ones and without our cookie
     (what the app set on its own origin still reaches it)."""
-    skip = HOP_BY_HOP | {b"cookie"}
+    named = {t.strip().lower().encode("latin-1") for t in _header(scope, b"connection").split(",")}
+    skip = HOP_BY_HOP | FORWARDED | named | {b"cookie"}
     if websocket:  # the client library makes its own handshake
         skip |= {b"host", b"sec-websocket-key", b"sec-websocket-version",
                  b"sec-websocket-extensions", b"sec-websocket-protocol"}  # fmt: skip
@@ -349,14 +406,48 @@ def _forwarded_headers(scope: dict, *, websocket: bool = False) -> list[tuple[st
     kept = _app_cookies(scope)
     if kept:
         headers.append(("cookie", kept))
+    client = scope.get("client") or ("", 0)
+    proto = urlsplit(settings.SAMOKODER_PREVIEW_ORIGIN).scheme
+    headers += [
+        ("x-forwarded-for", str(client[0])),
+        ("x-forwarded-host", _header(scope, b"host")),
+        ("x-forwarded-proto", proto),
+    ]
     return headers
+
+
+def _answer_headers(raw: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The app's answer headers for the visitor: no hop-by-hop ones; its cookies kept to
+    its own host (a Domain attribute would reach the owner's other previews) and never
+    under the gateway's cookie's name."""
+    headers = []
+    for key, value in raw:
+        name = key.lower()
+        if name in HOP_BY_HOP:
+            continue
+        if name == b"set-cookie":
+            cookie = _host_only(value)
+            if cookie is None:
+                continue
+            value = cookie
+        headers.append((key, value))
+    return headers
+
+
+def _host_only(set_cookie: bytes) -> bytes | None:
+    parts = [p.strip() for p in set_cookie.split(b";")]
+    name = parts[0].split(b"=", 1)[0].strip().decode("latin-1")
+    if name.lower() in (COOKIE_NAME, SECURE_COOKIE_NAME.lower()):
+        return None
+    kept = [parts[0]] + [p for p in parts[1:] if not p.lower().startswith(b"domain")]
+    return b"; ".join(kept)
 
 
 def _app_cookies(scope: dict) -> str:
     parts = []
     for value in (_header(scope, b"cookie") or "").split(";"):
         name = value.split("=", 1)[0].strip()
-        if name and name != COOKIE_NAME:
+        if name and name not in (COOKIE_NAME, SECURE_COOKIE_NAME):
             parts.append(value.strip())
     return "; ".join(parts)
 
@@ -375,14 +466,18 @@ def _set_cookie(scope: dict, admission: Admission) -> str:
     Secure (browsers accept it on https and on *.localhost); Partitioned keeps it to the
     frame in that page. On plain http elsewhere it can only be SameSite=Lax, which works
     when the preview is opened in a tab of its own."""
-    morsel = SimpleCookie()
-    morsel[COOKIE_NAME] = cookie_value(admission)
-    cookie = morsel[COOKIE_NAME]
+    origin = urlsplit(settings.SAMOKODER_PREVIEW_ORIGIN)
+    # From the origin's settings, not the request: behind a TLS terminator the request
+    # arrives as http. The __Host- prefix: no page may set one with a Domain.
+    secure = origin.scheme == "https" or (origin.hostname or "").endswith("localhost")
+    name = SECURE_COOKIE_NAME if secure else COOKIE_NAME
+    morsel: SimpleCookie = SimpleCookie()
+    morsel[name] = cookie_value(admission)
+    cookie = morsel[name]
     cookie["path"] = "/"
     cookie["httponly"] = True
     cookie["max-age"] = COOKIE_SECONDS
-    host = (_header(scope, b"host").rsplit(":", 1)[0]).lower()
-    if scope.get("scheme") in ("https", "wss") or host.endswith(".localhost"):
+    if secure:
         cookie["secure"] = True
         cookie["samesite"] = "None"
         return cookie.OutputString() + "; Partitioned"
@@ -397,11 +492,18 @@ def _header(scope: dict, name: bytes) -> str:
     return ""
 
 
-def _cookie(scope: dict, name: str) -> str:
-    jar = SimpleCookie()
-    with contextlib.suppress(Exception):  # a malformed Cookie header admits nobody
-        jar.load(_header(scope, b"cookie"))
-    return jar[name].value if name in jar else ""
+def _admission(scope: dict, preview_id: uuid.UUID) -> Admission | None:
+    """The admission a cookie of ours gives to this preview. Read by hand: a page may
+    leave odd cookies or several of the same name (another preview's, set for a parent
+    domain), so each candidate is tried and the first that verifies for this preview
+    counts; none of them can make a valid one fail."""
+    for part in _header(scope, b"cookie").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name in (COOKIE_NAME, SECURE_COOKIE_NAME):
+            admission = cookie_read(value.strip().strip('"'))
+            if admission is not None and admission.preview_id == preview_id:
+                return admission
+    return None
 
 
 def _query(scope: dict) -> list[tuple[str, str]]:
@@ -422,6 +524,10 @@ def _language(scope: dict) -> str:
         with contextlib.suppress(LookupError):
             return get_supported_language_variant(code)
     return settings.LANGUAGE_CODE
+
+
+def _busy() -> str:
+    return _("This preview has too many requests open at once. Try again in a moment.")
 
 
 def _stopped() -> str:

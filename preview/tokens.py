@@ -16,7 +16,8 @@ from django.core import signing
 
 TOKEN_SALT = "samokoder.preview.token"  # noqa: S105 - a salt (a namespace), not a secret
 COOKIE_SALT = "samokoder.preview.cookie"
-COOKIE_NAME = "samokoder_preview"
+COOKIE_NAME = "samokoder_preview"  # on plain http (not *.localhost): no __Host- there
+SECURE_COOKIE_NAME = f"__Host-{COOKIE_NAME}"
 ENTER_PATH = "/_samokoder/enter"
 COOKIE_SECONDS = 12 * 3600
 

@@ -13,7 +13,13 @@ from django.core import signing
 from preview import services
 from preview.gateway import ROUTE_SECONDS, PreviewGateway
 from preview.models import Preview
-from preview.tokens import COOKIE_NAME, TOKEN_SALT, Admission, cookie_value
+from preview.tokens import (
+    COOKIE_NAME,
+    SECURE_COOKIE_NAME,
+    TOKEN_SALT,
+    Admission,
+    cookie_value,
+)
 from projects.services import project_create
 from tests.preview.apps import TODO_APP, server_step
 from tests.preview.conftest import entry_path, gateway_client, run
@@ -164,8 +170,8 @@ def test_the_app_never_receives_the_gateways_cookie(running, user):
     async def walk():
         async with gateway_client(running.pk) as client:
             await client.get(entry_path(running.pk, user.pk))
-            ours = client.cookies[COOKIE_NAME]
-        header = {"cookie": f"a=1; {COOKIE_NAME}={ours}; b=2"}
+            ours = client.cookies[SECURE_COOKIE_NAME]
+        header = {"cookie": f"a=1; {SECURE_COOKIE_NAME}={ours}; b=2; {COOKIE_NAME}=x"}
         async with gateway_client(running.pk, headers=header) as client:
             return await client.get("/cookies")
 
@@ -179,7 +185,7 @@ def test_a_stopped_preview_is_gone_for_its_owner_too(running, user):
     async def walk(gateway):
         async with gateway_client(running.pk, gateway) as client:
             await client.get(entry_path(running.pk, user.pk))
-            ours = client.cookies[COOKIE_NAME]
+            ours = client.cookies[SECURE_COOKIE_NAME]
         async with gateway_client(running.pk, gateway, headers=cookie_header(ours)) as client:
             before = await client.get("/")
             await sync_to_async(services.preview_stop)(preview=running)
