@@ -18,6 +18,8 @@ LOST = "lost"
 SANDBOX = "sandbox"
 INSTALL_FAILED = "install_failed"
 NOT_A_SOCKET = "not_a_socket"
+OTHER_DEPENDENCIES = "other_dependencies"
+RUN_AT_WORK = "run_at_work"
 
 
 def _templates() -> dict[str, str]:
@@ -44,6 +46,15 @@ def _templates() -> dict[str, str]:
         NOT_A_SOCKET: _(
             "The app left something other than its listening socket where the platform "
             "connects to it (%(detail)s), so it was stopped and never connected to."
+        ),
+        OTHER_DEPENDENCIES: _(
+            "Step %(step)s needs other dependencies than the branch's latest files "
+            "(its %(manifest)s differs), and a branch has one set installed. Preview the "
+            "latest step, or branch from step %(step)s and run it there."
+        ),
+        RUN_AT_WORK: _(
+            "A run is at work on this project and installs the dependencies it needs; "
+            "start the preview once it has finished."
         ),
         INSTALL_FAILED: _(
             "Installing the app's dependencies failed (exit code %(exit_code)s); see the "

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from execution.backends.base import SandboxError
@@ -86,19 +86,49 @@ def preview_supervise(preview_id: str) -> None:
         return
     worker = f"{socket.gethostname()}:{os.getpid()}"
     Preview.objects.filter(pk=preview.pk).update(worker=worker, heartbeat_at=timezone.now())
-    while _run_once(preview) == RESTART:
-        preview.refresh_from_db()
-        preview_announce(preview)
+    beat = Heartbeat(preview.pk)
+    beat.start()
+    try:
+        while _run_once(preview, beat.ended) == RESTART:
+            preview.refresh_from_db()
+            preview_announce(preview)
+    finally:
+        beat.stop()
 
 
-def _run_once(preview: Preview) -> str:
+class Heartbeat(threading.Thread):
+    """The preview's heartbeat every BEAT_SECONDS for as long as its task lives, an
+    install included (the hourly sweep ends previews that stop beating); ``ended`` is set
+    as soon as the preview is no longer active, which also stops an install at work."""
+
+    def __init__(self, preview_id: Any) -> None:
+        super().__init__(name=f"preview-beat-{preview_id}", daemon=True)
+        self.preview_id = preview_id
+        self.ended = threading.Event()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.wait(BEAT_SECONDS):
+                beating = Preview.objects.filter(pk=self.preview_id, status__in=Preview.ACTIVE)
+                if not beating.update(heartbeat_at=timezone.now()):
+                    self.ended.set()
+        finally:
+            connection.close()  # this thread's own
+
+    def stop(self) -> None:
+        self.done.set()
+        self.join(timeout=BEAT_SECONDS + 5)
+
+
+def _run_once(preview: Preview, ended: threading.Event) -> str:
     relay = AppOutput(preview)
     runtime = _runtime(preview)
     try:
-        failed = _install(preview, runtime, relay)
-        if failed is not None:
-            _finish(preview, Preview.Status.FAILED, reasons.INSTALL_FAILED,
-                    {"exit_code": failed[0]}, failed[0], failed[1])  # fmt: skip
+        refused = _install(preview, runtime, relay, ended)
+        if refused is not None:
+            code, params, exit_code, tail = refused
+            _finish(preview, Preview.Status.FAILED, code, params, exit_code, tail)
             return ""
         files = dict(state_texts(state=preview.state))
         server = AppServer(
@@ -147,11 +177,9 @@ def _watch(preview: Preview, server: AppServer) -> str:
         if SHUTDOWN.is_set():
             _finish(preview, Preview.Status.STOPPED, reasons.LOST, {}, None, server.tail())
             return ""
-        if now - beat >= BEAT_SECONDS:  # alive, and the last lines so far for a new page
+        if now - beat >= BEAT_SECONDS:  # the last lines so far, for a page fetched now
             beat = now
-            Preview.objects.filter(pk=preview.pk).update(
-                heartbeat_at=timezone.now(), output_tail=server.tail()
-            )
+            Preview.objects.filter(pk=preview.pk).update(output_tail=server.tail())
         close_old_connections()
         current = Preview.objects.filter(pk=preview.pk).values(
             "status", "last_request_at", "ready_at"
@@ -160,7 +188,7 @@ def _watch(preview: Preview, server: AppServer) -> str:
             _keep_output(preview, server)  # stopped by its owner or replaced
             return ""
         if ready and _idle(current):
-            minutes = round(settings.SAMOKODER_PREVIEW_IDLE_SECONDS / 60)
+            minutes = max(round(settings.SAMOKODER_PREVIEW_IDLE_SECONDS / 60), 1)
             _finish(preview, Preview.Status.STOPPED, reasons.IDLE, {"minutes": minutes}, None,
                     server.tail())  # fmt: skip
             return ""
@@ -221,18 +249,36 @@ def _runtime(preview: Preview) -> str:
     return architecture.runtime if architecture is not None else ""
 
 
-def _install(preview: Preview, runtime: str, relay: "AppOutput") -> tuple[int, str] | None:
-    """Install what the step's manifest needs; (exit code, output) when that failed."""
+Refusal = tuple[str, dict[str, Any], int | None, str]  # reason code, params, exit code, tail
+
+
+def _install(
+    preview: Preview, runtime: str, relay: "AppOutput", ended: threading.Event
+) -> Refusal | None:
+    """Make the branch's dependencies what the step's manifest asks for, or say why not.
+
+    The app uses the branch's installed dependencies. An install runs in the branch's
+    workspace on its latest files, as the pipeline's do: so only when the latest step
+    has the same manifest as the previewed one, and never while a run is at work there
+    (it installs what it needs itself)."""
     if not runtime:
         return None
-    pending = install_pending(branch=preview.branch, runtime=runtime, state=preview.state)
+    branch = preview.branch
+    pending = install_pending(branch=branch, runtime=runtime, state=preview.state)
     if pending is None:
         return None
-    ran = install_run(branch=preview.branch, pending=pending, on_output=relay)
+    latest = install_pending(branch=branch, runtime=runtime, state=state_get(branch=branch))
+    if latest is None or latest.files != pending.files:
+        params = {"step": preview.state.step_index, "manifest": pending.runtime.manifest}
+        return reasons.OTHER_DEPENDENCIES, params, None, ""
+    if run_active(project=preview.project) is not None:
+        return reasons.RUN_AT_WORK, {}, None, ""
+    ran = install_run(branch=branch, pending=pending, cancel=ended, on_output=relay)
     if ran.result.exit_code == 0:
         return None
     code = ran.result.exit_code if ran.result.exit_code is not None else -1
-    return code, (ran.result.stdout + ran.result.stderr)[-4000:]
+    tail = (ran.result.stdout + ran.result.stderr)[-4000:]
+    return reasons.INSTALL_FAILED, {"exit_code": code}, code, tail
 
 
 def _keep_output(preview: Preview, server: AppServer) -> None:
