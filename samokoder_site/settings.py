@@ -142,6 +142,8 @@ _CHANNEL_LAYER_BACKENDS = {
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
     "core": "channels_redis.core.RedisChannelLayer",
 }
+# The channel layer carries only the account sockets' sign-in checks; a project's live
+# messages go over raw Redis pub/sub (generation/livefeed.py), one subscription per process.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": _CHANNEL_LAYER_BACKENDS[
