@@ -2,8 +2,9 @@
 
 N web processes (deploy/web.py) on Unix sockets behind nginx (WebSocket upgrades passed
 through, static files served by nginx itself), M Celery workers each with its own node
-name, and one beat, all on the database and Redis the environment names. Used by `make scale` and
-by the scale test; no Django import here, so it starts before Django is set up.
+name, and one beat, all on the database and Redis the environment names. Used by
+`make scale` and by the scale test; no Django import here, so it starts before Django is
+set up.
 
 Every process runs in its own process group with its output in ``workdir/<name>.log``;
 ``stop()`` ends them all, whatever state they are in.

@@ -5,6 +5,8 @@ same server and options in its own syntax. No Django import here.
 uvicorn on uvloop, with httptools parsing HTTP and the websockets library framing
 sockets: per request and per socket message it costs a fraction of daphne's
 (Twisted + autobahn); bench/api_load.py and bench/websocket.py measure both side by side.
+A frame is a few hundred bytes of JSON sent to every socket of a project: compressing it
+per socket (permessage-deflate, which browsers ask for) cost more CPU than it saved bytes.
 Proxy headers are left to the app (core.ratelimit reads X-Forwarded-For as far as
 SAMOKODER_TRUSTED_PROXIES allows), so the server never rewrites the client address.
 """
@@ -13,7 +15,8 @@ import sys
 
 APP = "samokoder_site.asgi:application"
 SERVER_OPTIONS = ["--loop", "uvloop", "--http", "httptools", "--ws", "websockets-sansio",
-                  "--no-proxy-headers", "--lifespan", "off", "--backlog", "4096"]  # fmt: skip
+                  "--ws-per-message-deflate", "false", "--no-proxy-headers",
+                  "--lifespan", "off", "--backlog", "4096"]  # fmt: skip
 
 
 def web_command(*, port: int | None = None, unix_socket: str | None = None,
