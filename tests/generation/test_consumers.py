@@ -163,13 +163,17 @@ def test_live_output_and_activity_reach_the_owner_without_a_sequence_number(proj
                   "text": "a.py\n", "final": True}  # fmt: skip
         stream = {"type": "pipeline.stream", "run": str(run.pk), "agent": "CodeMonkey",
                   "detail": "a.py", "text": '{"path": "a.py"', "final": False}  # fmt: skip
-        for live in (activity, output, stream):
+        preview = {"type": "preview.status", "preview": "p1", "status": "running"}
+        unknown = {"type": "pipeline.internal", "run": str(run.pk)}  # no such frame: dropped
+        for live in (activity, unknown, output, stream, preview):
             await live_publish(project.pk, live)
-        received = [await listener.receive_json_from() for _ in range(3)]
+        received = [await listener.receive_json_from() for _ in range(4)]
+        assert await listener.receive_nothing()
         await listener.disconnect()
         return received
 
-    activity, output, streamed = run_async(scenario)
+    activity, output, streamed, preview = run_async(scenario)
+    assert preview == {"type": "preview_status", "preview": "p1", "status": "running"}
     assert streamed["type"] == "stream" and streamed["text"] == '{"path": "a.py"'
     assert activity == {"type": "activity", "run": str(run.pk), "agent": "CodeMonkey",
                         "detail": "a.py"}  # fmt: skip
