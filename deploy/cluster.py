@@ -1,9 +1,10 @@
 """Several processes of each kind on one machine, as production runs them.
 
-N daphne processes on Unix sockets behind nginx (WebSocket upgrades passed through,
-static files served by nginx itself), M Celery workers each with its own node name, and
-one beat, all on the database and Redis the environment names. Used by `make scale` and
-by the scale test; no Django import here, so it starts before Django is set up.
+N web processes (deploy/web.py) on Unix sockets behind nginx (WebSocket upgrades passed
+through, static files served by nginx itself), M Celery workers each with its own node
+name, and one beat, all on the database and Redis the environment names. Used by
+`make scale` and by the scale test; no Django import here, so it starts before Django is
+set up.
 
 Every process runs in its own process group with its output in ``workdir/<name>.log``;
 ``stop()`` ends them all, whatever state they are in.
@@ -21,6 +22,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from deploy.web import web_command
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX_TEMPLATE = Path(__file__).with_name("nginx.conf.template")
@@ -90,10 +93,17 @@ class Service:
 
 
 class Cluster:
-    """`web` daphne processes + `workers` Celery workers + beat + nginx on ``port``."""
+    """`web` web processes + `workers` Celery workers + beat + nginx on ``port``."""
 
     def __init__(
-        self, *, web: int, workers: int, port: int, env: dict[str, str], workdir: Path
+        self,
+        *,
+        web: int,
+        workers: int,
+        port: int,
+        env: dict[str, str],
+        workdir: Path,
+        server: str = "uvicorn",
     ) -> None:
         self.port, self.workdir = port, workdir
         self.url = f"http://127.0.0.1:{port}"
@@ -108,16 +118,10 @@ class Cluster:
         self.web = [
             Service(
                 f"web-{i}",
-                [
-                    python,
-                    "-m",
-                    "daphne",
-                    "-u",
-                    str(workdir / f"web-{i}.sock"),
-                    "--access-log",
-                    str(workdir / f"web-{i}.access.log"),
-                    "samokoder_site.asgi:application",
-                ],
+                # nginx logs every request; the web log keeps the rest (sockets, errors).
+                web_command(
+                    unix_socket=str(workdir / f"web-{i}.sock"), access_log=False, server=server
+                ),
                 self.env,
                 workdir / f"web-{i}.log",
                 ready=workdir / f"web-{i}.sock",
@@ -193,7 +197,7 @@ class Cluster:
         (self.workdir / "nginx.conf").write_text(text)
 
     def restart_web(self, index: int) -> None:
-        """Stop one daphne (its sockets close) and start it again on the same socket."""
+        """Stop one web process (its sockets close) and start it again on the same socket."""
         service = self.web[index]
         service.stop()
         service.start()

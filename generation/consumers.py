@@ -1,8 +1,10 @@
 """The project socket: authenticate, check ownership, replay, then relay in order.
 
-Besides logged events, three live-only kinds are relayed: ``output`` (a running
-command's output, batched), ``stream`` (an agent's answer as it is written, batched) and
-``activity`` (which agent works).
+Besides logged events, live-only kinds are relayed: ``output`` (a running command's
+output, batched), ``stream`` (an agent's answer as it is written, batched), ``activity``
+(which agent works), ``preview_output`` (the preview app's output, batched) and
+``preview_status`` (the preview started, became ready or ended). They come from the
+process's one Redis subscription (generation.livefeed), already encoded as the frame.
 
 ``/ws/projects/<id>/?run=<run id>&after=<seq>`` replays that run's events after ``seq``
 (default: the project's latest run, from the start), then relays live events of every
@@ -11,6 +13,8 @@ PipelineEvent's ``message()`` (a step's events share one frame); a client that
 reconnects with the last ``seq`` it saw misses nothing and sees nothing twice.
 """
 
+import asyncio
+import contextlib
 import uuid
 from typing import Any, TypeGuard
 from urllib.parse import parse_qs
@@ -21,14 +25,15 @@ from django.http import Http404
 
 from accounts.ws import SignInWatchMixin
 from core.params import ascii_int
+from generation.livefeed import LiveMessage, project_feed
 from generation.models import GenerationRun
-from generation.publish import project_group
 from generation.selectors import run_events
 from projects.selectors import project_get
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 REPLAY_FRAME = 200  # events per frame when replaying the log
+LIVE_ONLY = frozenset({"output", "stream", "activity", "preview_output", "preview_status"})
 
 
 class ProjectConsumer(SignInWatchMixin, AsyncJsonWebsocketConsumer):
@@ -47,10 +52,13 @@ class ProjectConsumer(SignInWatchMixin, AsyncJsonWebsocketConsumer):
             await self.close(code=refusal)
             return
         self.project_id, self.sent = project_id, {}
-        self.group = project_group(project_id)
+        # Live messages wait here until the replay is sent; then one task relays them,
+        # taking turns with a client's resume (self.order) so frames never interleave.
+        self.live: asyncio.Queue[LiveMessage] = asyncio.Queue()
+        self.order = asyncio.Lock()
         # Join before reading the log: an event committed meanwhile arrives live, and
         # the per-run sequence numbers drop whatever the replay already sent.
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        await project_feed().join(project_id, self.live.put_nowait)
         await self.accept()
         await self.sign_in_watch()  # closes the socket when this sign-in ends
         run_id, after = _query(self.scope)
@@ -58,10 +66,15 @@ class ProjectConsumer(SignInWatchMixin, AsyncJsonWebsocketConsumer):
             # What the client already has: a later live event is then no gap to refill.
             self.sent[run_id] = after
         await self._replay(run_id, after)
+        self.relay = asyncio.create_task(self._relay_live())
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        if hasattr(self, "live"):
+            await project_feed().leave(self.project_id, self.live.put_nowait)
+        if hasattr(self, "relay"):
+            self.relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.relay
 
     async def receive_json(self, content, **kwargs) -> None:
         # {"type": "resume", "run": ..., "after": n}: the client lost what came after n
@@ -70,11 +83,41 @@ class ProjectConsumer(SignInWatchMixin, AsyncJsonWebsocketConsumer):
             after = content.get("after")
             after = after if isinstance(after, int) and after >= 0 else 0
             run = str(content.get("run") or "")
-            if run in self.sent:
-                self.sent[run] = min(self.sent[run], after)
-            await self._replay(run or None, after)
+            async with self.order:
+                if run in self.sent:
+                    self.sent[run] = min(self.sent[run], after)
+                await self._replay(run or None, after)
 
-    async def pipeline_events(self, message: dict) -> None:
+    async def _relay_live(self) -> None:
+        while True:
+            live = await self.live.get()
+            async with self.order:
+                await self._relay(live)
+
+    async def _relay(self, live: LiveMessage) -> None:
+        """Send what the client has not seen; the frame as published when that is all of it
+        (the usual case: one encoding shared by every socket of the process)."""
+        if live.kind in LIVE_ONLY:
+            await self.send(text_data=live.frame)
+        elif live.kind == "events" and self._all_next(live.body["events"]):
+            for event in live.body["events"]:
+                self.sent[event["run"]] = event["seq"]
+            await self.send(text_data=live.frame)
+        elif live.kind == "events":
+            await self._some_events(live.body)
+
+    def _all_next(self, events: list[dict]) -> bool:
+        """Whether the events follow on from what was sent, each run's seq one by one."""
+        last: dict[str, int] = {}
+        for event in events:
+            run = event["run"]
+            if event["seq"] != last.get(run, self.sent.get(run, 0)) + 1:
+                return False
+            last[run] = event["seq"]
+        return bool(events)
+
+    async def _some_events(self, message: dict) -> None:
+        """Events of which some were sent already or some are missing (refilled)."""
         fresh: list[dict[str, Any]] = []
         for event in message["events"]:
             run, seq = event["run"], event["seq"]
@@ -90,26 +133,6 @@ class ProjectConsumer(SignInWatchMixin, AsyncJsonWebsocketConsumer):
             fresh.append(event)
             self.sent[run] = seq
         await self._send(fresh)
-
-    async def pipeline_output(self, message: dict) -> None:
-        """A running command's output so far (live only, batched by the worker)."""
-        await self.send_json({"type": "output", **_without_type(message)})
-
-    async def pipeline_stream(self, message: dict) -> None:
-        """An agent's answer as it streams in (live only, batched by the worker)."""
-        await self.send_json({"type": "stream", **_without_type(message)})
-
-    async def pipeline_activity(self, message: dict) -> None:
-        """Which agent works now (live only)."""
-        await self.send_json({"type": "activity", **_without_type(message)})
-
-    async def preview_output(self, message: dict) -> None:
-        """The project's preview app's output so far (live only, batched by its worker)."""
-        await self.send_json({"type": "preview_output", **_without_type(message)})
-
-    async def preview_status(self, message: dict) -> None:
-        """The project's preview started, became ready or ended: the page fetches it again."""
-        await self.send_json({"type": "preview_status", **_without_type(message)})
 
     async def _replay(self, run_id: str | None, after: int) -> None:
         events = [
@@ -128,10 +151,6 @@ class ProjectConsumer(SignInWatchMixin, AsyncJsonWebsocketConsumer):
         # costs per frame, not per byte.
         if events:
             await self.send_json({"type": "events", "events": events})
-
-
-def _without_type(message: dict) -> dict:
-    return {key: value for key, value in message.items() if key != "type"}
 
 
 def _query(scope) -> tuple[str | None, int]:

@@ -1,8 +1,8 @@
-"""Publishing committed pipeline events to the project's channel group.
+"""Publishing committed pipeline events to the project's live channel (generation.livefeed).
 
 The PipelineEvent log is the source of truth: a browser that misses a message (or was
 not connected) replays the log from its last sequence number. So publishing is best
-effort: a channel-layer outage is logged, never allowed to fail the run.
+effort: a Redis outage is logged, never allowed to fail the run.
 """
 
 import asyncio
@@ -14,14 +14,13 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+from redis import asyncio as aioredis
+
+from generation.livefeed import encode, project_channel
 
 logger = logging.getLogger(__name__)
-
-
-def project_group(project_id: uuid.UUID | str) -> str:
-    return f"project.{project_id}"
 
 
 def publish_after_commit(project_id: uuid.UUID | str, rows: Iterable) -> None:
@@ -34,23 +33,29 @@ def publish_after_commit(project_id: uuid.UUID | str, rows: Iterable) -> None:
 class _Sender:
     """One event loop in a background thread for this process's publishing.
 
-    ``async_to_sync(group_send)`` from a worker makes a new loop per call, and the channel
-    layer keeps its Redis connections per loop: a new connection for every step (about
-    10 ms). One long-lived loop keeps one pool. Made lazily, and again after a fork.
+    ``async_to_sync`` from a worker makes a new loop per call, and a Redis connection
+    belongs to the loop that opened it: a new connection for every step (about 10 ms).
+    One long-lived loop keeps one connection pool. Made lazily, and again after a fork.
     """
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
+        self.redis = aioredis.Redis.from_url(settings.REDIS_URL)
+        self.turn = asyncio.Lock()  # FIFO: publishes leave in the order they were asked for
         threading.Thread(target=self.loop.run_forever, name="publish", daemon=True).start()
 
-    def send(self, group: str, message: dict, *, wait: bool = True) -> None:
-        # Sends run one after another on this loop, so they keep their order either way.
-        future = asyncio.run_coroutine_threadsafe(_group_send(group, message), self.loop)
+    def send(self, project_id: uuid.UUID | str, message: dict, *, wait: bool = True) -> None:
+        publishing = self._publish(project_channel(project_id), encode(message))
+        future = asyncio.run_coroutine_threadsafe(publishing, self.loop)
         if wait:
             future.result(timeout=SEND_TIMEOUT)
         else:
             future.add_done_callback(_log_failure)
+
+    async def _publish(self, channel: str, data: bytes) -> None:
+        async with self.turn:
+            await self.redis.publish(channel, data)
 
 
 def _log_failure(future) -> None:
@@ -58,9 +63,10 @@ def _log_failure(future) -> None:
         logger.warning("a live message was not sent", exc_info=future.exception())
 
 
-async def _group_send(group: str, message: dict) -> None:
-    # settings always configure CHANNEL_LAYERS, so there is a layer.
-    await get_channel_layer().group_send(group, message)  # type: ignore[union-attr]
+async def live_publish(project_id: uuid.UUID | str, message: dict) -> None:
+    """Publish one message to the project's sockets from async code (its own connection)."""
+    async with aioredis.Redis.from_url(settings.REDIS_URL) as redis:
+        await redis.publish(project_channel(project_id), encode(message))
 
 
 SEND_TIMEOUT = 5.0
@@ -68,23 +74,23 @@ _sender: _Sender | None = None
 _sender_lock = threading.Lock()
 
 
-def _send(group: str, message: dict, *, wait: bool = True) -> None:
+def _send(project_id: uuid.UUID | str, message: dict, *, wait: bool = True) -> None:
     global _sender
     with _sender_lock:
         if _sender is None or _sender.pid != os.getpid():
             _sender = _Sender()
-    _sender.send(group, message, wait=wait)
+    _sender.send(project_id, message, wait=wait)
 
 
 def publish(project_id: uuid.UUID | str, messages: list[dict]) -> None:
-    """The step's events in one message to the project's group (best effort).
+    """The step's events in one message to the project's sockets (best effort).
 
     Never waits for Redis: a web request that answered or stopped a run must not stall
     on it, and the worker's next step needs nothing from the send.
     """
     try:
         message = {"type": "pipeline.events", "events": messages}
-        _send(project_group(project_id), message, wait=False)
+        _send(project_id, message, wait=False)
     except Exception:
         logger.warning("publishing %d events for project %s failed", len(messages), project_id,
                        exc_info=True)  # fmt: skip
@@ -94,18 +100,18 @@ def publish_transient(project_id: uuid.UUID | str, message: dict) -> None:
     """A message that is not in the log (what an agent is doing, a command's output so
     far): shown live, never replayed; what matters is in the next step's events."""
     try:
-        _send(project_group(project_id), message)
+        _send(project_id, message)
     except Exception:
         logger.warning("live message for project %s not sent", project_id, exc_info=True)
 
 
 class LiveBatch:
-    """Live-only text for the project's group, in batches: the first piece at once, then
+    """Live-only text for the project's sockets, in batches: the first piece at once, then
     at most one message every ``every`` seconds, and the rest (``final``) on close.
     Never waits for the send, so neither a reader thread nor an event loop stalls."""
 
     def __init__(self, project_id, message: dict, every: float = 0.25) -> None:
-        self.group, self.message, self.every = project_group(project_id), message, every
+        self.project_id, self.message, self.every = project_id, message, every
         self.pending = ""
         self.sent_at: float | None = None
 
@@ -122,9 +128,9 @@ class LiveBatch:
         message = {**self.message, "text": self.pending, "final": final}
         self.pending, self.sent_at = "", time.monotonic()
         try:
-            _send(self.group, message, wait=False)
+            _send(self.project_id, message, wait=False)
         except Exception:
-            logger.warning("live text for %s not sent", self.group, exc_info=True)
+            logger.warning("live text for project %s not sent", self.project_id, exc_info=True)
 
 
 class OutputRelay:

@@ -1,4 +1,4 @@
-"""Live parts for tests that need the whole system: a Celery worker and a daphne server as
+"""Live parts for tests that need the whole system: a Celery worker and a web server as
 subprocesses on the test database, real Redis, the bubblewrap sandbox and the replay
 server. Fixtures here are imported by the conftests that use them."""
 
@@ -20,7 +20,7 @@ from django.db import connection
 
 from execution.backends.base import SandboxUnavailable
 from execution.services import process_manager
-from tests.processes import Daphne, free_port
+from tests.processes import WebServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE = os.environ["SAMOKODER_QUEUE_GENERATION"]  # this session's own (root conftest)
@@ -167,17 +167,18 @@ def worker(worker_env, sandbox_ready) -> Iterator[Worker]:
 
 
 @pytest.fixture(scope="module")
-def asgi_server(worker_env) -> Iterator[Daphne]:
-    server = Daphne(worker_env).start()
+def asgi_server(worker_env) -> Iterator[WebServer]:
+    server = WebServer(worker_env).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="module")
-def preview_gateway(worker_env) -> Iterator[Daphne]:
-    """The preview origin's listener (preview.asgi), as `make run` serves it."""
+def preview_gateway(worker_env) -> Iterator[WebServer]:
+    """The preview origin's listener (preview.asgi), as `make run` serves it (daphne:
+    preview.serve)."""
     port = int(PREVIEW_ORIGIN.rsplit(":", 1)[1])
-    server = Daphne(worker_env, app="preview.asgi:application", port=port).start()
+    server = WebServer(worker_env, "daphne", app="preview.asgi:application", port=port).start()
     yield server
     server.stop()
 

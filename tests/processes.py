@@ -1,4 +1,4 @@
-"""Processes the tests and benchmarks start: daphne serving the app on a free port.
+"""Processes the tests and benchmarks start: a web process serving the app on a free port.
 
 No Django import here, so a benchmark can use it before Django is set up.
 """
@@ -7,31 +7,32 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
+from deploy.web import APP, web_command
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class Daphne:
-    """The ASGI app (pages, API, WebSockets) served by daphne, as `make run` serves it,
-    in its own process group; ``env`` says which database, Redis and settings."""
+class WebServer:
+    """The ASGI app (pages, API, WebSockets) served as `make run` serves it
+    (deploy/web.py), in its own process group; ``env`` says which database, Redis and
+    settings."""
 
     def __init__(
-        self, env: dict[str, str], *, app: str = "samokoder_site.asgi:application",
+        self, env: dict[str, str], server: str = "uvicorn", *, app: str = APP,
         port: int | None = None,
     ) -> None:  # fmt: skip
-        self.env, self.app = env, app
+        self.env, self.server, self.app = env, server, app
         self.process: subprocess.Popen[str] | None = None
         self.lines: list[str] = []
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60) -> "Daphne":
-        command = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port",
-                   str(self.port), self.app]  # fmt: skip
+    def start(self, timeout: float = 60) -> "WebServer":
+        command = web_command(port=self.port, server=self.server, app=self.app)
         self.process = subprocess.Popen(
             command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True,
@@ -41,7 +42,7 @@ class Daphne:
         while not _answers(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("daphne did not start:\n" + self.tail(40))
+                raise RuntimeError("the web process did not start:\n" + self.tail(40))
             time.sleep(0.1)
         return self
 
@@ -65,10 +66,6 @@ class Daphne:
 
 
 def free_port() -> int:
-    return _free_port()
-
-
-def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

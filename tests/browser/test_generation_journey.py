@@ -1,6 +1,6 @@
-"""The whole journey in a browser (issue 7): daphne serving pages and the socket, a Celery
-worker running the pipeline, the replay server answering as OpenAI, bubblewrap running
-the tests. Screenshots of each stage go to test-artifacts/."""
+"""The whole journey in a browser (issue 7): the web server (uvicorn) serving pages and the
+socket, a Celery worker running the pipeline, the replay server answering as OpenAI,
+bubblewrap running the tests. Screenshots of each stage go to test-artifacts/."""
 
 import zipfile
 
@@ -22,7 +22,7 @@ WAIT = 60_000  # ms: a whole run with the sandbox takes a few seconds here
 
 @pytest.fixture
 def page(browser, asgi_server, worker, pipeline_settings):
-    """This module's pages come from daphne (pages and the socket), not live_server."""
+    """This module's pages come from the web server (pages and the socket), not live_server."""
     context = browser.new_context(base_url=asgi_server.url, locale="en-US", accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(20_000)
@@ -30,7 +30,7 @@ def page(browser, asgi_server, worker, pipeline_settings):
     context.close()
     # Shown by pytest only when the test failed: what the server and the worker said.
     print("--- worker ---\n" + worker.log()[-6000:])
-    print("--- daphne ---\n" + "".join(asgi_server.lines[-60:]))
+    print("--- web server ---\n" + "".join(asgi_server.lines[-60:]))
 
 
 def journey_transcript() -> dict:

@@ -2,13 +2,12 @@
 
 import pytest
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from rest_framework_simplejwt.tokens import AccessToken
 
 from generation.models import GenerationRun, PipelineEvent
-from generation.publish import project_group
+from generation.publish import live_publish
 from projects.services import project_create
 from samokoder_site.asgi import application
 
@@ -127,16 +126,14 @@ def test_live_events_are_relayed_once_and_in_order_filling_gaps(project, user, r
         listener = socket(project, headers)
         assert (await listener.connect())[0]
         replayed = [event["seq"] for event in await received_events(listener)]
-        layer = get_channel_layer()
-        group = project_group(project.pk)
         # Already sent (a replay raced the publish): dropped. Then one new event.
-        await layer.group_send(
-            group, {"type": "pipeline.events", "events": [message(4), message(5), message(6)]}
+        await live_publish(
+            project.pk, {"type": "pipeline.events", "events": [message(4), message(5), message(6)]}
         )
         live = [event["seq"] for event in await received_events(listener)]
         # Event 7 was committed but its publish never arrived: 8 makes the socket fetch it.
         await _create_event(run, 7)
-        await layer.group_send(group, {"type": "pipeline.events", "events": [message(8)]})
+        await live_publish(project.pk, {"type": "pipeline.events", "events": [message(8)]})
         live += [event["seq"] for event in await received_events(listener)]
         await listener.disconnect()
         return replayed, live
@@ -160,22 +157,23 @@ def test_live_output_and_activity_reach_the_owner_without_a_sequence_number(proj
     async def scenario():
         listener = socket(project, headers, f"?run={run.pk}&after=5")
         assert (await listener.connect())[0]
-        layer = get_channel_layer()
-        group = project_group(project.pk)
         activity = {"type": "pipeline.activity", "run": str(run.pk), "agent": "CodeMonkey",
                     "detail": "a.py"}  # fmt: skip
         output = {"type": "pipeline.output", "run": str(run.pk), "command": "ls",
                   "text": "a.py\n", "final": True}  # fmt: skip
         stream = {"type": "pipeline.stream", "run": str(run.pk), "agent": "CodeMonkey",
                   "detail": "a.py", "text": '{"path": "a.py"', "final": False}  # fmt: skip
-        await layer.group_send(group, activity)
-        await layer.group_send(group, output)
-        await layer.group_send(group, stream)
-        received = [await listener.receive_json_from() for _ in range(3)]
+        preview = {"type": "preview.status", "preview": "p1", "status": "running"}
+        unknown = {"type": "pipeline.internal", "run": str(run.pk)}  # no such frame: dropped
+        for live in (activity, unknown, output, stream, preview):
+            await live_publish(project.pk, live)
+        received = [await listener.receive_json_from() for _ in range(4)]
+        assert await listener.receive_nothing()
         await listener.disconnect()
         return received
 
-    activity, output, streamed = run_async(scenario)
+    activity, output, streamed, preview = run_async(scenario)
+    assert preview == {"type": "preview_status", "preview": "p1", "status": "running"}
     assert streamed["type"] == "stream" and streamed["text"] == '{"path": "a.py"'
     assert activity == {"type": "activity", "run": str(run.pk), "agent": "CodeMonkey",
                         "detail": "a.py"}  # fmt: skip
@@ -193,9 +191,8 @@ def test_a_client_that_is_up_to_date_gets_only_what_is_new(project, user, run):
         assert (await listener.connect())[0]
         assert await listener.receive_nothing()
         await _create_event(run, 6)
-        layer = get_channel_layer()
         events = {"type": "pipeline.events", "events": [message(6)]}
-        await layer.group_send(project_group(project.pk), events)
+        await live_publish(project.pk, events)
         received = await received_events(listener)
         await listener.disconnect()
         return received

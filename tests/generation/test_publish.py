@@ -1,22 +1,24 @@
-"""Live-only messages: a command's output batched to the project's group, via real Redis."""
+"""Live-only messages: a command's output batched to the project's channel, via real Redis."""
 
+import asyncio
 import uuid
 
 from asgiref.sync import async_to_sync, sync_to_async
-from channels.layers import get_channel_layer
 
-from generation.publish import OutputRelay, project_group
+from generation.livefeed import LiveMessage, project_feed
+from generation.publish import OutputRelay
 
 
 def relayed(project_id, feed, count: int) -> list[dict]:
     """Run ``feed()`` (the worker's side, in a thread) and collect ``count`` messages."""
 
     async def scenario():
-        layer = get_channel_layer()
-        channel = await layer.new_channel()
-        await layer.group_add(project_group(project_id), channel)
+        received: asyncio.Queue[LiveMessage] = asyncio.Queue()
+        await project_feed().join(project_id, received.put_nowait)
         await sync_to_async(feed, thread_sensitive=False)()
-        return [await layer.receive(channel) for _ in range(count)]
+        messages = [(await received.get()).body for _ in range(count)]
+        await project_feed().leave(project_id, received.put_nowait)
+        return messages
 
     return async_to_sync(scenario)()
 

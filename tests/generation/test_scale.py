@@ -187,10 +187,10 @@ def test_eight_runs_survive_a_killed_worker_and_a_restarted_daphne(cluster, repl
             summary.append((run_id[:8], len(logged), watcher.reconnects))
     taken_over = GenerationRun.objects.get(pk=run_ids[0])
     assert taken_over.events.filter(name="GenerationResumed", payload__after="crash").exists()
-    assert sum(w.reconnects for w in watchers) > 0, "no socket was on the restarted daphne"
-    for index in range(2):  # the balancer spread the sockets over both daphne processes
-        log = (cluster.workdir / f"web-{index + 1}.access.log").read_text()
-        assert "WSCONNECT" in log, f"web-{index + 1} served no socket"
+    assert sum(w.reconnects for w in watchers) > 0, "no socket was on the restarted web process"
+    for index in range(2):  # the balancer spread the sockets over both web processes
+        log = (cluster.workdir / f"web-{index + 1}.log").read_text()
+        assert '"WebSocket /ws/projects/' in log, f"web-{index + 1} served no socket"
     static = api.get("/static/css/app.css")
     assert static.status_code == 200 and static.headers["server"].startswith("nginx")
     print(f"\nscale: 2 web, 2 workers (killed {killed.name}), restarted web-1; "
