@@ -1,7 +1,7 @@
 """Live previews (issue 16): how soon a started preview answers, and what the preview
 origin's gateway adds to each request.
 
-The preview origin is daphne serving ``preview.asgi:application`` in a process of its own,
+The preview origin is uvicorn serving ``preview.asgi:application`` in a process of its own,
 on this benchmark's SQLite database, reached at 127.0.0.1:<port> with the preview's Host
 (``<id>.preview.localhost``), as a browser reaches it. The app is the standard-library to-do
 page of the tests (nothing to install: its dependencies are as warm as they get), in the
@@ -17,7 +17,7 @@ would run it.
    the gateway reaches it), alternating, keep-alive clients for both; p50/p95 of each
    and their ratio (goal: ≤ 1.5x). A third client, alternating with them, asks the
    gateway for a host naming no preview: its own small page, nothing forwarded, which is
-   what daphne and the gateway's entry cost without the app.
+   what the server and the gateway's entry cost without the app.
 
     python scripts/with_redis.py python bench/previews.py
 
@@ -30,7 +30,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -51,15 +50,16 @@ START_TIMEOUT = 60
 
 
 class PreviewOrigin:
-    """daphne serving the preview origin's ASGI app on a free port (`make run`'s second
-    listener), in a process group of its own; it inherits this process's settings."""
+    """The preview origin's ASGI app served as preview.serve serves it (uvicorn), on a free
+    port, in a process group of its own; it inherits this process's settings."""
 
     def __init__(self) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        command = [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port",
-                   str(self.port), "preview.asgi:application"]  # fmt: skip
+        from deploy.web import web_command
+
+        command = web_command(port=self.port, app="preview.asgi:application")
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -68,7 +68,7 @@ class PreviewOrigin:
         while not self._answers():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError("daphne (preview origin) did not start")
+                raise RuntimeError("the preview origin's server did not start")
             time.sleep(0.1)
 
     def _answers(self) -> bool:
@@ -151,7 +151,7 @@ def overhead(origin: PreviewOrigin, preview, user) -> tuple[list[float], ...]:
     transport = httpx.HTTPTransport(uds=f"/proc/self/fd/{folder}/{path.name}")
     direct = httpx.Client(transport=transport, base_url="http://app", timeout=30)
     through = gateway_client(origin, preview, user)
-    # The gateway's own page for a host naming no preview: daphne and the gateway's entry,
+    # The gateway's own page for a host naming no preview: the server and the gateway's entry,
     # nothing forwarded (what serving a second origin costs by itself).
     alone = httpx.Client(base_url=f"http://127.0.0.1:{origin.port}", timeout=30,
                          headers={"host": "nowhere.example"})  # fmt: skip
@@ -217,7 +217,7 @@ def print_overhead(direct: list[float], through: list[float], alone: list[float]
 
 
 def main() -> None:
-    # Both processes (this one and the preview origin's daphne) see the same workspaces.
+    # Both processes (this one and the preview origin's server) see the same workspaces.
     workspaces = Path(tempfile.mkdtemp(prefix="samokoder-bench-preview-", dir="/tmp"))
     workspaces.chmod(0o755)
     os.environ["SAMOKODER_WORKSPACES_DIR"] = str(workspaces)

@@ -24,8 +24,7 @@ def web_command(*, port: int | None = None, unix_socket: str | None = None,
                 app: str = APP) -> list[str]:  # fmt: skip
     """The app on a TCP port of 127.0.0.1 or on a Unix socket. ``access_log=False`` behind
     a balancer that logs requests itself; ``server="daphne"`` is the server used before,
-    kept for the benchmarks' side-by-side figures (and for the preview origin's listener,
-    which preview.serve runs on daphne)."""
+    kept for the benchmarks' side-by-side figures."""
     if server == "daphne":
         where = ["-u", unix_socket] if unix_socket else ["--bind", "127.0.0.1", "--port", str(port)]
         return [sys.executable, "-m", "daphne", *where, app]

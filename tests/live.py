@@ -175,10 +175,10 @@ def asgi_server(worker_env) -> Iterator[WebServer]:
 
 @pytest.fixture(scope="module")
 def preview_gateway(worker_env) -> Iterator[WebServer]:
-    """The preview origin's listener (preview.asgi), as `make run` serves it (daphne:
+    """The preview origin's listener (preview.asgi), as `make run` serves it (uvicorn:
     preview.serve)."""
     port = int(PREVIEW_ORIGIN.rsplit(":", 1)[1])
-    server = WebServer(worker_env, "daphne", app="preview.asgi:application", port=port).start()
+    server = WebServer(worker_env, app="preview.asgi:application", port=port).start()
     yield server
     server.stop()
 

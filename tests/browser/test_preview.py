@@ -3,7 +3,7 @@ replay (packages installed through the proxy), started from the project page, us
 through the frame on the preview's own origin; what its script can reach of the
 platform, and what another user gets.
 
-Real parts: uvicorn for pages and the socket, the preview origin's own daphne
+Real parts: uvicorn for pages and the socket, the preview origin's own uvicorn
 (preview.asgi), a generation worker and the preview queue's worker, bubblewrap, Squid
 in front of PyPI and npm, Chromium.
 """
@@ -56,8 +56,8 @@ def gateway(preview_env):
     from tests.live import PREVIEW_ORIGIN, WebServer
 
     port = int(PREVIEW_ORIGIN.rsplit(":", 1)[1])
-    # daphne, as preview.serve runs the preview origin.
-    server = WebServer(preview_env, "daphne", app="preview.asgi:application", port=port).start()
+    # As preview.serve runs the preview origin.
+    server = WebServer(preview_env, app="preview.asgi:application", port=port).start()
     yield server
     server.stop()
 
