@@ -13,10 +13,10 @@ import pytest
 
 from preview import reasons, services
 from preview.models import Preview
-from preview.supervisor import preview_supervise
 from projects.services import project_create
 from tests.execution.conftest import sandbox  # noqa: F401 - fixture
 from tests.preview.apps import server_step
+from tests.preview.conftest import supervise
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,8 +68,7 @@ def test_an_app_sock_that_is_not_the_apps_socket_is_never_connected_to(
     server_step(branch, files={"app.py": app}, run_command="python3 app.py", port=5000)
     preview = services.preview_start(project=project, user=user, branch=branch)
 
-    thread = threading.Thread(target=preview_supervise, args=(str(preview.pk),), daemon=True)
-    thread.start()
+    thread = supervise(preview)
     thread.join(timeout=60)
     try:
         assert not thread.is_alive()
