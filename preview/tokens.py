@@ -9,6 +9,7 @@ session ever reaches the preview's origin.
 
 import uuid
 from dataclasses import dataclass
+from http.cookies import SimpleCookie
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -76,3 +77,42 @@ def _read(value: str, salt: str, max_age: int) -> Admission | None:
         return Admission(preview_id=uuid.UUID(hex=preview_hex), user_id=int(user_id))
     except (signing.BadSignature, ValueError, TypeError):
         return None
+
+
+def cookie_header(admission: Admission) -> str:
+    """Host-only, HttpOnly, for this preview's host alone. In the platform's page the app
+    is a frame of another site, where only a SameSite=None cookie is sent, and that needs
+    Secure (browsers accept it on https and on *.localhost); Partitioned keeps it to the
+    frame in that page. On plain http elsewhere it can only be SameSite=Lax, which works
+    when the preview is opened in a tab of its own."""
+    origin = urlsplit(settings.SAMOKODER_PREVIEW_ORIGIN)
+    # From the origin's settings, not the request: behind a TLS terminator the request
+    # arrives as http. The __Host- prefix: no page may set one with a Domain.
+    secure = origin.scheme == "https" or (origin.hostname or "").endswith("localhost")
+    name = SECURE_COOKIE_NAME if secure else COOKIE_NAME
+    morsel: SimpleCookie = SimpleCookie()
+    morsel[name] = cookie_value(admission)
+    cookie = morsel[name]
+    cookie["path"] = "/"
+    cookie["httponly"] = True
+    cookie["max-age"] = COOKIE_SECONDS
+    if secure:
+        cookie["secure"] = True
+        cookie["samesite"] = "None"
+        return cookie.OutputString() + "; Partitioned"
+    cookie["samesite"] = "Lax"
+    return cookie.OutputString()
+
+
+def admission_of(cookies: str, preview_id: uuid.UUID) -> Admission | None:
+    """The admission a cookie of ours in a Cookie header's ``cookies`` gives to this
+    preview. Read by hand: a page may leave odd cookies or several of the same name
+    (another preview's, set for a parent domain), so each candidate is tried and the first
+    that verifies for this preview counts; none of them can make a valid one fail."""
+    for part in cookies.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name in (COOKIE_NAME, SECURE_COOKIE_NAME):
+            admission = cookie_read(value.strip().strip('"'))
+            if admission is not None and admission.preview_id == preview_id:
+                return admission
+    return None

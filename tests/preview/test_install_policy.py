@@ -2,6 +2,7 @@
 preview says so instead of installing into a workspace that holds other files."""
 
 import pytest
+from django.utils import translation
 
 from generation.models import GenerationRun
 from preview import reasons, services
@@ -35,7 +36,8 @@ def test_an_older_step_with_another_manifest_is_refused_with_the_way_out(user, t
 
     preview = wait_status(preview, Preview.Status.FAILED)
     assert preview.reason_code == reasons.OTHER_DEPENDENCIES
-    text = reasons.reason_text(preview.reason_code, preview.reason_params)
+    with translation.override("en"):
+        text = reasons.reason_text(preview.reason_code, preview.reason_params)
     assert f"Step {first.step_index}" in text and "requirements.txt" in text
 
 
