@@ -29,6 +29,11 @@ SERVE_IN_SANDBOX = "/serve"
 CA_IN_SANDBOX = "/etc/ssl/certs/ca-certificates.crt"
 
 
+def workspace_folder(project_id: str) -> Path:
+    """The project's workspace on this host (WORKSPACES/<project>)."""
+    return Path(settings.SAMOKODER_WORKSPACES_DIR) / project_id
+
+
 def sandbox_folder(workspace: Path) -> Path:
     return workspace.with_name(f"{workspace.name}.sandbox")
 

@@ -43,7 +43,7 @@ from execution.events import (
     ContainerStopped,
     FilesRefused,
 )
-from execution.folders import bridge_folder, sandbox_folder
+from execution.folders import bridge_folder, sandbox_folder, workspace_folder
 from execution.models import Container, ExecutionLog
 from execution.workspace import (
     LocalFileSystem,
@@ -105,7 +105,7 @@ BRANCH_LABEL = "branch_id"  # whose dependency folders a sandbox mounts
 
 
 def workspace_path(project: Project) -> Path:
-    return Path(settings.SAMOKODER_WORKSPACES_DIR) / str(project.pk)
+    return workspace_folder(str(project.pk))
 
 
 def container_get_or_create(
@@ -338,6 +338,6 @@ def project_sandbox_remove(*, project_id: str) -> None:
             manager.stop(
                 SandboxHandle(backend=manager.name, backend_id=backend_id, workspace=Path())
             )
-    workspace = Path(settings.SAMOKODER_WORKSPACES_DIR) / project_id
+    workspace = workspace_folder(project_id)
     for folder in (workspace, sandbox_folder(workspace)):
         shutil.rmtree(folder, ignore_errors=True)

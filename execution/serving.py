@@ -38,6 +38,7 @@ from execution.folders import (
     host_owned,
     sandbox_owned,
     serve_folder,
+    workspace_folder,
 )
 from execution.services import process_manager, workspace_path
 from execution.workspace import LocalFileSystem, workspace_materialize
@@ -50,8 +51,7 @@ TAIL_BYTES = 8_000  # the last output kept to say why an app stopped
 def app_socket(project_id: str, key: str) -> Path:
     """Where the host reaches the app served under ``key`` for the project: the hard link
     ``AppServer.ready`` made, in a folder the sandbox does not see."""
-    workspace = Path(settings.SAMOKODER_WORKSPACES_DIR) / project_id
-    return serve_folder(workspace, key) / "host" / APP_SOCKET
+    return serve_folder(workspace_folder(project_id), key) / "host" / APP_SOCKET
 
 
 class NotASocket(Exception):

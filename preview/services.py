@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from core.errors import Conflict, QuotaExceeded
 from files.selectors import state_get
-from generation.schemas import PipelineState
+from generation.schemas import Architecture, PipelineState
 from preview import reasons
 from preview.models import Preview
 from projects.models import Branch, Project, ProjectState
@@ -28,9 +28,13 @@ RUN_TASK = "preview.run"
 STALE_AFTER = timedelta(seconds=90)
 
 
+def architecture_of(state: ProjectState) -> Architecture | None:
+    return PipelineState.model_validate(state.data).architecture
+
+
 def server_of(state: ProjectState) -> tuple[str, int] | None:
     """The run command and port the architecture of ``state`` names, or None."""
-    architecture = PipelineState.model_validate(state.data).architecture
+    architecture = architecture_of(state)
     if architecture is None or not architecture.run_command or architecture.port is None:
         return None
     return architecture.run_command, architecture.port

@@ -28,11 +28,10 @@ from execution.installs import install_pending, install_run
 from execution.serving import AppServer, NotASocket
 from files.selectors import state_get, state_manifest, state_texts
 from generation.publish import LiveBatch, publish_transient
-from generation.schemas import PipelineState
 from generation.selectors import run_active
 from preview import reasons
 from preview.models import Preview
-from preview.services import preview_end, server_of
+from preview.services import architecture_of, preview_end, server_of
 
 logger = logging.getLogger(__name__)
 
@@ -223,12 +222,11 @@ def _idle(current: Mapping[str, Any]) -> bool:
 def _moved_on(preview: Preview) -> bool:
     """New files on the branch and no run at work on them: restart on the latest step."""
     latest = state_get(branch=preview.branch)
-    if latest.pk == preview.state_id or server_of(latest) is None:
-        return False
-    if run_active(project=preview.project) is not None:
+    if latest.pk == preview.state_id:
         return False
     server = server_of(latest)
-    assert server is not None
+    if server is None or run_active(project=preview.project) is not None:
+        return False
     if state_manifest(latest) == state_manifest(preview.state) and server == (
         preview.run_command,
         preview.port,
@@ -245,7 +243,7 @@ def _moved_on(preview: Preview) -> bool:
 
 
 def _runtime(preview: Preview) -> str:
-    architecture = PipelineState.model_validate(preview.state.data).architecture
+    architecture = architecture_of(preview.state)
     return architecture.runtime if architecture is not None else ""
 
 

@@ -14,7 +14,6 @@ import pytest
 from preview import reasons, services
 from preview.models import Preview
 from projects.services import project_create
-from tests.execution.conftest import sandbox  # noqa: F401 - fixture
 from tests.preview.apps import server_step
 from tests.preview.conftest import supervise
 
@@ -54,11 +53,9 @@ class HostSocket:
 @pytest.mark.parametrize("trick", ["symlink", "regular file"])
 def test_an_app_sock_that_is_not_the_apps_socket_is_never_connected_to(
     user,
-    sandbox,  # noqa: F811 - the fixture imported above
-    settings,
+    preview_settings,
     trick,
 ):
-    settings.SAMOKODER_PREVIEW_START_SECONDS = 20
     host = HostSocket()
     make = (f"os.symlink({str(host.path)!r}, '/serve/app.sock')" if trick == "symlink"
             else "open('/serve/app.sock', 'w').write('x')")  # fmt: skip
