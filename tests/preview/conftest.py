@@ -104,7 +104,7 @@ class Front:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.nginx.poll() is not None:
-                raise RuntimeError(f"nginx did not start: {self.nginx.stderr.read()}")
+                raise RuntimeError(f"nginx did not start: {self.nginx.communicate()[1]}")
             try:
                 if httpx.get(f"http://127.0.0.1:{self.port}/_samokoder/healthz").is_success:
                     return
