@@ -77,13 +77,16 @@ def run_together(commands: list[list[str]]) -> int:
             if process.poll() is None:
                 process.terminate()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    _pid, status = os.wait()
-    told = bool(stopping)
-    stop(0, None)
-    for process in processes:
-        process.wait()
+    before = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _pid, status = os.wait()
+        told = bool(stopping)
+        stop(0, None)
+        for process in processes:
+            process.wait()
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
     return 0 if told else (os.waitstatus_to_exitcode(status) or 1)
 
 

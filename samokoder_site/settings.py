@@ -390,7 +390,9 @@ SAMOKODER_PREVIEW_UPSTREAM_SECONDS = env.float("SAMOKODER_PREVIEW_UPSTREAM_SECON
 # The preview origin's front (preview.front): nginx's configuration, its cache of admissions,
 # the gateway's socket and the links to the apps' sockets. Keep it short: a Unix socket's
 # path must fit in 108 bytes.
-SAMOKODER_PREVIEW_FRONT_DIR = env.str("SAMOKODER_PREVIEW_FRONT_DIR", default=str(VAR_DIR / "preview"))
+SAMOKODER_PREVIEW_FRONT_DIR = env.str(
+    "SAMOKODER_PREVIEW_FRONT_DIR", default=str(VAR_DIR / "preview")
+)
 
 # LLM providers. System keys are the fallback when a user has none (invariant 16);
 # base URLs point an adapter at an OpenAI-compatible server or the replay server.
