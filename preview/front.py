@@ -85,10 +85,6 @@ def front_write(plan: FrontPlan) -> Path:
     return conf
 
 
-def links_folder(workdir: Path) -> Path:
-    return workdir / "links"
-
-
 def socket_link(links: Path, project_id: str, preview_id: uuid.UUID) -> str | None:
     """The path nginx connects to for this preview's app: a link of ours to its socket,
     made or mended now; None when there is no socket there (never started, or stopped)."""
