@@ -1,9 +1,12 @@
 """Live previews (issue 16): how soon a started preview answers, and what the preview
-origin's gateway adds to each request.
+origin adds to each request.
 
-The preview origin is uvicorn serving ``preview.asgi:application`` in a process of its own,
-on this benchmark's SQLite database, reached at 127.0.0.1:<port> with the preview's Host
-(``<id>.preview.localhost``), as a browser reaches it. The app is the standard-library to-do
+The preview origin is ``python -m preview.serve`` (nginx in front of the gateway, the
+gateway on a Unix socket: preview.front) in a process group of its own, on this
+benchmark's SQLite database, reached at 127.0.0.1:<port> with the preview's Host
+(``<id>.preview.localhost``), as a browser reaches it. For the side-by-side figure the
+gateway alone, as it served before the front (uvicorn on a port, carrying the bytes
+itself with httpx), runs too. The app is the standard-library to-do
 page of the tests (nothing to install: its dependencies are as warm as they get), in the
 bubblewrap sandbox; its supervisor runs in a thread of this process, as a preview worker
 would run it.
@@ -12,12 +15,14 @@ would run it.
    cookie is then sent) → ``GET /`` every POLL seconds until the first 200. Median of
    ROUNDS starts (each a new preview, which replaces the one before), with the median time
    to "running" as the supervisor recorded it (the app's socket appeared).
-2. Per-request overhead: the same page REQUESTS times through the gateway and directly on
-   the app's socket (httpx over the Unix socket, reached as /proc/self/fd/<fd>/app.sock as
-   the gateway reaches it), alternating, keep-alive clients for both; p50/p95 of each
-   and their ratio (goal: ≤ 1.5x). A third client, alternating with them, asks the
-   gateway for a host naming no preview: its own small page, nothing forwarded, which is
-   what the server and the gateway's entry cost without the app.
+2. Per-request overhead: the same page REQUESTS times directly on the app's socket (httpx
+   over the Unix socket, reached as /proc/self/fd/<fd>/app.sock), through the front
+   (after), and through the gateway alone (before), alternating, keep-alive clients for
+   all; p50/p95 of each and their ratios to direct (goal: ≤ 1.5x). Another client of
+   the front sends a cookie of the app's own that changes on every request, so nginx's
+   kept admission (a second per host and cookies) never serves: what the subrequest to
+   the gateway costs. A last one asks the gateway alone for a host naming no preview: its
+   own small page, nothing forwarded, what a Python hop costs by itself.
 
     python scripts/with_redis.py python bench/previews.py
 
@@ -30,6 +35,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -50,18 +56,22 @@ START_TIMEOUT = 60
 
 
 class PreviewOrigin:
-    """The preview origin's ASGI app served as preview.serve serves it (uvicorn), on a free
-    port, in a process group of its own; it inherits this process's settings."""
+    """The preview origin on a free port, in a process group of its own, inheriting this
+    process's settings: ``python -m preview.serve`` (nginx + the gateway) when ``front``,
+    else the gateway alone as it served before the front (uvicorn, carrying the bytes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, front: bool, workdir: Path) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         from deploy.web import web_command
 
-        command = web_command(port=self.port, app="preview.asgi:application")
+        env = dict(os.environ, SAMOKODER_PREVIEW_PORT=str(self.port),
+                   SAMOKODER_PREVIEW_FRONT_DIR=str(workdir))  # fmt: skip
+        command = ([sys.executable, "-m", "preview.serve"] if front
+                   else web_command(port=self.port, app="preview.asgi:application"))  # fmt: skip
         self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + START_TIMEOUT
@@ -72,8 +82,13 @@ class PreviewOrigin:
             time.sleep(0.1)
 
     def _answers(self) -> bool:
-        with socket.socket() as probe:
-            return probe.connect_ex(("127.0.0.1", self.port)) == 0
+        import httpx
+
+        try:
+            health = httpx.get(f"http://127.0.0.1:{self.port}/_samokoder/healthz", timeout=5)
+        except httpx.TransportError:
+            return False
+        return health.status_code == 200
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -139,9 +154,9 @@ def first_byte(
     return seconds, (preview.ready_at - preview.created_at).total_seconds(), preview, thread
 
 
-def overhead(origin: PreviewOrigin, preview, user) -> tuple[list[float], ...]:
-    """Milliseconds per request: directly on the app's socket, through the gateway, and
-    the gateway's own page (no forwarding)."""
+def overhead(front: PreviewOrigin, alone: PreviewOrigin, preview, user) -> list[list[float]]:
+    """Milliseconds per request: directly on the app's socket, through the front, through
+    the gateway alone, and the gateway alone's own page (no forwarding)."""
     import httpx
 
     from execution.serving import app_socket
@@ -150,14 +165,23 @@ def overhead(origin: PreviewOrigin, preview, user) -> tuple[list[float], ...]:
     folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
     transport = httpx.HTTPTransport(uds=f"/proc/self/fd/{folder}/{path.name}")
     direct = httpx.Client(transport=transport, base_url="http://app", timeout=30)
-    through = gateway_client(origin, preview, user)
-    # The gateway's own page for a host naming no preview: the server and the gateway's entry,
-    # nothing forwarded (what serving a second origin costs by itself).
-    alone = httpx.Client(base_url=f"http://127.0.0.1:{origin.port}", timeout=30,
-                         headers={"host": "nowhere.example"})  # fmt: skip
-    clients = ((direct, 200, "<h1>Todo</h1>"), (through, 200, "<h1>Todo</h1>"),
-               (alone, 404, "samokoder-preview-message"))  # fmt: skip
-    timings: tuple[list[float], ...] = ([], [], [])
+    # The gateway's own page for a host naming no preview: the server and the gateway's
+    # entry, nothing forwarded (what a Python hop costs by itself).
+    nowhere = httpx.Client(base_url=f"http://127.0.0.1:{alone.port}", timeout=30,
+                           headers={"host": "nowhere.example"})  # fmt: skip
+    # A cookie of the app's own, new on each request: nginx's kept admission never
+    # serves, so every request asks the gateway (the cost of the subrequest itself).
+    asking = gateway_client(front, preview, user)
+    asking.event_hooks["request"] = [
+        lambda request: request.headers.__setitem__(
+            "cookie", f"{asking.headers['cookie']}; n={time.perf_counter_ns()}")
+    ]  # fmt: skip
+    clients = ((direct, 200, "<h1>Todo</h1>"),
+               (gateway_client(front, preview, user), 200, "<h1>Todo</h1>"),
+               (asking, 200, "<h1>Todo</h1>"),
+               (gateway_client(alone, preview, user), 200, "<h1>Todo</h1>"),
+               (nowhere, 404, "samokoder-preview-message"))  # fmt: skip
+    timings: list[list[float]] = [[] for _ in clients]
     try:
         for index in range(WARMUP + REQUESTS):
             for (client, status, text), times in zip(clients, timings, strict=True):
@@ -175,7 +199,7 @@ def overhead(origin: PreviewOrigin, preview, user) -> tuple[list[float], ...]:
     return timings
 
 
-def run(origin: PreviewOrigin) -> None:
+def run(origin: PreviewOrigin, alone: PreviewOrigin) -> None:
     from accounts.models import User
     from preview.services import preview_stop
     from projects.services import project_create
@@ -196,24 +220,28 @@ def run(origin: PreviewOrigin) -> None:
           f"median of {ROUNDS}: {statistics.median(ms):.0f} ms (min {min(ms):.0f}, max "
           f"{max(ms):.0f}); running as the supervisor recorded it: "
           f"{statistics.median(readies) * 1000:.0f} ms")  # fmt: skip
-    print_overhead(*overhead(origin, preview, user))
+    print_overhead(*overhead(origin, alone, preview, user))
     preview_stop(preview=preview)
     for thread in threads:
         thread.join(timeout=30)
 
 
-def print_overhead(direct: list[float], through: list[float], alone: list[float]) -> None:
+def print_overhead(direct: list[float], front: list[float], asking: list[float],
+                   alone: list[float], nowhere: list[float]) -> None:  # fmt: skip
     print(f"GET / of the to-do page, {REQUESTS} requests each, alternating, keep-alive clients")
-    rows = (("directly on app.sock", direct), ("through the gateway", through),
-            ("gateway's own 404 page", alone))  # fmt: skip
+    rows = (("directly on app.sock", direct), ("through the front (after)", front),
+            ("front, admission not kept", asking), ("gateway alone (before)", alone),
+            ("gateway alone's own 404", nowhere))  # fmt: skip
     for name, times in rows:
-        print(f"{name:24} p50 {percentile(times, 0.5):6.2f} ms   "
+        print(f"{name:26} p50 {percentile(times, 0.5):6.2f} ms   "
               f"p95 {percentile(times, 0.95):6.2f} ms")  # fmt: skip
-    p50 = percentile(through, 0.5), percentile(direct, 0.5)
-    ratio95 = percentile(through, 0.95) / percentile(direct, 0.95)
-    verdict = "within" if p50[0] / p50[1] <= 1.5 else "over"
-    print(f"gateway / direct: p50 {p50[0] / p50[1]:.2f}x, p95 {ratio95:.2f}x ({verdict} the "
-          f"1.5x goal); added per request at p50: {p50[0] - p50[1]:+.2f} ms")  # fmt: skip
+    for name, times in (("front / direct", front), ("front, not kept / direct", asking),
+                        ("gateway alone / direct", alone)):  # fmt: skip
+        p50 = percentile(times, 0.5), percentile(direct, 0.5)
+        ratio95 = percentile(times, 0.95) / percentile(direct, 0.95)
+        verdict = "within" if p50[0] / p50[1] <= 1.5 else "over"
+        print(f"{name:26} p50 {p50[0] / p50[1]:.2f}x, p95 {ratio95:.2f}x ({verdict} the 1.5x "
+              f"goal); added per request at p50: {p50[0] - p50[1]:+.2f} ms")  # fmt: skip
 
 
 def main() -> None:
@@ -223,12 +251,17 @@ def main() -> None:
     os.environ["SAMOKODER_WORKSPACES_DIR"] = str(workspaces)
     os.environ["SAMOKODER_SANDBOX_BACKEND"] = "bubblewrap"
     django_on_fresh_database("preview")
-    origin = PreviewOrigin()
+    front = Path(tempfile.mkdtemp(prefix="samokoder-bench-front-", dir="/tmp"))
+    origins: list[PreviewOrigin] = []
     try:
-        run(origin)
+        origins.append(PreviewOrigin(front=True, workdir=front))
+        origins.append(PreviewOrigin(front=False, workdir=front))
+        run(*origins)
     finally:
-        origin.stop()
+        for origin in origins:
+            origin.stop()
         shutil.rmtree(workspaces, ignore_errors=True)
+        shutil.rmtree(front, ignore_errors=True)
 
 
 if __name__ == "__main__":

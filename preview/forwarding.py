@@ -93,7 +93,7 @@ def forwarded_headers(scope: dict, *, websocket: bool = False) -> list[tuple[str
                  b"sec-websocket-extensions", b"sec-websocket-protocol"}  # fmt: skip
     headers = [(k.decode("latin-1"), v.decode("latin-1"))
                for k, v in scope["headers"] if k.lower() not in skip]  # fmt: skip
-    kept = _app_cookies(scope)
+    kept = app_cookies(scope)
     if kept:
         headers.append(("cookie", kept))
     client = scope.get("client") or ("", 0)
@@ -133,7 +133,8 @@ def _host_only(set_cookie: bytes) -> bytes | None:
     return b"; ".join(kept)
 
 
-def _app_cookies(scope: dict) -> str:
+def app_cookies(scope: dict) -> str:
+    """The visitor's cookies less ours: what the app may see."""
     parts = []
     for value in (header(scope, b"cookie") or "").split(";"):
         name = value.split("=", 1)[0].strip()

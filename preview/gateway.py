@@ -10,6 +10,12 @@ streamed both ways, the request body limited to SAMOKODER_PREVIEW_BODY_BYTES and
 app's silences to SAMOKODER_PREVIEW_UPSTREAM_SECONDS; WebSocket upgrades (a dev server's
 hot reload) are relayed with websockets' unix_connect. What crosses, and how it is
 cleaned on the way, is preview.forwarding; the gateway's own pages are preview.pages.
+
+Served as `python -m preview.serve` serves it, the gateway carries no bytes of the app:
+nginx does (preview.front), asking it first, with ``X-Samokoder-Front: admit``, whether a
+request may pass (200 naming the socket, else 403 with the status of the page to show),
+and then, with ``page <status>``, for the page in place of what it refused. Only nginx
+reaches the gateway there, and it sets that header itself on every request it sends.
 """
 
 import contextlib
@@ -19,6 +25,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,6 +42,7 @@ from execution.serving import app_socket
 from preview.forwarding import (
     BodyTooLarge,
     answer_headers,
+    app_cookies,
     forwarded_headers,
     has_body,
     header,
@@ -43,8 +51,16 @@ from preview.forwarding import (
     request_body,
     upstream_url,
 )
+from preview.front import socket_link, socket_unlink
 from preview.models import Preview
-from preview.pages import busy_text, page, stopped_text, too_large_text, visitor_language
+from preview.pages import (
+    busy_text,
+    front_page,
+    page,
+    stopped_text,
+    too_large_text,
+    visitor_language,
+)
 from preview.tokens import (
     ENTER_PATH,
     admission_of,
@@ -60,6 +76,7 @@ TOUCH_SECONDS = 30.0  # last_request_at is written at most this often per previe
 REQUESTS_PER_PREVIEW = 64
 SOCKETS_PER_PREVIEW = 32
 HEALTH_PATH = "/_samokoder/healthz"
+FRONT_HEADER = b"x-samokoder-front"  # what nginx asks (preview.front); never the visitor's
 
 
 @dataclass(frozen=True)
@@ -96,7 +113,9 @@ class Upstream:
 
 
 class PreviewGateway:
-    def __init__(self) -> None:
+    def __init__(self, *, front_dir: Path | None = None) -> None:
+        self.front_dir = front_dir  # the front's folder (preview.front); settings' by default
+        self.links: Path | None = None
         self.routes: dict[uuid.UUID, tuple[float, Route | None]] = {}
         self.touched: dict[uuid.UUID, float] = {}
         self.upstreams: dict[uuid.UUID, Upstream] = {}
@@ -173,6 +192,10 @@ class PreviewGateway:
     # -- HTTP ------------------------------------------------------------------------------
 
     async def _http(self, scope: dict, receive: Any, send: Any) -> None:
+        asked = header(scope, FRONT_HEADER)
+        if asked:
+            await self._front(scope, send, asked)
+            return
         if scope["path"] == HEALTH_PATH:  # the listener answers (a container's health check)
             await page(send, 200, "ok")
             return
@@ -267,14 +290,64 @@ class PreviewGateway:
         })  # fmt: skip
         await send({"type": "http.response.body", "body": b""})
 
+    # -- behind the front (nginx) -----------------------------------------------------------
+
+    async def _front(self, scope: dict, send: Any, asked: str) -> None:
+        if asked == "admit":
+            await self._front_admit(scope, send)
+            return
+        status = asked.removeprefix("page").strip()
+        if status == "502":  # nginx found no socket there, or the app refused it
+            status = "502" if await self._socket_of(scope) else "410"
+        await front_page(send, int(status) if status.isdigit() else 403)
+
+    async def _front_admit(self, scope: dict, send: Any) -> None:
+        """nginx's question: 200 with the link to the app's socket and the cookies the app
+        may see, else 403 saying which page to show. Same rules as forwarding here."""
+        route, status, _message = await self._admit(scope)
+        if route is not None and header(scope, b"x-samokoder-upgrade") and _foreign(scope):
+            route, status = None, 403  # another site's page using the visitor's cookie
+        link = await self._socket_of(scope, route) if route is not None else None
+        if route is not None and link is None:
+            route, status = None, 410  # its socket went with it: it stopped a moment ago
+        if route is None or link is None:
+            headers = [(b"x-samokoder-status", str(status).encode())]
+            await send({"type": "http.response.start", "status": 403, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await self._touch(route)
+        headers = [(b"x-samokoder-socket", link.encode()),
+                   (b"x-samokoder-cookie", app_cookies(scope).encode("latin-1"))]  # fmt: skip
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def _socket_of(self, scope: dict, route: Route | None = None) -> str | None:
+        """The link nginx reaches the host's preview through, if it runs and its socket is
+        there; a link of one that does not is taken away."""
+        if route is None:
+            preview_id = preview_id_of(header(scope, b"host"))
+            route = await self._route(preview_id) if preview_id is not None else None
+        if route is None:
+            return None
+        links = self._links()
+        if route.status != Preview.Status.RUNNING:
+            socket_unlink(links, route.preview_id)
+            return None
+        return socket_link(links, route.project_id, route.preview_id)
+
+    def _links(self) -> Path:
+        if self.links is None:
+            self.links = Path(self.front_dir or settings.SAMOKODER_PREVIEW_FRONT_DIR) / "links"
+            self.links.mkdir(parents=True, exist_ok=True)
+        return self.links
+
     # -- WebSocket -------------------------------------------------------------------------
 
     async def _websocket(self, scope: dict, receive: Any, send: Any) -> None:
         if (await receive())["type"] != "websocket.connect":
             return
         route, status, _message = await self._admit(scope)
-        origin = header(scope, b"origin")
-        if route is not None and origin and urlsplit(origin).netloc != header(scope, b"host"):
+        if route is not None and _foreign(scope):
             route, status = None, 403  # another site's page using the visitor's cookie
         if route is None:
             await send({"type": "websocket.close", "code": 4403 if status == 403 else 4404})
@@ -312,6 +385,12 @@ class PreviewGateway:
                     await upstream.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _foreign(scope: dict) -> bool:
+    """Whether the request comes from another site's page (its Origin is not this host)."""
+    origin = header(scope, b"origin")
+    return bool(origin) and urlsplit(origin).netloc != header(scope, b"host")
 
 
 @sync_to_async

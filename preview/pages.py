@@ -57,3 +57,26 @@ async def page(send: Any, status: int, message: str, *, refresh: bool = False) -
                     (b"cache-control", b"no-store")],
     })  # fmt: skip
     await send({"type": "http.response.body", "body": body})
+
+
+def front_texts() -> dict[int, str]:
+    """The page for each status the front (preview.front) asks the gateway to show."""
+    return {
+        403: _("Open this preview from its project page: only its owner may, after signing in."),
+        404: _("There is no preview at this address."),
+        410: stopped_text(),
+        413: too_large_text(),
+        429: busy_text(),
+        502: _("The app is not answering. Look at its output on the project page, or restart it."),
+        503: _("The app is starting; this page will load it in a moment."),
+        504: _("The app did not answer in time."),
+    }
+
+
+async def front_page(send: Any, status: int) -> None:
+    """The page in place of what the front refused or could not get from the app. Too
+    many requests at once is a 503, as the gateway itself says it."""
+    texts = front_texts()
+    message = texts.get(status, texts[403])
+    shown = 503 if status == 429 else status if status in texts else 403
+    await page(send, shown, message, refresh=status == 503)

@@ -1,16 +1,32 @@
 """`python -m preview.serve`: the preview origin's listener (the Procfile's `preview` line).
 
-uvicorn, as for the platform's pages (deploy/web.py), on the port SAMOKODER_PREVIEW_ORIGIN
-names (8001 by default), on the loopback unless SAMOKODER_PREVIEW_BIND says otherwise, on
-SAMOKODER_PREVIEW_PORT when set (behind a TLS terminator in production). uvicorn waits
-for a slow reader's socket to drain before it takes more of an answer from the app, so
-an app streaming without end to a client that does not read costs the gateway no memory
-(a server that buffers whatever it is given would grow without bound)."""
+Two processes that start and stop together: nginx on the port SAMOKODER_PREVIEW_ORIGIN
+names (8001 by default; SAMOKODER_PREVIEW_PORT when set, behind a TLS terminator in
+production), on the loopback unless SAMOKODER_PREVIEW_BIND says otherwise, carrying
+requests to the apps' sockets; and uvicorn serving the gateway (preview.asgi) on a Unix
+socket only nginx uses, which admits each request and draws the origin's own pages
+(preview.front says why the split). Both live in SAMOKODER_PREVIEW_FRONT_DIR. When
+either exits, or this process is told to stop, the other is stopped too.
+
+nginx is the Debian package `make system-deps` installs (and the image carries)."""
 
 import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 GATEWAY = "preview.asgi:application"
+NGINX_MISSING = (
+    "nginx is not installed: the preview origin's front needs it "
+    "(`make system-deps` installs the Debian package nginx)."
+)
+
+
+class NginxMissing(RuntimeError):
+    pass
 
 
 def listener_port(origin: str) -> int:
@@ -19,17 +35,82 @@ def listener_port(origin: str) -> int:
     return int(os.environ.get("SAMOKODER_PREVIEW_PORT") or default)
 
 
+def listen_address(bind: str, port: int) -> str:
+    return f"[{bind}]:{port}" if ":" in bind else f"{bind}:{port}"
+
+
+def nginx_command(conf: Path, workdir: Path) -> list[str]:
+    """nginx in the foreground on ``conf``; NginxMissing when it is not installed."""
+    nginx = shutil.which("nginx") or next(
+        (path for path in ("/usr/sbin/nginx",) if os.access(path, os.X_OK)), None
+    )
+    if nginx is None:
+        raise NginxMissing(NGINX_MISSING)
+    return [nginx, "-c", str(conf), "-p", str(workdir), "-g", "daemon off;"]
+
+
+def front_plan(*, workdir: Path, listen: str):  # -> preview.front.FrontPlan (Django set up)
+    """The front's plan from the settings: the limits the gateway itself keeps."""
+    from django.conf import settings
+
+    from preview import gateway
+    from preview.front import FrontPlan
+
+    return FrontPlan(
+        workdir=workdir, listen=listen, gateway_socket=workdir / "gateway.sock",
+        proto=urlsplit(settings.SAMOKODER_PREVIEW_ORIGIN).scheme,
+        body_bytes=settings.SAMOKODER_PREVIEW_BODY_BYTES,
+        read_seconds=settings.SAMOKODER_PREVIEW_UPSTREAM_SECONDS,
+        requests=gateway.REQUESTS_PER_PREVIEW, sockets=gateway.SOCKETS_PER_PREVIEW,
+    )  # fmt: skip
+
+
+def run_together(commands: list[list[str]]) -> int:
+    """Start every command; when one exits (or SIGTERM/SIGINT arrives), stop the rest.
+    The exit status of the first to end (0 when told to stop)."""
+    processes = [subprocess.Popen(command) for command in commands]  # noqa: S603
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+
+    before = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _pid, status = os.wait()
+        told = bool(stopping)
+        stop(0, None)
+        for process in processes:
+            process.wait()
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    return 0 if told else (os.waitstatus_to_exitcode(status) or 1)
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "samokoder_site.settings")
     import django
     from django.conf import settings
 
-    from deploy.web import web_command
-
     django.setup()
-    command = web_command(port=listener_port(settings.SAMOKODER_PREVIEW_ORIGIN), app=GATEWAY)
-    command[command.index("--host") + 1] = os.environ.get("SAMOKODER_PREVIEW_BIND", "127.0.0.1")
-    os.execv(command[0], command)  # noqa: S606
+    from deploy.web import web_command
+    from preview.front import front_write
+
+    workdir = Path(settings.SAMOKODER_PREVIEW_FRONT_DIR).resolve()
+    bind = os.environ.get("SAMOKODER_PREVIEW_BIND", "127.0.0.1")
+    listen = listen_address(bind, listener_port(settings.SAMOKODER_PREVIEW_ORIGIN))
+    plan = front_plan(workdir=workdir, listen=listen)
+    conf = front_write(plan)
+    try:
+        nginx = nginx_command(conf, workdir)
+    except NginxMissing as exc:
+        sys.exit(str(exc))
+    plan.gateway_socket.unlink(missing_ok=True)
+    gateway = web_command(unix_socket=str(plan.gateway_socket), app=GATEWAY, access_log=False)
+    sys.exit(run_together([gateway, nginx]))
 
 
 if __name__ == "__main__":

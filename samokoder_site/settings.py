@@ -387,6 +387,12 @@ SAMOKODER_PREVIEW_MAX_SECONDS = env.float("SAMOKODER_PREVIEW_MAX_SECONDS", defau
 SAMOKODER_PREVIEW_TOKEN_SECONDS = env.int("SAMOKODER_PREVIEW_TOKEN_SECONDS", default=60)
 SAMOKODER_PREVIEW_BODY_BYTES = env.int("SAMOKODER_PREVIEW_BODY_BYTES", default=10 * 1024 * 1024)
 SAMOKODER_PREVIEW_UPSTREAM_SECONDS = env.float("SAMOKODER_PREVIEW_UPSTREAM_SECONDS", default=60.0)
+# The preview origin's front (preview.front): nginx's configuration, its cache of admissions,
+# the gateway's socket and the links to the apps' sockets. Keep it short: a Unix socket's
+# path must fit in 108 bytes.
+SAMOKODER_PREVIEW_FRONT_DIR = env.str(
+    "SAMOKODER_PREVIEW_FRONT_DIR", default=str(VAR_DIR / "preview")
+)
 
 # LLM providers. System keys are the fallback when a user has none (invariant 16);
 # base URLs point an adapter at an OpenAI-compatible server or the replay server.

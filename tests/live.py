@@ -20,7 +20,7 @@ from django.db import connection
 
 from execution.backends.base import SandboxUnavailable
 from execution.services import process_manager
-from tests.processes import WebServer, free_port
+from tests.processes import PreviewServer, WebServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE = os.environ["SAMOKODER_QUEUE_GENERATION"]  # this session's own (root conftest)
@@ -175,10 +175,10 @@ def asgi_server(worker_env) -> Iterator[WebServer]:
 
 @pytest.fixture(scope="module")
 def preview_gateway(worker_env) -> Iterator[WebServer]:
-    """The preview origin's listener (preview.asgi), as `make run` serves it (uvicorn:
-    preview.serve)."""
+    """The preview origin's listener as `make run` serves it (preview.serve: nginx in
+    front of the gateway)."""
     port = int(PREVIEW_ORIGIN.rsplit(":", 1)[1])
-    server = WebServer(worker_env, app="preview.asgi:application", port=port).start()
+    server = PreviewServer(worker_env, port=port).start()
     yield server
     server.stop()
 

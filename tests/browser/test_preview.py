@@ -53,11 +53,11 @@ def workers(preview_env, sandbox_ready) -> Iterator[tuple[Worker, Worker]]:
 
 @pytest.fixture(scope="module")
 def gateway(preview_env):
-    from tests.live import PREVIEW_ORIGIN, WebServer
+    from tests.live import PREVIEW_ORIGIN
+    from tests.processes import PreviewServer
 
     port = int(PREVIEW_ORIGIN.rsplit(":", 1)[1])
-    # As preview.serve runs the preview origin.
-    server = WebServer(preview_env, app="preview.asgi:application", port=port).start()
+    server = PreviewServer(preview_env, port=port).start()
     yield server
     server.stop()
 

@@ -120,3 +120,39 @@ server.on("upgrade", (req, socket) => {
 const port = Number(process.env.PORT);
 server.listen(port, "127.0.0.1", () => console.log("listening on", port));
 """
+
+# An answer without end on /endless, written as fast as the way to the visitor takes it;
+# /written says how many bytes it has written so far.
+ENDLESS_APP = """\
+import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+WRITTEN = [0]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        if self.path == "/written":
+            body = str(WRITTEN[0]).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        self.close_connection = True
+        chunk = b"x" * 65536
+        while True:
+            self.wfile.write(chunk)
+            WRITTEN[0] += len(chunk)
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"""

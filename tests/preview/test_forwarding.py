@@ -2,11 +2,13 @@
 cookie and the connection's own headers), bodies stream both ways within their limits,
 and a slow app is cut off. The forwarding is the gateway's alone: one backend here."""
 
+import asyncio
+
 import pytest
 
 from preview.tokens import preview_host
 from tests.preview.conftest import entry_path, gateway_client, run
-from tests.preview.servers import ECHO_APP
+from tests.preview.servers import ECHO_APP, ENDLESS_APP
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -105,3 +107,26 @@ def test_an_app_slower_than_the_limit_is_answered_504(echo, user, settings):
 
     assert slow.status_code == 504 and "did not answer in time" in slow.text
     assert fast.status_code == 200
+
+
+def test_an_endless_answer_to_a_visitor_who_stopped_reading_holds_the_app_back(serve, user):
+    """The front takes from the app only what the visitor reads: the app's writes wait,
+    so what is held on the way stays within the sockets' and nginx's buffers."""
+    endless = serve({"app.py": ENDLESS_APP}, "python3 app.py", 5000)
+
+    async def walk():
+        async with gateway_client(endless.pk) as client, gateway_client(endless.pk) as asker:
+            await client.get(entry_path(endless.pk, user.pk))
+            await asker.get(entry_path(endless.pk, user.pk))
+            async with client.stream("GET", "/endless") as answer:
+                await anext(answer.aiter_raw())
+                await asyncio.sleep(2)  # the visitor reads no more meanwhile
+                written = int((await asker.get("/written")).text)
+                await asyncio.sleep(1)
+                later = int((await asker.get("/written")).text)
+        return written, later
+
+    written, later = run(walk())
+
+    # Unheld, the app would write gigabytes a second; held, the buffers on the way.
+    assert 0 < written <= later < 64 * 1024 * 1024

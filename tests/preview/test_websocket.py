@@ -7,16 +7,15 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from asgiref.testing import ApplicationCommunicator
+from websockets.exceptions import InvalidStatus
 
 from preview import services
-from preview.gateway import PreviewGateway
 from preview.tokens import COOKIE_NAME, Admission, cookie_value, preview_host
-from tests.preview.conftest import run
+from tests.preview.conftest import front_websocket, run
 from tests.preview.servers import WEBSOCKET_APP
 
 pytestmark = pytest.mark.django_db(transaction=True)
-AGENT = b"Mozilla/5.0 (X11; Linux x86_64) Preview test"
+AGENT = "Mozilla/5.0 (X11; Linux x86_64) Preview test"
 
 
 @pytest.fixture
@@ -24,62 +23,54 @@ def live(serve):
     return serve({"server.js": WEBSOCKET_APP}, "node server.js", 5173, runtime="node")
 
 
-def scope(preview, cookie: str | None) -> dict:
-    headers = [(b"host", f"{preview_host(preview.pk)}:8001".encode()),
-               (b"origin", f"https://{preview_host(preview.pk)}:8001".encode()),
-               (b"sec-websocket-protocol", b"vite-hmr"), (b"user-agent", AGENT)]  # fmt: skip
-    if cookie is not None:
-        headers.append((b"cookie", f"theme=dark; {COOKIE_NAME}={cookie}".encode()))
-    return {"type": "websocket", "scheme": "wss", "path": "/hmr", "raw_path": b"/hmr",
-            "query_string": b"token=app-own", "headers": headers,
-            "subprotocols": ["vite-hmr"]}  # fmt: skip
-
-
 def owners_cookie(preview) -> str:
     return cookie_value(Admission(preview_id=preview.pk, user_id=preview.owner_id))
 
 
-async def connect(preview, cookie: str | None) -> tuple[ApplicationCommunicator, dict]:
-    socket = ApplicationCommunicator(PreviewGateway(), scope(preview, cookie))
-    await socket.send_input({"type": "websocket.connect"})
-    return socket, await socket.receive_output(timeout=15)
+async def connect(preview, cookie: str | None):
+    """The hot-reload socket of the preview's page, opened through the front."""
+    headers = {"user-agent": AGENT}
+    if cookie is not None:
+        headers["cookie"] = f"theme=dark; {COOKIE_NAME}={cookie}"
+    return await front_websocket(
+        preview.pk, "/hmr?token=app-own", origin=f"https://{preview_host(preview.pk)}:8001",
+        headers=headers, subprotocols=["vite-hmr"],
+    )  # fmt: skip
 
 
 def test_frames_go_both_ways_and_the_app_closing_closes_the_visitor(live):
     async def talk():
-        socket, accepted = await connect(live, owners_cookie(live))
-        greeting = await socket.receive_output(timeout=5)
-        await socket.send_input({"type": "websocket.receive", "text": "hello"})
-        text = await socket.receive_output(timeout=5)
-        await socket.send_input({"type": "websocket.receive", "bytes": b"\x00\xff" * 40_000})
-        data = await socket.receive_output(timeout=5)
-        await socket.send_input({"type": "websocket.receive", "text": "bye"})
-        closed = await socket.receive_output(timeout=5)
-        await socket.wait(timeout=5)
-        return accepted, greeting, text, data, closed
+        socket = await connect(live, owners_cookie(live))
+        greeting = await socket.recv()
+        await socket.send("hello")
+        text = await socket.recv()
+        await socket.send(b"\x00\xff" * 40_000)
+        data = await socket.recv()
+        await socket.send("bye")
+        await socket.wait_closed()
+        return socket.subprotocol, greeting, text, data, socket.close_code
 
-    accepted, greeting, text, data, closed = run(talk())
+    protocol, greeting, text, data, closed = run(talk())
 
-    assert accepted == {"type": "websocket.accept", "subprotocol": "vite-hmr"}
-    seen = json.loads(greeting["text"])
+    assert protocol == "vite-hmr"
+    seen = json.loads(greeting)
     assert (seen["path"], seen["protocol"]) == ("/hmr?token=app-own", "vite-hmr")
     assert seen["cookie"] == "theme=dark"  # the app's own cookie, never ours
-    assert seen["agent"] == AGENT.decode()  # the visitor's, not the gateway's client's
+    assert seen["agent"] == AGENT  # the visitor's, not the front's
     assert seen["origin"] == f"https://{preview_host(live.pk)}:8001"
-    assert text == {"type": "websocket.send", "text": "echo: hello"}
-    assert data == {"type": "websocket.send", "bytes": b"\x00\xff" * 40_000}
-    assert closed == {"type": "websocket.close", "code": 4000}
+    assert text == "echo: hello"
+    assert data == b"\x00\xff" * 40_000
+    assert closed == 4000
 
 
 def test_the_visitor_leaving_closes_the_apps_socket(live):
     async def talk():
-        socket, accepted = await connect(live, owners_cookie(live))
-        await socket.receive_output(timeout=5)
-        await socket.send_input({"type": "websocket.disconnect", "code": 1001})
-        await socket.wait(timeout=5)  # the gateway's part ended
-        return accepted
+        socket = await connect(live, owners_cookie(live))
+        await socket.recv()
+        await socket.close(1001)
+        return socket.subprotocol
 
-    assert run(talk())["type"] == "websocket.accept"
+    assert run(talk()) == "vite-hmr"
     assert run(_output_of(live, "closed by client")), "the app never saw the close"
 
 
@@ -100,8 +91,11 @@ def test_an_upgrade_without_the_owners_cookie_is_refused(live, other_user):
     theirs = cookie_value(Admission(preview_id=live.pk, user_id=other_user.pk))
 
     async def attempts():
-        return [(await connect(live, cookie))[1] for cookie in (None, "forged", theirs)]
+        statuses = []
+        for cookie in (None, "forged", theirs):
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(live, cookie)
+            statuses.append(refused.value.response.status_code)
+        return statuses
 
-    assert run(attempts()) == [{"type": "websocket.close", "code": 4403},
-                                       {"type": "websocket.close", "code": 4403},
-                                       {"type": "websocket.close", "code": 4404}]  # fmt: skip
+    assert run(attempts()) == [403, 403, 404]
