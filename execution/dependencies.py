@@ -81,7 +81,10 @@ def phase_command(command: str, *, phase: Phase) -> str:
     """The shell line the sandbox runs: caches under /cache (never in the workspace, where
     npm's and pip's would land through HOME), and for an install the proxy bridge."""
     exports = " ".join(f"{name}={CACHE_IN_SANDBOX}/{sub}" for name, sub in CACHES.items())
-    line = f"export {exports} PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off\n{command}"
+    # One retry, not pip's five with back-off: a host the proxy refuses stays refused, and
+    # the five took about 15 s to say so (a run out of fixes waited a minute).
+    quiet = "PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off PIP_RETRIES=1"
+    line = f"export {exports} {quiet}\n{command}"
     return through_proxy(line) if phase == Phase.INSTALL else line
 
 
