@@ -10,7 +10,7 @@ export PORT
 # package proxy (Squid) and its socket bridge (socat), and the runtimes installs use.
 TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext nginx squid socat python3-venv python3-pip nodejs docker-compose
 # What `make run` needs for generated code: the sandbox, the package proxy, its bridge.
-SANDBOX_APT_PACKAGES := bubblewrap squid socat
+SANDBOX_APT_PACKAGES := bubblewrap squid socat nginx
 
 .PHONY: run scale test lint bench setup install install-dev system-deps sandbox-deps sandbox-limits sandbox-image app-image messages migrate format clean
 
@@ -39,14 +39,15 @@ migrate: $(VENV)/.installed
 
 setup: install messages migrate
 
-# The embedded sandbox and the package proxy. Without them the app still starts, and a
-# generation that reaches a command (or an install) stops with the same instruction:
-# generated code never runs unsandboxed, and never reaches the network but the registries.
+# The embedded sandbox, the package proxy and the preview origin's front (nginx). Without
+# them the app still starts, and a generation that reaches a command (or an install) stops
+# with the same instruction: generated code never runs unsandboxed, and never reaches the
+# network but the registries; without nginx the preview listener says how to install it.
 sandbox-deps:
 	@missing=$$(for p in $(SANDBOX_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	[ -z "$$missing" ] && exit 0; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "Installing $$missing (the sandbox for generated code and its package proxy)"; \
+	  echo "Installing $$missing (the sandbox for generated code, its package proxy, the preview front)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
 	  echo "WARNING: $$missing missing, so generated code cannot run or install packages."; \
