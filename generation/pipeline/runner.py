@@ -82,6 +82,9 @@ class Runner:
 
     def loop(self) -> None:
         try:
+            # Once per drive, with its branch and project: every step reads both. Each
+            # step's commit then leaves the run as it saved it (no refresh per step).
+            self.run.refresh_from_db(from_queryset=_RUNS_WITH_BRANCH)
             _guard_resumed(self.run)
             while self._one_step():
                 close_old_connections()
@@ -102,8 +105,8 @@ class Runner:
             run_fail(run=self.run, lease=self.lease, code=code, params=params, error=repr(exc))
 
     def _unless_cancelled(self) -> None:
-        # With its branch and project in the same query: every step reads both.
-        self.run.refresh_from_db(from_queryset=_RUNS_WITH_BRANCH)
+        # The run as the last commit (or the claim) saved it; a stop asked since then is
+        # the heartbeat's event, and step_commit reads the row under its lock again.
         if self.run.cancel_requested or self.cancel.is_set():
             raise Cancelled
 
@@ -124,8 +127,8 @@ class Runner:
             raise installing.out_of_fixes(data.debugging)
         work = StepWork(self.run, self.agents, self.cancel, state, data, action)
         change = HANDLERS[action.kind](work)
-        self._unless_cancelled()  # a step finished after Stop is not kept either
-        step_commit(run=self.run, lease=self.lease, change=change)
+        self._unless_cancelled()  # a step finished after Stop is not kept (step_commit
+        step_commit(run=self.run, lease=self.lease, change=change)  # checks again, locked)
         return change.status is None
 
 

@@ -25,6 +25,10 @@ from projects.labels import StepLabel
 from projects.models import ProjectState
 
 
+class Cancelled(Exception):
+    """A stop was asked; the run finishes as cancelled without committing the step."""
+
+
 @dataclass
 class StepChange:
     """What one completed step changes: files, pipeline state, events and run fields."""
@@ -40,11 +44,18 @@ class StepChange:
 
 
 def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> ProjectState:
-    """One completed step, atomically, or LeaseLost and nothing."""
+    """One completed step, atomically, or LeaseLost and nothing; Cancelled and nothing
+    when Stop was pressed while a step that does not park the run was at work.
+
+    ``run`` ends as the row was saved (what a refresh would read, without the query).
+    """
     with transaction.atomic():
         locked = run_locked(run, lease)
+        if locked.cancel_requested and not change.status:
+            raise Cancelled  # a step finished after Stop is not kept
         data = change.data.model_dump(mode="json")
-        state = files_commit(branch=run.branch, changes=change.files, data=data, label=change.label)
+        state = files_commit(branch=run.branch, changes=change.files, data=data,
+                             label=change.label, savepoint=False)  # fmt: skip
         locked.stage = change.stage or locked.stage
         locked.progress = change.data.progress()
         locked.heartbeat_at = timezone.now()
@@ -66,7 +77,14 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
         locked.save()
         if parks_cancelled:
             run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
+    _adopt(run, locked)
     return state
+
+
+def _adopt(run: GenerationRun, saved: GenerationRun) -> None:
+    """Give ``run`` the values of ``saved`` (the same row); its related objects stay."""
+    for column in GenerationRun._meta.concrete_fields:
+        setattr(run, column.attname, getattr(saved, column.attname))
 
 
 def run_fail(
