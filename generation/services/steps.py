@@ -20,7 +20,7 @@ from generation.schemas import PipelineState
 from generation.services.eventlog import events_append, state_updated
 from generation.services.lease import run_locked
 from generation.services.runs import run_finish, runs_waiting_wake
-from llm.selectors import run_usage
+from llm.selectors import SystemUsage, run_usage_both
 from projects.labels import StepLabel
 from projects.models import ProjectState
 
@@ -43,7 +43,16 @@ class StepChange:
     label: StepLabel | None = None  # what the step did, for the step picker
 
 
-def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> ProjectState:
+@dataclass(frozen=True)
+class Committed:
+    """The step's new state, and what the run has asked of the platform's keys so far
+    (read with the run's totals: the guard before the next step needs it)."""
+
+    state: ProjectState
+    system_usage: SystemUsage
+
+
+def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> Committed:
     """One completed step, atomically, or LeaseLost and nothing; Cancelled and nothing
     when Stop was pressed while a step that does not park the run was at work.
 
@@ -67,7 +76,8 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
             runs_waiting_wake(user_id=locked.user_id)  # a parked run holds no slot
         if change.question is not None and not parks_cancelled:
             locked.question = change.question
-        locked.add_usage(**run_usage(run_id=locked.pk))
+        usage, system_usage = run_usage_both(run_id=locked.pk)
+        locked.add_usage(**usage)
         completed = events.GenerationStepCompleted(
             project_id=str(run.project_id), step_index=state.step_index, stage=locked.stage,
             agent=change.agent,
@@ -78,7 +88,7 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
         if parks_cancelled:
             run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
     _adopt(run, locked)
-    return state
+    return Committed(state=state, system_usage=system_usage)
 
 
 def _adopt(run: GenerationRun, saved: GenerationRun) -> None:
