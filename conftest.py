@@ -17,6 +17,17 @@ def rate_limits_clear() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_lookup_caches():
+    """Each test starts with empty per-process caches (keys, prices, model modes): the
+    rows they hold come and go with each test's database."""
+    from core.ttlcache import caches_clear
+
+    caches_clear()
+    yield
+    caches_clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Each test starts with no rate-limit counters."""
     yield

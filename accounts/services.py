@@ -19,6 +19,7 @@ from accounts.events import (
     UserRegistered,
 )
 from accounts.models import AccountEvent, Provider, ProviderKey, User
+from accounts.selectors import key_forget, keys_forget_all
 from accounts.ws import user_sockets_check
 
 MAX_KEY_LENGTH = 512
@@ -44,6 +45,7 @@ def user_register(*, email: str, password: str) -> User:
     with transaction.atomic():
         user = User.objects.create_user(email=email, password=password)
         AccountEvent.record(UserRegistered(user_id=user.pk, email=user.email), user=user)
+    key_forget(user_id=user.pk)  # SQLite may give a removed user's id to a new one
     return user
 
 
@@ -118,6 +120,7 @@ def key_store(*, user: User, provider: str, api_key: str) -> ProviderKey:
             defaults={"encrypted_key": secret_encrypt(api_key), "last4": api_key[-4:]},
         )
         AccountEvent.record(APIKeyStored(user_id=user.pk, provider=provider), user=user)
+    key_forget(user_id=user.pk, provider=provider)
     return key
 
 
@@ -138,6 +141,7 @@ def key_revoke(*, user: User, provider: str) -> bool:
         deleted, _counts = ProviderKey.objects.filter(user=user, provider=provider).delete()
         if deleted:
             AccountEvent.record(APIKeyRevoked(user_id=user.pk, provider=provider), user=user)
+    key_forget(user_id=user.pk, provider=provider)
     return bool(deleted)
 
 
@@ -152,4 +156,5 @@ def keys_rotate_encryption() -> int:
             key.encrypted_key = secret_rotate(key.encrypted_key)
             key.save(update_fields=["encrypted_key"])
             rotated += 1
+    keys_forget_all()
     return rotated

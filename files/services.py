@@ -109,6 +109,7 @@ def files_commit(
     changes: Changes,
     data: dict[str, Any] | None = None,
     label: StepLabel | None = None,
+    savepoint: bool = True,
 ) -> ProjectState:
     """Commit ``changes`` (and the pipeline ``data``) as the branch's next step, named by
     ``label`` (what the step did, shown in the step picker and the history).
@@ -116,10 +117,12 @@ def files_commit(
     One transaction: the new state, its file rows and the FileCreated / FileUpdated /
     FileDeleted events land together or not at all. Raises ``ValidationError`` (nothing
     written) for an unsafe path, binary or oversize text, deleting a missing file, or a
-    project that text would take over its size limit.
+    project that text would take over its size limit. ``savepoint=False`` inside the
+    caller's transaction spares two round trips when a refusal ends that transaction
+    anyway (the pipeline's step): the caller cannot go on in it after one.
     """
     clean = _validated(changes)
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         previous = state_latest_locked(branch=branch)
         before = state_replay(previous)
         after = _apply(before.manifest, clean)

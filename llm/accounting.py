@@ -8,21 +8,33 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from core.ttlcache import TTLCache
 from llm.models import LLMRequest, ModelPrice, TokenUsage
 
 MILLION = Decimal(1_000_000)
 COST_PLACES = Decimal("0.000001")
+# Every request is priced; an admin's new price applies within this many seconds.
+PRICE_CACHE_SECONDS = 5.0
+_prices: TTLCache[ModelPrice | None] = TTLCache(PRICE_CACHE_SECONDS)
 
 
 def cost_for(
     *, provider: str, model: str, prompt_tokens: int, completion_tokens: int
 ) -> Decimal | None:
-    """USD from the price table, or None when the model has no price (not 0)."""
-    price = ModelPrice.objects.filter(provider=provider, model=model).first()
+    """USD from the price table (cached for PRICE_CACHE_SECONDS), or None when the model
+    has no price (not 0)."""
+    price = _prices.get(
+        (provider, model), lambda: ModelPrice.objects.filter(provider=provider, model=model).first()
+    )
     if price is None:
         return None
     total = prompt_tokens * price.input_per_million + completion_tokens * price.output_per_million
     return (total / MILLION).quantize(COST_PLACES)
+
+
+def prices_forget() -> None:
+    """Drop the cached prices (the table was edited in this process)."""
+    _prices.clear()
 
 
 @dataclass(frozen=True)

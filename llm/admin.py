@@ -4,6 +4,8 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 
 from core.admin_display import money_column
+from llm.accounting import prices_forget
+from llm.capabilities import modes_forget
 from llm.errors import stored_error_text
 from llm.models import LLMRequest, ModelCapability, ModelPrice, TokenUsage
 from projects.admin import ReadOnlyAdminMixin
@@ -61,8 +63,31 @@ class LLMRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return response
 
 
+class ForgetsCachedRows(admin.ModelAdmin):
+    """An edit here is seen by this process's next request at once, not after the cache's
+    few seconds (other processes wait for those)."""
+
+    def forget(self) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        self.forget()
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        self.forget()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        self.forget()
+
+
 @admin.register(ModelCapability)
-class ModelCapabilityAdmin(admin.ModelAdmin):
+class ModelCapabilityAdmin(ForgetsCachedRows):
+    def forget(self) -> None:
+        modes_forget()
+
     list_display = ["provider", "model", "structured_mode", "learned", "updated_at"]
     list_editable = ["structured_mode"]
     list_filter = ["provider", "structured_mode", "learned"]
@@ -70,7 +95,10 @@ class ModelCapabilityAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelPrice)
-class ModelPriceAdmin(admin.ModelAdmin):
+class ModelPriceAdmin(ForgetsCachedRows):
+    def forget(self) -> None:
+        prices_forget()
+
     list_display = ["provider", "model", "input_per_million", "output_per_million", "updated_at"]
     list_editable = ["input_per_million", "output_per_million"]
     list_filter = ["provider"]

@@ -1,7 +1,9 @@
 """Which key a request uses (invariant 16): the user's own first, then the system's.
 
-Only ``key_resolve`` decrypts, and only the worker calls it; the web process asks
-``key_available`` and ``provider_default``, which look at which keys exist.
+Only ``key_resolve`` decrypts, and only the worker calls it, on every LLM call: it reads
+the key through a per-process cache of a few seconds (``accounts.selectors.key_find``),
+which a revoke in the same process empties at once. The web process asks
+``key_available`` and ``provider_default``, which look at which keys exist, uncached.
 """
 
 from dataclasses import dataclass, field
@@ -9,6 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from accounts.models import ProviderKey
+from accounts.selectors import key_find
 from core.providers import PROVIDER_NAMES
 from llm.errors import KeyMissing, provider_label
 
@@ -21,7 +24,7 @@ class ResolvedKey:
 
 def key_resolve(*, user_id: int, provider: str) -> ResolvedKey:
     """The key to use, decrypted; raises KeyMissing (a reason the user can act on)."""
-    stored = ProviderKey.objects.filter(user_id=user_id, provider=provider).first()
+    stored = key_find(user_id=user_id, provider=provider)  # cached for a few seconds
     if stored is not None:
         return ResolvedKey(api_key=stored.reveal(), source="user")
     system = settings.LLM_SYSTEM_KEYS.get(provider, "")

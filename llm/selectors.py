@@ -100,11 +100,28 @@ class SystemUsage(TypedDict):
     unpriced_model: str | None  # a model one of them answered with no cost, if any
 
 
+_SYSTEM = Q(key_source="system")
+_UNPRICED = _SYSTEM & Q(status=LLMRequest.Status.SUCCESS, cost__isnull=True)
+
+
 def run_system_usage(*, run_id: uuid.UUID) -> SystemUsage:
     """What a generation run asked of the platform's keys, and whether any answer came
     back with no cost (its model has no price): the platform cannot pay for those."""
-    unpriced = Q(status=LLMRequest.Status.SUCCESS, cost__isnull=True)
-    totals = LLMRequest.objects.filter(run_id=run_id, key_source="system").aggregate(
-        calls=Count("id"), unpriced_model=Min("model", filter=unpriced)
-    )  # one query: the pipeline asks before every step
+    totals = LLMRequest.objects.filter(run_id=run_id).aggregate(
+        calls=Count("id", filter=_SYSTEM), unpriced_model=Min("model", filter=_UNPRICED)
+    )
     return SystemUsage(calls=totals["calls"], unpriced_model=totals["unpriced_model"])
+
+
+def run_usage_both(*, run_id: uuid.UUID) -> tuple[RunUsage, SystemUsage]:
+    """``run_usage`` and ``run_system_usage`` in one query (a pipeline step's commit)."""
+    totals = LLMRequest.objects.filter(run_id=run_id).aggregate(
+        prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
+        spent=Sum("cost"), calls=Count("id"),  # not "cost": the filters below name it
+        system_calls=Count("id", filter=_SYSTEM), unpriced_model=Min("model", filter=_UNPRICED),
+    )  # fmt: skip
+    usage = RunUsage(
+        prompt=totals["prompt"] or 0, completion=totals["completion"] or 0,
+        cost=totals["spent"] or Decimal(0), calls=totals["calls"],
+    )  # fmt: skip
+    return usage, SystemUsage(calls=totals["system_calls"], unpriced_model=totals["unpriced_model"])

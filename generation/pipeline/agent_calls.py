@@ -18,13 +18,10 @@ from django.conf import settings
 from generation.agents import Agent
 from generation.models import GenerationRun
 from generation.publish import TextRelay, publish_transient
+from generation.services.steps import Cancelled
 from llm.services import CallContext, LLMGateway
 
 CANCEL_CHECK_SECONDS = 0.1  # how often a call in flight looks at the run's cancel event
-
-
-class Cancelled(Exception):
-    """A stop was asked; the run finishes as cancelled without committing the step."""
 
 
 class AgentCalls:

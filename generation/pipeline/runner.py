@@ -32,7 +32,7 @@ from generation.selectors import run_claims, run_crash_resumes
 from generation.services.lease import LeaseLost, run_claim
 from generation.services.steps import StepChange, run_fail, run_stop, step_commit
 from llm import errors as llm_errors
-from llm.selectors import run_system_usage
+from llm.selectors import SystemUsage, run_system_usage
 
 logger = logging.getLogger(__name__)
 _RUNS_WITH_BRANCH = GenerationRun.objects.select_related("branch__project")
@@ -79,9 +79,14 @@ class Runner:
     def __init__(self, run: GenerationRun, lease: uuid.UUID, cancel: threading.Event) -> None:
         self.run, self.lease, self.cancel = run, lease, cancel
         self.agents = AgentCalls(run, cancel)
+        self.system_usage = SystemUsage(calls=0, unpriced_model=None)  # read by loop()
 
     def loop(self) -> None:
         try:
+            # Once per drive, with its branch and project: every step reads both. Each
+            # step's commit then leaves the run as it saved it (no refresh per step).
+            self.run.refresh_from_db(from_queryset=_RUNS_WITH_BRANCH)
+            self.system_usage = run_system_usage(run_id=self.run.pk)  # then each commit's
             _guard_resumed(self.run)
             while self._one_step():
                 close_old_connections()
@@ -102,14 +107,14 @@ class Runner:
             run_fail(run=self.run, lease=self.lease, code=code, params=params, error=repr(exc))
 
     def _unless_cancelled(self) -> None:
-        # With its branch and project in the same query: every step reads both.
-        self.run.refresh_from_db(from_queryset=_RUNS_WITH_BRANCH)
+        # The run as the last commit (or the claim) saved it; a stop asked since then is
+        # the heartbeat's event, and step_commit reads the row under its lock again.
         if self.run.cancel_requested or self.cancel.is_set():
             raise Cancelled
 
     def _one_step(self) -> bool:
         self._unless_cancelled()
-        _guard(self.run)
+        _guard(self.run, self.system_usage)
         state = state_get(branch=self.run.branch)
         data = PipelineState.model_validate(state.data)
         action = next_action(data, fix_attempts=settings.SAMOKODER_RUN_FIX_ATTEMPTS,
@@ -124,19 +129,21 @@ class Runner:
             raise installing.out_of_fixes(data.debugging)
         work = StepWork(self.run, self.agents, self.cancel, state, data, action)
         change = HANDLERS[action.kind](work)
-        self._unless_cancelled()  # a step finished after Stop is not kept either
-        step_commit(run=self.run, lease=self.lease, change=change)
+        self._unless_cancelled()  # a step finished after Stop is not kept (step_commit
+        committed = step_commit(run=self.run, lease=self.lease, change=change)  # (locked)
+        self.system_usage = committed.system_usage
         return change.status is None
 
 
-def _guard(run: GenerationRun) -> None:
+def _guard(run: GenerationRun, system: SystemUsage) -> None:
     """Budget (cost, LLM calls) and wall clock, checked before every step.
 
-    The totals are those the claim and each step's commit wrote (reloaded by the loop).
+    The totals are those the claim and each step's commit wrote (and read, for
+    ``system``: the run's calls on the platform's keys).
     """
     if run.llm_calls >= run.max_llm_calls:
         raise StopRun(reasons.BUDGET_CALLS, limit=run.max_llm_calls)
-    _guard_platform(run)
+    _guard_platform(run, system)
     if run.cost >= run.max_cost:
         raise StopRun(reasons.BUDGET_COST, limit=str(run.max_cost), spent=str(run.cost))
     elapsed = (timezone.now() - run.clock_started_at).total_seconds()
@@ -171,10 +178,9 @@ def _time_limit_reached() -> StopRun:
     return StopRun(reasons.TIME_LIMIT, limit=max(1, round(_task_time_limit() / 60)))
 
 
-def _guard_platform(run: GenerationRun) -> None:
+def _guard_platform(run: GenerationRun, system: SystemUsage) -> None:
     """On the platform's keys an unknown cost is a refusal, not 0, and the platform's cap
     holds even when the run began on the user's own key (removed since)."""
-    system = run_system_usage(run_id=run.pk)
     if not system["calls"]:
         return
     if system["unpriced_model"] is not None:

@@ -20,9 +20,13 @@ from generation.schemas import PipelineState
 from generation.services.eventlog import events_append, state_updated
 from generation.services.lease import run_locked
 from generation.services.runs import run_finish, runs_waiting_wake
-from llm.selectors import run_usage
+from llm.selectors import SystemUsage, run_usage_both
 from projects.labels import StepLabel
 from projects.models import ProjectState
+
+
+class Cancelled(Exception):
+    """A stop was asked; the run finishes as cancelled without committing the step."""
 
 
 @dataclass
@@ -39,12 +43,28 @@ class StepChange:
     label: StepLabel | None = None  # what the step did, for the step picker
 
 
-def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> ProjectState:
-    """One completed step, atomically, or LeaseLost and nothing."""
+@dataclass(frozen=True)
+class Committed:
+    """The step's new state, and what the run has asked of the platform's keys so far
+    (read with the run's totals: the guard before the next step needs it)."""
+
+    state: ProjectState
+    system_usage: SystemUsage
+
+
+def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> Committed:
+    """One completed step, atomically, or LeaseLost and nothing; Cancelled and nothing
+    when Stop was pressed while a step that does not park the run was at work.
+
+    ``run`` ends as the row was saved (what a refresh would read, without the query).
+    """
     with transaction.atomic():
         locked = run_locked(run, lease)
+        if locked.cancel_requested and not change.status:
+            raise Cancelled  # a step finished after Stop is not kept
         data = change.data.model_dump(mode="json")
-        state = files_commit(branch=run.branch, changes=change.files, data=data, label=change.label)
+        state = files_commit(branch=run.branch, changes=change.files, data=data,
+                             label=change.label, savepoint=False)  # fmt: skip
         locked.stage = change.stage or locked.stage
         locked.progress = change.data.progress()
         locked.heartbeat_at = timezone.now()
@@ -56,7 +76,8 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
             runs_waiting_wake(user_id=locked.user_id)  # a parked run holds no slot
         if change.question is not None and not parks_cancelled:
             locked.question = change.question
-        locked.add_usage(**run_usage(run_id=locked.pk))
+        usage, system_usage = run_usage_both(run_id=locked.pk)
+        locked.add_usage(**usage)
         completed = events.GenerationStepCompleted(
             project_id=str(run.project_id), step_index=state.step_index, stage=locked.stage,
             agent=change.agent,
@@ -66,7 +87,14 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
         locked.save()
         if parks_cancelled:
             run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
-    return state
+    _adopt(run, locked)
+    return Committed(state=state, system_usage=system_usage)
+
+
+def _adopt(run: GenerationRun, saved: GenerationRun) -> None:
+    """Give ``run`` the values of ``saved`` (the same row); its related objects stay."""
+    for column in GenerationRun._meta.concrete_fields:
+        setattr(run, column.attname, getattr(saved, column.attname))
 
 
 def run_fail(
