@@ -255,7 +255,7 @@ def _joining(group: CommandCgroup | None) -> list[str]:
     the command is in its group before it can fork (no Python runs in the child)."""
     if group is None:
         return []
-    joins = [f"echo $$ > {shlex.quote(str(path))}" for path in group.procs_files()]
+    joins = [f"echo 0 > {shlex.quote(str(path))}" for path in group.join_files()]
     return ["/bin/sh", "-c", " && ".join([*joins, 'exec "$@"']), "samokoder-sandbox"]
 
 
