@@ -5,9 +5,10 @@
    cgroup per command, and, when a Docker daemon answers, by `docker exec` in an already
    running container, its workspace bind-mounted or copied in and out through the Docker
    API (the mode for a remote DOCKER_HOST); medians side by side from one run. The two
-   bubblewrap rows run again as they did before issue 18 (through /bin/sh, the exit found
-   by Popen's polling, a group's removal retried every 20 ms), and the goal of issue 18
-   (at most 1.6x bare) is checked against the rows of today.
+   bubblewrap rows run again as they were before (bench/sandbox_before.py): before the
+   one-thread watch and the v1 `tasks` join, and before issue 18 (through /bin/sh, the
+   exit found by Popen's polling, a group's removal retried every 20 ms). The goal of
+   issue 18 (at most 1.6x bare) is checked against the rows of today.
 2. Tenant isolation (issue 14): one project's command keeps busy loops on every core
    while another project's `python3 -c pass` is timed; the ratio to its idle median is
    printed, with how often the burner's cgroup throttled it.
@@ -16,7 +17,6 @@
 """
 
 import contextlib
-import functools
 import os
 import shutil
 import statistics
@@ -27,13 +27,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from sandbox_before import as_before
 from setup import django_on_fresh_database
 
 RUNS = 30
 COMMAND = "python3 -c pass"
 BURN_SECONDS = 20
 GOAL_RATIO = 1.6  # issue 18: bubblewrap at most 1.6x bare
-OLD_REMOVE_PAUSE = 0.02  # seconds between tries to remove a group, before issue 18
 COPIED_FILES = 100  # 10 KB each: a small project's workspace
 
 
@@ -76,10 +76,11 @@ def overhead_calls(manager, handle) -> list[tuple[str, Callable[[], object]]]:
     """The rows of 1, each one call of the command."""
     from django.conf import settings
 
-    def bubblewrap(cgroups: bool, before: bool = False) -> Callable[[], object]:
+    def bubblewrap(cgroups: bool, before: str = "") -> Callable[[], object]:
         def call() -> object:
             settings.SAMOKODER_SANDBOX_CGROUPS = cgroups
-            with as_before() if before else contextlib.nullcontext():
+            old = as_before(manager, issue_18=before == "issue 18") if before else None
+            with old or contextlib.nullcontext():
                 return manager.execute(handle, COMMAND, timeout=30)
 
         return call
@@ -90,12 +91,16 @@ def overhead_calls(manager, handle) -> list[tuple[str, Callable[[], object]]]:
         ("bare subprocess", lambda: subprocess.run(["/usr/bin/python3", "-c", "pass"], check=True)),
         ("raw bwrap (the floor)", lambda: subprocess.run(raw, check=True)),
         ("bubblewrap, rlimits only", bubblewrap(cgroups=False)),
-        ("  as before issue 18", bubblewrap(cgroups=False, before=True)),
+        ("  before the one-thread watch", bubblewrap(cgroups=False, before="watch")),
+        ("  as before issue 18", bubblewrap(cgroups=False, before="issue 18")),
     ]
     settings.SAMOKODER_SANDBOX_CGROUPS = True
     if manager.cgroups() is not None:
-        calls += [("bubblewrap + cgroup", bubblewrap(cgroups=True)),
-                  ("  as before issue 18", bubblewrap(cgroups=True, before=True))]  # fmt: skip
+        calls += [
+            ("bubblewrap + cgroup", bubblewrap(cgroups=True)),
+            ("  before the tasks join", bubblewrap(cgroups=True, before="watch")),
+            ("  as before issue 18", bubblewrap(cgroups=True, before="issue 18")),
+        ]
     return calls
 
 
@@ -113,25 +118,6 @@ def interleaved(calls: list[tuple[str, Callable[[], object]]]) -> list[tuple[str
 
 def bubblewrap_ms(manager, handle) -> float:
     return median_ms(lambda: manager.execute(handle, COMMAND, timeout=30))
-
-
-@contextlib.contextmanager
-def as_before():
-    """The backend as it was before issue 18: every command through /bin/sh, Popen's
-    polling wait for its exit, and 20 ms between tries to remove its group."""
-    from execution.backends import bubblewrap, cgroups
-
-    @contextlib.contextmanager
-    def polling(process):
-        yield functools.partial(bubblewrap._exited, process)
-
-    saved = bubblewrap._exit_waiter, bubblewrap._argv, cgroups.REMOVE_FIRST_PAUSE
-    bubblewrap._exit_waiter, bubblewrap._argv, cgroups.REMOVE_FIRST_PAUSE = (
-        polling, lambda command: ["/bin/sh", "-c", command], OLD_REMOVE_PAUSE)  # fmt: skip
-    try:
-        yield
-    finally:
-        bubblewrap._exit_waiter, bubblewrap._argv, cgroups.REMOVE_FIRST_PAUSE = saved
 
 
 def print_goal(rows: list[tuple[str, float]]) -> None:
@@ -197,7 +183,7 @@ def docker_rows(workspace: Path) -> list[tuple[str, float]]:
     except Exception as exc:  # no daemon or no backend here: say so, measure the rest
         print(f"docker: not measured ({exc})")
         return []
-    rows = []
+    rows: list[tuple[str, float]] = []
     for index, (label, copy, files) in enumerate(DOCKER_ROWS):
         settings.SAMOKODER_DOCKER_COPY_WORKSPACE = copy
         folder = workspace / f"docker-{index}"

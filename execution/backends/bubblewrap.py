@@ -13,7 +13,6 @@ count root's processes against RLIMIT_NPROC, and counts everyone else's per uid.
 import contextlib
 import os
 import re
-import select
 import shlex
 import shutil
 import signal
@@ -21,18 +20,14 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-from io import BufferedReader
 from pathlib import Path
-from typing import cast
 
 from django.conf import settings
 
 from execution.backends.base import (
-    CappedReader,
+    CappedOutput,
     ExecutionResult,
     Mount,
     OnOutput,
@@ -44,6 +39,7 @@ from execution.backends.base import (
 )
 from execution.backends.cgroups import CgroupSupport, CommandCgroup, cgroup_support
 from execution.backends.uids import uid_lease
+from execution.backends.watching import ProcessWatch
 from execution.workspace import hand_over
 
 # A command of plain words only: no quoting, expansion, redirection, globbing, separator or
@@ -205,24 +201,19 @@ class BubblewrapProcessManager(ProcessManager):
         group: CommandCgroup | None,
     ) -> ExecutionResult:
         limit = self.limits.output_bytes
-        # Both are pipes, buffered readers; typeshed's Popen says only "IO[bytes] | None".
-        pipes = cast("tuple[BufferedReader, BufferedReader]", (process.stdout, process.stderr))
-        readers = [CappedReader(pipe, limit, on_output) for pipe in pipes]
-        for reader in readers:
-            reader.start()
-        with _exit_waiter(process) as exited:
+        outputs = (CappedOutput(limit, on_output), CappedOutput(limit, on_output))
+        with ProcessWatch(process, outputs) as watch:
             outcome = wait_until(
-                exited, timeout=waiting.timeout, cancel=waiting.cancel, watch=waiting.watch
+                watch.wait, timeout=waiting.timeout, cancel=waiting.cancel, watch=waiting.watch
             )
-        if outcome != "done":
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        for reader in readers:
-            reader.join(timeout=10)
+            if outcome != "done":
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+            watch.drain(patience=10)
         return ExecutionResult.assemble(
-            outcome=outcome, exit_code=process.returncode,
-            outputs=(readers[0].output, readers[1].output), started=waiting.started,
-            usage=group.usage() if group is not None else None, disk_mb=self.limits.disk_mb,
+            outcome=outcome, exit_code=process.returncode, outputs=outputs,
+            started=waiting.started, usage=group.usage() if group is not None else None,
+            disk_mb=self.limits.disk_mb,
         )  # fmt: skip
 
 
@@ -257,40 +248,3 @@ def _joining(group: CommandCgroup | None) -> list[str]:
         return []
     joins = [f"echo 0 > {shlex.quote(str(path))}" for path in group.join_files()]
     return ["/bin/sh", "-c", " && ".join([*joins, 'exec "$@"']), "samokoder-sandbox"]
-
-
-@contextlib.contextmanager
-def _exit_waiter(process: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bool]]:
-    """``wait(seconds) -> exited`` for ``process`` that returns the moment it exits.
-
-    ``Popen.wait(timeout)`` polls with sleeps that double up to 50 ms, so a command was
-    seen to end up to half its own run time late: 6 ms of the 24 ms bubblewrap added to
-    `python3 -c pass` (bench/sandbox.py, 2026-11-30). A pidfd becomes readable when the
-    process exits; without one (Linux before 5.3) Popen's polling remains.
-    """
-    try:
-        pidfd = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):  # too old a kernel or Python: poll as before
-        yield partial(_exited, process)
-        return
-    try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        yield partial(_exited_by_pidfd, process, poller)
-    finally:
-        os.close(pidfd)
-
-
-def _exited_by_pidfd(process: subprocess.Popen[bytes], poller: select.poll, seconds: float) -> bool:
-    if not poller.poll(max(0, round(seconds * 1000))):
-        return process.poll() is not None
-    process.wait()  # it has exited: reaping it does not block
-    return True
-
-
-def _exited(process: subprocess.Popen[bytes], seconds: float) -> bool:
-    try:
-        process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        return False
-    return True
