@@ -1,6 +1,7 @@
 """How the bubblewrap backend starts a command: plain words run without a shell, and
 either way the command sees and returns the same."""
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -69,3 +70,20 @@ def test_exit_codes_are_the_same_with_or_without_the_shell(sandbox):
     assert missing_module.exit_code == 1 and "No module named" in missing_module.stderr
     assert missing_program.exit_code == 127
     assert exits.exit_code == 3
+
+
+def test_a_workspace_goes_back_to_its_owner_and_everything_in_it_is_handed_over(sandbox):
+    manager, handle = sandbox
+    if os.geteuid() != 0:
+        pytest.skip("commands run as us: nothing changes hands")  # CI runs as root
+    made = manager.execute(handle, "mkdir -p deep/er && touch deep/er/made", timeout=30)
+    owner = handle.workspace.lstat().st_uid
+    (handle.workspace / "deep" / "by-root").write_text("x")  # as workspace_materialize does
+
+    listed = manager.execute(
+        handle, "stat -c '%u %g %n' . deep deep/er deep/er/made deep/by-root", timeout=30
+    )
+
+    assert made.exit_code == 0 and handle.workspace.lstat().st_uid == owner  # the same uid
+    assert {line.split()[0] for line in listed.stdout.splitlines()} == {str(owner)}
+    assert {line.split()[1] for line in listed.stdout.splitlines()} == {str(owner)}
