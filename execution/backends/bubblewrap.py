@@ -205,12 +205,15 @@ class BubblewrapProcessManager(ProcessManager):
         limit = self.limits.output_bytes
         outputs = (CappedOutput(limit, on_output), CappedOutput(limit, on_output))
         with ProcessWatch(process, outputs) as watch:
-            outcome = wait_until(
-                watch.wait, timeout=waiting.timeout, cancel=waiting.cancel, watch=waiting.watch
-            )
-            if outcome != "done":
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            outcome = "raised"  # on_output runs here now: what it raises ends the command too
+            try:
+                outcome = wait_until(
+                    watch.wait, timeout=waiting.timeout, cancel=waiting.cancel, watch=waiting.watch
+                )
+            finally:
+                if outcome != "done":
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
             watch.drain(patience=10)
         return ExecutionResult.assemble(
             outcome=outcome, exit_code=process.returncode, outputs=outputs,
