@@ -174,9 +174,9 @@ class BubblewrapProcessManager(ProcessManager):
     def _launcher(self, uid: int | None, in_cgroup: bool) -> list[str]:
         """setpriv (as root: drop to the command's uid, no groups) then prlimit (the
         limits), both exec'ing the next: no Python runs in the child, so a worker's other
-        threads (heartbeat, publishing, output readers) cannot deadlock it as preexec_fn
-        could. Root is exempt from RLIMIT_NPROC, hence the uid first. In a cgroup the
-        process count is the group's own, and RLIMIT_NPROC is left out."""
+        threads (heartbeat, publishing) cannot deadlock it as preexec_fn could. Root is
+        exempt from RLIMIT_NPROC, hence the uid first. In a cgroup the process count is
+        the group's own, and RLIMIT_NPROC is left out."""
         limits, mb = self.limits, 1024 * 1024
         nproc = [] if in_cgroup else [f"--nproc={limits.pids}"]
         prlimit = [
