@@ -7,7 +7,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from io import BufferedReader
 from pathlib import Path
 
 OnOutput = Callable[[bytes], None]  # receives a command's output as it arrives
@@ -140,7 +139,8 @@ class ProcessManager(ABC):
 
         Setting ``cancel`` kills the command (and everything it started) within
         ``CANCEL_POLL`` seconds; the result then says ``cancelled``. ``on_output`` gets the
-        kept output as it arrives (from reader threads), for showing it live."""
+        kept output as it arrives (on the waiting thread or a reader thread, as the
+        backend reads it), for showing it live."""
 
     @abstractmethod
     def stop(self, handle: SandboxHandle) -> None:
@@ -265,22 +265,3 @@ class CappedOutput:
         if self.dropped:
             text += f"\n[… output truncated: {self.dropped} more bytes not kept]"
         return text
-
-
-class CappedReader(threading.Thread):
-    """Drain a pipe in the background into a ``CappedOutput``.
-
-    Reading on past the cap keeps the command from blocking on a full pipe.
-    """
-
-    def __init__(
-        self, stream: BufferedReader, limit: int, on_output: OnOutput | None = None
-    ) -> None:
-        super().__init__(daemon=True)
-        self.stream = stream
-        self.output = CappedOutput(limit, on_output)
-
-    def run(self) -> None:
-        # read1: whatever is there now (up to 64 KiB), so output can be shown as it comes.
-        while chunk := self.stream.read1(65536):
-            self.output.add(chunk)

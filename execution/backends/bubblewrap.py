@@ -13,7 +13,6 @@ count root's processes against RLIMIT_NPROC, and counts everyone else's per uid.
 import contextlib
 import os
 import re
-import select
 import shlex
 import shutil
 import signal
@@ -21,18 +20,14 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
-from io import BufferedReader
 from pathlib import Path
-from typing import cast
 
 from django.conf import settings
 
 from execution.backends.base import (
-    CappedReader,
+    CappedOutput,
     ExecutionResult,
     Mount,
     OnOutput,
@@ -44,6 +39,7 @@ from execution.backends.base import (
 )
 from execution.backends.cgroups import CgroupSupport, CommandCgroup, cgroup_support
 from execution.backends.uids import uid_lease
+from execution.backends.watching import ProcessWatch
 from execution.workspace import hand_over
 
 # A command of plain words only: no quoting, expansion, redirection, globbing, separator or
@@ -60,6 +56,7 @@ SHELL_WORDS = frozenset(
         "do done in function select time",
     )
 )
+FOUND_TOOLS: dict[tuple[str, str | None], str] = {}  # (name, PATH) -> where it is
 READ_ONLY_SYSTEM = ["--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
                     "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin",
                     "--symlink", "usr/sbin", "/sbin"]  # fmt: skip
@@ -91,7 +88,7 @@ class BubblewrapProcessManager(ProcessManager):
         # The command is untrusted by design: it runs only inside the sandbox built here.
         arguments = self._arguments(handle.workspace, handle.mounts)
         sandbox = [bwrap, *arguments, *_argv(command)]
-        with self._uid() as uid, self._cgroup() as group:
+        with self._uid(handle.workspace) as uid, self._cgroup() as group:
             hand_over(handle.workspace, uid=uid)
             for mount in handle.mounts:  # dependency folders and caches are written too
                 if not mount.read_only and mount.source.is_dir():
@@ -123,19 +120,20 @@ class BubblewrapProcessManager(ProcessManager):
         support = cgroup_support()
         return support if support.version else None
 
-    def _uid(self) -> contextlib.AbstractContextManager[int | None]:
-        """As root, a uid of the command's own (see ``uids``); otherwise it runs as us."""
+    def _uid(self, workspace: Path) -> contextlib.AbstractContextManager[int | None]:
+        """As root, a uid of the command's own (see ``uids``), the workspace's owner when
+        that one is free; otherwise it runs as us."""
         if os.geteuid() != 0:
             return contextlib.nullcontext()
         first, count = settings.SAMOKODER_SANDBOX_UID, settings.SAMOKODER_SANDBOX_UID_COUNT
-        return uid_lease(first=first, count=count)
+        return uid_lease(first=first, count=count, prefer=workspace.lstat().st_uid)
 
     def _cgroup(self) -> contextlib.AbstractContextManager[CommandCgroup | None]:
         support = self.cgroups()
         return CommandCgroup(support, self.limits) if support else contextlib.nullcontext()
 
     def _require_bwrap(self) -> str:
-        found = shutil.which("bwrap")
+        found = _found("bwrap", os.environ.get("PATH"))
         if found is None:
             raise SandboxUnavailable(
                 "bubblewrap is not installed, so generated code cannot run. "
@@ -176,9 +174,9 @@ class BubblewrapProcessManager(ProcessManager):
     def _launcher(self, uid: int | None, in_cgroup: bool) -> list[str]:
         """setpriv (as root: drop to the command's uid, no groups) then prlimit (the
         limits), both exec'ing the next: no Python runs in the child, so a worker's other
-        threads (heartbeat, publishing, output readers) cannot deadlock it as preexec_fn
-        could. Root is exempt from RLIMIT_NPROC, hence the uid first. In a cgroup the
-        process count is the group's own, and RLIMIT_NPROC is left out."""
+        threads (heartbeat, publishing) cannot deadlock it as preexec_fn could. Root is
+        exempt from RLIMIT_NPROC, hence the uid first. In a cgroup the process count is
+        the group's own, and RLIMIT_NPROC is left out."""
         limits, mb = self.limits, 1024 * 1024
         nproc = [] if in_cgroup else [f"--nproc={limits.pids}"]
         prlimit = [
@@ -192,7 +190,7 @@ class BubblewrapProcessManager(ProcessManager):
 
     @staticmethod
     def _tool(name: str) -> str:
-        found = shutil.which(name, path="/usr/bin:/bin")
+        found = _found(name, "/usr/bin:/bin")
         if found is None:
             raise SandboxUnavailable(f"{name} (util-linux) is missing: apt-get install util-linux.")
         return found
@@ -205,24 +203,22 @@ class BubblewrapProcessManager(ProcessManager):
         group: CommandCgroup | None,
     ) -> ExecutionResult:
         limit = self.limits.output_bytes
-        # Both are pipes, buffered readers; typeshed's Popen says only "IO[bytes] | None".
-        pipes = cast("tuple[BufferedReader, BufferedReader]", (process.stdout, process.stderr))
-        readers = [CappedReader(pipe, limit, on_output) for pipe in pipes]
-        for reader in readers:
-            reader.start()
-        with _exit_waiter(process) as exited:
-            outcome = wait_until(
-                exited, timeout=waiting.timeout, cancel=waiting.cancel, watch=waiting.watch
-            )
-        if outcome != "done":
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        for reader in readers:
-            reader.join(timeout=10)
+        outputs = (CappedOutput(limit, on_output), CappedOutput(limit, on_output))
+        with ProcessWatch(process, outputs) as watch:
+            outcome = "raised"  # on_output runs here now: what it raises ends the command too
+            try:
+                outcome = wait_until(
+                    watch.wait, timeout=waiting.timeout, cancel=waiting.cancel, watch=waiting.watch
+                )
+            finally:
+                if outcome != "done":
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+            watch.drain(patience=10)
         return ExecutionResult.assemble(
-            outcome=outcome, exit_code=process.returncode,
-            outputs=(readers[0].output, readers[1].output), started=waiting.started,
-            usage=group.usage() if group is not None else None, disk_mb=self.limits.disk_mb,
+            outcome=outcome, exit_code=process.returncode, outputs=outputs,
+            started=waiting.started, usage=group.usage() if group is not None else None,
+            disk_mb=self.limits.disk_mb,
         )  # fmt: skip
 
 
@@ -234,6 +230,19 @@ class Waiting:
     timeout: float
     cancel: threading.Event | None
     watch: WorkspaceWatch
+
+
+def _found(name: str, path: str | None) -> str | None:
+    """``shutil.which``, remembered once found: the sandbox's own tools stay where they
+    are, and each look walks PATH (a tenth of a millisecond per command for the three).
+    One not found is looked for again, so installing it needs no restart."""
+    key = (name, path)
+    if key not in FOUND_TOOLS:
+        found = shutil.which(name, path=path)
+        if found is None:
+            return None
+        FOUND_TOOLS[key] = found
+    return FOUND_TOOLS[key]
 
 
 def _argv(command: str) -> list[str]:
@@ -255,42 +264,5 @@ def _joining(group: CommandCgroup | None) -> list[str]:
     the command is in its group before it can fork (no Python runs in the child)."""
     if group is None:
         return []
-    joins = [f"echo $$ > {shlex.quote(str(path))}" for path in group.procs_files()]
+    joins = [f"echo 0 > {shlex.quote(str(path))}" for path in group.join_files()]
     return ["/bin/sh", "-c", " && ".join([*joins, 'exec "$@"']), "samokoder-sandbox"]
-
-
-@contextlib.contextmanager
-def _exit_waiter(process: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bool]]:
-    """``wait(seconds) -> exited`` for ``process`` that returns the moment it exits.
-
-    ``Popen.wait(timeout)`` polls with sleeps that double up to 50 ms, so a command was
-    seen to end up to half its own run time late: 6 ms of the 24 ms bubblewrap added to
-    `python3 -c pass` (bench/sandbox.py, 2026-11-30). A pidfd becomes readable when the
-    process exits; without one (Linux before 5.3) Popen's polling remains.
-    """
-    try:
-        pidfd = os.pidfd_open(process.pid)
-    except (AttributeError, OSError):  # too old a kernel or Python: poll as before
-        yield partial(_exited, process)
-        return
-    try:
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        yield partial(_exited_by_pidfd, process, poller)
-    finally:
-        os.close(pidfd)
-
-
-def _exited_by_pidfd(process: subprocess.Popen[bytes], poller: select.poll, seconds: float) -> bool:
-    if not poller.poll(max(0, round(seconds * 1000))):
-        return process.poll() is not None
-    process.wait()  # it has exited: reaping it does not block
-    return True
-
-
-def _exited(process: subprocess.Popen[bytes], seconds: float) -> bool:
-    try:
-        process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        return False
-    return True

@@ -143,8 +143,8 @@ class CommandCgroup:
     """One command's group in each hierarchy, with its limits written; a context manager
     that kills whatever is left in it and removes it on exit.
 
-    The command joins by writing its pid to every ``procs_files()`` before it execs the
-    sandbox, so all it starts is counted from its first fork.
+    The command joins by writing ``0`` (itself) to every ``join_files()`` before it execs
+    the sandbox, so all it starts is counted from its first fork.
     """
 
     def __init__(self, support: CgroupSupport, limits: Limits) -> None:
@@ -165,8 +165,16 @@ class CommandCgroup:
     def __exit__(self, *exc_info: object) -> None:
         self.remove()
 
-    def procs_files(self) -> list[Path]:
-        return [folder / "cgroup.procs" for folder in self._distinct()]
+    def join_files(self) -> list[Path]:
+        """Where a single-threaded process writes ``0`` to move itself into the group.
+
+        On v1 that is ``tasks``, which moves the writing thread alone: the kernel then
+        skips the machine-wide lock a ``cgroup.procs`` write takes, whose RCU grace period
+        made the join wait 10-15 ms (half of the time a group added to `python3 -c pass`,
+        bench/sandbox.py, 2026-11-30). A shell about to exec has one thread, so it moves
+        whole. v2 moves whole processes only (``cgroup.procs``)."""
+        name = "tasks" if self.version == 1 else "cgroup.procs"
+        return [folder / name for folder in self._distinct()]
 
     def usage(self) -> ResourceUsage:
         """What the kernel counted for the group so far (zeros where a file is missing)."""

@@ -28,11 +28,17 @@ def leases_folder() -> Path:
 
 
 @contextlib.contextmanager
-def uid_lease(*, first: int, count: int) -> Iterator[int]:
+def uid_lease(*, first: int, count: int, prefer: int | None = None) -> Iterator[int]:
     """Hold one uid of ``first .. first + count - 1`` no other command holds; when all
-    are held, wait for one (tried in random order, so waiters spread out)."""
+    are held, wait for one (tried in random order, so waiters spread out).
+
+    ``prefer`` (the uid that owns the workspace already) is tried first: a workspace
+    handed to the uid it belongs to has nothing to change hands (see ``hand_over``)."""
     folder = leases_folder()
     order = random.sample(range(first, first + count), count)
+    if prefer in order:
+        order.remove(prefer)
+        order.insert(0, prefer)
     for uid in order:
         handle = (folder / str(uid)).open("a")
         try:

@@ -6,6 +6,7 @@ not shared across threads inside a test transaction) except where the whole sync
 is the point.
 """
 
+import os
 import shutil
 import tempfile
 import threading
@@ -192,3 +193,56 @@ def test_a_commands_cgroups_are_gone_when_it_ends(workspaces):
     assert result.stdout.strip() == "started"
     after = {group for parent in parents for group in parent.glob("samokoder-*")}
     assert after - before == set()
+
+
+def _processes_mentioning(*marks: str) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):  # not a process, or one gone meanwhile
+            continue
+        if any(mark in cmdline for mark in marks):
+            found.add(int(entry.name))
+    return found
+
+
+def test_every_process_of_a_running_command_is_in_its_groups_and_nothing_else(workspaces):
+    # The command joins by moving its one thread (v1 `tasks`): bwrap, what bwrap starts and
+    # what that forks must all be counted, and the worker must never be.
+    manager = bubblewrap()
+    handle = sandbox(manager, workspaces, "joined")
+    parents = set(cgroup_support().parents.values())
+    before = {group for parent in parents for group in parent.glob("samokoder-*")}
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=manager.execute,
+        args=(handle, "sleep 29.5 & sleep 29.5; wait"),
+        kwargs={"timeout": 60, "cancel": stop},
+    )
+    thread.start()
+    try:
+        for _ in range(200):  # until both sleeps run (a few ms; 20 s on a crowded machine)
+            command = _processes_mentioning(str(handle.workspace), "sleep 29.5")
+            if len(_processes_mentioning("sleep 29.5")) >= 3:  # the shell and two sleeps
+                break
+            stop.wait(0.1)
+        # Other workers' tests may make groups meanwhile: this command's hold its processes.
+        new = {group for parent in parents for group in parent.glob("samokoder-*")} - before
+        members = {group: _members(group) for group in new}
+    finally:
+        stop.set()
+        thread.join(30)
+
+    ours = {group: found for group, found in members.items() if found & command}
+    assert {group.parent for group in ours} == parents  # one group in each hierarchy
+    assert len(command) >= 5  # bwrap, its child in the new PID space, the shell, two sleeps
+    assert all(found == command for found in ours.values()), (ours, command)
+    assert not any(os.getpid() in found for found in members.values())
+
+
+def _members(group: Path) -> set[int]:
+    try:
+        return set(map(int, (group / "cgroup.procs").read_text().split()))
+    except OSError:  # another command's group, gone meanwhile
+        return set()

@@ -40,3 +40,21 @@ def test_a_lease_ends_with_a_killed_holder():
 
     with uid_lease(first=uid, count=1) as leased:  # would wait forever if still held
         assert leased == uid
+
+
+def test_the_preferred_uid_is_leased_when_free_and_passed_over_when_held():
+    preferred = FIRST + 21
+
+    with (
+        uid_lease(first=FIRST + 20, count=4, prefer=preferred) as first_lease,
+        uid_lease(first=FIRST + 20, count=4, prefer=preferred) as second_lease,
+    ):
+        pass
+
+    assert first_lease == preferred
+    assert second_lease != preferred and FIRST + 20 <= second_lease < FIRST + 24
+
+
+def test_a_preferred_uid_outside_the_range_is_never_leased():
+    with uid_lease(first=FIRST + 30, count=2, prefer=0) as leased:  # root owns the folder
+        assert leased in (FIRST + 30, FIRST + 31)
