@@ -108,7 +108,8 @@ def publish_transient(project_id: uuid.UUID | str, message: dict) -> None:
 class LiveBatch:
     """Live-only text for the project's sockets, in batches: the first piece at once, then
     at most one message every ``every`` seconds, and the rest (``final``) on close.
-    Never waits for the send, so neither a reader thread nor an event loop stalls."""
+    Never waits for the send, so neither the thread watching a command nor an event loop
+    stalls."""
 
     def __init__(self, project_id, message: dict, every: float = 0.25) -> None:
         self.project_id, self.message, self.every = project_id, message, every
@@ -137,7 +138,8 @@ class OutputRelay:
     """A running command's output to the browser (a LiveBatch), at most ``limit`` bytes in
     all (the ExecutionLog keeps the whole), never cut inside a UTF-8 character.
 
-    Called from the sandbox's reader threads, so it locks.
+    Fed by the thread that watches the command (bubblewrap) or reads its stream (Docker),
+    and closed by the step's own thread, so it locks.
     """
 
     def __init__(self, project_id, run_id, command: str, every: float = 0.25,
