@@ -13,8 +13,10 @@ nginx is the Debian package `make system-deps` installs (and the image carries).
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -65,10 +67,16 @@ def front_plan(*, workdir: Path, listen: str):  # -> preview.front.FrontPlan (Dj
     )  # fmt: skip
 
 
-def run_together(commands: list[list[str]]) -> int:
+def run_together(commands: list[list[str]], *, ready: Path | None = None) -> int:
     """Start every command; when one exits (or SIGTERM/SIGINT arrives), stop the rest.
-    The exit status of the first to end (0 when told to stop)."""
-    processes = [subprocess.Popen(command) for command in commands]  # noqa: S603
+    The exit status of the first to end (0 when told to stop). With ``ready``, the first
+    command is started alone and the rest only once that Unix socket accepts a connection:
+    nginx listening before the gateway answers would turn each request into nginx's 500."""
+    processes = [subprocess.Popen(commands[0])]  # noqa: S603
+    if ready is not None and not _accepts(ready, processes[0]):
+        processes[0].terminate()
+        return processes[0].wait() or 1
+    processes += [subprocess.Popen(command) for command in commands[1:]]  # noqa: S603
     stopping: list[int] = []
 
     def stop(signum: int, _frame: object) -> None:
@@ -88,6 +96,18 @@ def run_together(commands: list[list[str]]) -> int:
         for signum, handler in before.items():
             signal.signal(signum, handler)
     return 0 if told else (os.waitstatus_to_exitcode(status) or 1)
+
+
+def _accepts(path: Path, process: subprocess.Popen[bytes], patience: float = 60) -> bool:
+    """Whether ``process`` comes to accept connections on ``path`` within ``patience``
+    seconds (False as soon as it exits)."""
+    deadline = time.monotonic() + patience
+    while process.poll() is None and time.monotonic() < deadline:
+        with socket.socket(socket.AF_UNIX) as probe:
+            if probe.connect_ex(str(path)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
 
 
 def main() -> None:
@@ -110,7 +130,7 @@ def main() -> None:
         sys.exit(str(exc))
     plan.gateway_socket.unlink(missing_ok=True)
     gateway = web_command(unix_socket=str(plan.gateway_socket), app=GATEWAY, access_log=False)
-    sys.exit(run_together([gateway, nginx]))
+    sys.exit(run_together([gateway, nginx], ready=plan.gateway_socket))
 
 
 if __name__ == "__main__":
