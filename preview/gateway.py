@@ -57,6 +57,7 @@ from preview.pages import (
     busy_text,
     front_page,
     page,
+    status_text,
     stopped_text,
     too_large_text,
     visitor_language,
@@ -138,19 +139,15 @@ class PreviewGateway:
         """The route to forward to, or (None, status, message) saying why not."""
         preview_id = preview_id_of(header(scope, b"host"))
         if preview_id is None:
-            return None, 404, _("There is no preview at this address.")
+            return None, 404, status_text(404)
         admission = admission_of(header(scope, b"cookie"), preview_id)
         if admission is None:
-            return (
-                None,
-                403,
-                _("Open this preview from its project page: only its owner may, after signing in."),
-            )
+            return None, 403, status_text(403)
         route = await self._route(preview_id)
         if route is None or route.owner_id != admission.user_id:
-            return None, 404, _("There is no preview at this address.")
+            return None, 404, status_text(404)
         if route.status == Preview.Status.STARTING:
-            return None, 503, _("The app is starting; this page will load it in a moment.")
+            return None, 503, status_text(503)
         if route.status != Preview.Status.RUNNING:
             return None, 410, stopped_text()
         return route, 200, ""
@@ -251,11 +248,10 @@ class PreviewGateway:
             await page(send, 413, too_large_text())
             return
         except httpx.TimeoutException:
-            await page(send, 504, _("The app did not answer in time."))
+            await page(send, 504, status_text(504))
             return
         except httpx.TransportError:
-            await page(send, 502, _("The app is not answering. Look at its output on the "
-                                     "project page, or restart it."))  # fmt: skip
+            await page(send, 502, status_text(502))
             return
         try:
             headers = answer_headers(response.headers.raw)
@@ -281,7 +277,7 @@ class PreviewGateway:
             return
         route = await self._route(preview_id)
         if route is None or route.owner_id != admission.user_id:
-            await page(send, 404, _("There is no preview at this address."))
+            await page(send, 404, status_text(404))
             return
         await send({
             "type": "http.response.start", "status": 302,

@@ -59,8 +59,9 @@ async def page(send: Any, status: int, message: str, *, refresh: bool = False) -
     await send({"type": "http.response.body", "body": body})
 
 
-def front_texts() -> dict[int, str]:
-    """The page for each status the front (preview.front) asks the gateway to show."""
+def status_texts() -> dict[int, str]:
+    """What the gateway's page says for each status it answers with, itself or in place of
+    what the front (preview.front) refused or could not get."""
     return {
         403: _("Open this preview from its project page: only its owner may, after signing in."),
         404: _("There is no preview at this address."),
@@ -73,10 +74,14 @@ def front_texts() -> dict[int, str]:
     }
 
 
+def status_text(status: int) -> str:
+    return status_texts()[status]
+
+
 async def front_page(send: Any, status: int) -> None:
     """The page in place of what the front refused or could not get from the app. Too
     many requests at once is a 503, as the gateway itself says it."""
-    texts = front_texts()
+    texts = status_texts()
     message = texts.get(status, texts[403])
     shown = 503 if status == 429 else status if status in texts else 403
     await page(send, shown, message, refresh=status == 503)
