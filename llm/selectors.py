@@ -49,14 +49,7 @@ class RunUsage(TypedDict):
 
 def run_usage(*, run_id: uuid.UUID) -> RunUsage:
     """Tokens, cost and calls of every request a generation run made, failed ones too."""
-    totals = LLMRequest.objects.filter(run_id=run_id).aggregate(
-        prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
-        cost=Sum("cost"), calls=Count("id"),
-    )  # fmt: skip
-    return RunUsage(
-        prompt=totals["prompt"] or 0, completion=totals["completion"] or 0,
-        cost=totals["cost"] or Decimal(0), calls=totals["calls"],
-    )  # fmt: skip
+    return run_usage_both(run_id=run_id)[0]
 
 
 def runs_requests(*, run_ids: list[uuid.UUID]) -> list[LLMRequest]:
@@ -107,14 +100,12 @@ _UNPRICED = _SYSTEM & Q(status=LLMRequest.Status.SUCCESS, cost__isnull=True)
 def run_system_usage(*, run_id: uuid.UUID) -> SystemUsage:
     """What a generation run asked of the platform's keys, and whether any answer came
     back with no cost (its model has no price): the platform cannot pay for those."""
-    totals = LLMRequest.objects.filter(run_id=run_id).aggregate(
-        calls=Count("id", filter=_SYSTEM), unpriced_model=Min("model", filter=_UNPRICED)
-    )
-    return SystemUsage(calls=totals["calls"], unpriced_model=totals["unpriced_model"])
+    return run_usage_both(run_id=run_id)[1]
 
 
 def run_usage_both(*, run_id: uuid.UUID) -> tuple[RunUsage, SystemUsage]:
-    """``run_usage`` and ``run_system_usage`` in one query (a pipeline step's commit)."""
+    """``run_usage`` and ``run_system_usage`` in one query (a pipeline step's commit asks
+    for both; the others read their half of it)."""
     totals = LLMRequest.objects.filter(run_id=run_id).aggregate(
         prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
         spent=Sum("cost"), calls=Count("id"),  # not "cost": the filters below name it
