@@ -27,6 +27,8 @@ LOG="$VAR/dockerd.log"
 PIDFILE="$VAR/dockerd.pid"
 WAIT_SECONDS="${SAMOKODER_DOCKERD_WAIT:-60}"
 STORAGE_DRIVERS="${SAMOKODER_DOCKER_STORAGE_DRIVER:-overlay2 vfs}"
+TMPFS_MB="${SAMOKODER_DOCKER_TMPFS_MB:-}"
+TMPFS_ROOT="$VAR/docker-tmpfs"
 DEFAULT_SOCK="unix:///var/run/docker.sock"
 DOCKERD_ARGS=(--iptables=false --ip6tables=false --bridge=none)
 
@@ -122,10 +124,24 @@ if [ ! -e /sys/fs/cgroup/cgroup.controllers ] && [ ! -d /sys/fs/cgroup/memory ] 
     mount -t cgroup2 none /sys/fs/cgroup || say "could not mount cgroup2 (dockerd may refuse to start)"
 fi
 
+# vfs on a tmpfs when asked for: prints the data root to use ("" for dockerd's default).
+tmpfs_data_root() {
+    [ "$1" = vfs ] && [ -n "$TMPFS_MB" ] || return 0
+    mkdir -p "$TMPFS_ROOT"
+    if mountpoint -q "$TMPFS_ROOT" \
+        || mount -t tmpfs -o "size=${TMPFS_MB}m,mode=0711" tmpfs "$TMPFS_ROOT"; then
+        echo "$TMPFS_ROOT/data"
+    else
+        say "could not mount a tmpfs on $TMPFS_ROOT; vfs keeps its data in dockerd's default root"
+    fi
+}
+
 # 7. Start it, in its own session so it outlives this shell and `make`'s Ctrl-C. A driver
 #    the machine cannot use makes dockerd exit at once; then the next one is tried.
 for driver in $STORAGE_DRIVERS; do
     args=("${DOCKERD_ARGS[@]}" "--storage-driver=$driver")
+    data_root="$(tmpfs_data_root "$driver")"
+    [ -n "$data_root" ] && args+=("--data-root=$data_root")
     say "starting dockerd ${args[*]} (log: $LOG)"
     {
         echo
