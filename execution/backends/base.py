@@ -159,6 +159,7 @@ class ProcessManager(ABC):
 
 CANCEL_POLL = 0.2  # seconds between looks at a cancel flag while a command runs
 DISK_POLL = 1.0  # seconds between measurements of a running command's workspace
+DISK_WALK_SPACING = 10  # a walk of T seconds waits at least T * this before the next one
 
 
 class WorkspaceWatch:
@@ -168,7 +169,10 @@ class WorkspaceWatch:
     Measured every ``DISK_POLL`` seconds by walking it (blocks allocated, links not
     followed, stopping as soon as the limit is passed), so the bound is what the command
     can write in about a second over the limit: enough to keep a command from filling
-    the host's disk, without a file system of its own per project."""
+    the host's disk, without a file system of its own per project. A walk that takes long
+    (a preview server beside 50,000 files of node_modules) spaces out the next ones, so
+    that walking takes at most ``1 / DISK_WALK_SPACING`` of a core for as long as the
+    command runs."""
 
     def __init__(self, roots: list[Path], limit_mb: int) -> None:
         self.roots, self.limit = roots, limit_mb * 1024 * 1024
@@ -176,10 +180,12 @@ class WorkspaceWatch:
         self.next_look = time.monotonic() + DISK_POLL
 
     def over(self) -> bool:
-        if self.limit <= 0 or time.monotonic() < self.next_look:
+        started = time.monotonic()
+        if self.limit <= 0 or started < self.next_look:
             return False
         over = self.used() > self.limit
-        self.next_look = time.monotonic() + DISK_POLL
+        ended = time.monotonic()
+        self.next_look = ended + max(DISK_POLL, (ended - started) * DISK_WALK_SPACING)
         return over
 
     def used(self) -> int:

@@ -2,7 +2,13 @@
 
 import time
 
-from execution.backends.base import CappedOutput, ExecutionResult, ResourceUsage
+from execution.backends.base import (
+    DISK_WALK_SPACING,
+    CappedOutput,
+    ExecutionResult,
+    ResourceUsage,
+    WorkspaceWatch,
+)
 
 
 def outputs(stdout: bytes, stderr: bytes, limit: int = 5) -> tuple[CappedOutput, CappedOutput]:
@@ -70,3 +76,21 @@ def test_output_past_the_cap_is_not_kept_but_still_seen_as_it_comes():
 
     assert bytes(out.kept) == b"abcd" and out.dropped == 5
     assert seen == [b"abc", b"def", b"ghi"]  # a served app's page goes on showing its log
+
+
+def test_a_long_walk_of_the_workspace_spaces_out_the_next_ones(tmp_path):
+    """A preview server beside 50,000 files of node_modules: measuring them every second
+    would keep a core busy for as long as it runs."""
+
+    class SlowToWalk(WorkspaceWatch):
+        def used(self) -> int:
+            time.sleep(0.2)
+            return super().used()
+
+    (tmp_path / "a").write_bytes(b"x" * 4096)
+    watch = SlowToWalk([tmp_path], limit_mb=1)
+    watch.next_look = 0  # due now
+
+    assert watch.over() is False
+    assert watch.next_look - time.monotonic() > 0.2 * DISK_WALK_SPACING - 0.1
+    assert watch.over() is False  # not due: no walk, at once
