@@ -68,6 +68,7 @@ from preview.tokens import (
     cookie_header,
     preview_id_of,
     token_read,
+    token_spend,
 )
 
 ROUTE_SECONDS = 1.0  # how long a looked-up preview is trusted before looking again
@@ -267,23 +268,31 @@ class PreviewGateway:
         """Trade a fresh token for this preview's cookie, then go to the app's first page."""
         preview_id = preview_id_of(header(scope, b"host"))
         query = dict(query_params(scope))
-        admission = token_read(query.get("token", ""))
-        if preview_id is None or admission is None or admission.preview_id != preview_id:
+        entry = token_read(query.get("token", ""))
+        if preview_id is None or entry is None or entry.admission.preview_id != preview_id:
             expired = _(
                 "This preview link has expired or is not for this preview. Open the "
                 "preview again from its project page."
             )
             await page(send, 403, expired)
             return
+        admission = entry.admission
         route = await self._route(preview_id)
         if route is None or route.owner_id != admission.user_id:
             await page(send, 404, status_text(404))
             return
-        await send({
-            "type": "http.response.start", "status": 302,
-            "headers": [(b"location", b"/"), (b"cache-control", b"no-store"),
-                        (b"set-cookie", cookie_header(admission).encode())],
-        })  # fmt: skip
+        headers = [(b"location", b"/"), (b"cache-control", b"no-store")]
+        if await token_spend(entry):
+            headers.append((b"set-cookie", cookie_header(admission).encode()))
+        elif admission_of(header(scope, b"cookie"), preview_id) != admission:
+            # Spent, and this visitor did not spend it (they would hold its cookie).
+            used = _(
+                "This preview link has already been used. Open the preview again from "
+                "its project page."
+            )
+            await page(send, 403, used)
+            return
+        await send({"type": "http.response.start", "status": 302, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
     # -- behind the front (nginx) -----------------------------------------------------------

@@ -2,11 +2,14 @@
 
 The project page links to ``<preview origin>/_samokoder/enter?token=…``; the token names
 the preview and its owner and lives SAMOKODER_PREVIEW_TOKEN_SECONDS. The preview origin
-trades it for a cookie scoped to that origin alone (host-only, HttpOnly), signed with a
-different salt so that neither can stand in for the other. Nothing of the platform's
-session ever reaches the preview's origin.
+trades it, once, for a cookie scoped to that origin alone (host-only, HttpOnly), signed
+with a different salt so that neither can stand in for the other. Each token carries a
+nonce that the trade spends (``token_spend``): a link read from a log, a history or a
+shoulder within its minute admits nobody. Nothing of the platform's session ever reaches
+the preview's origin.
 """
 
+import secrets
 import uuid
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
@@ -14,6 +17,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
+from django.core.cache import cache
 
 TOKEN_SALT = "samokoder.preview.token"  # noqa: S105 - a salt (a namespace), not a secret
 COOKIE_SALT = "samokoder.preview.cookie"
@@ -27,6 +31,14 @@ COOKIE_SECONDS = 12 * 3600
 class Admission:
     preview_id: uuid.UUID
     user_id: int
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What an entry token says: whom it admits, and the nonce its trade spends."""
+
+    admission: Admission
+    nonce: str
 
 
 def preview_host(preview_id: uuid.UUID) -> str:
@@ -54,13 +66,28 @@ def preview_id_of(host: str) -> uuid.UUID | None:
 
 
 def entry_url(preview_id: uuid.UUID, user_id: int) -> str:
-    token = signing.dumps([preview_id.hex, user_id], salt=TOKEN_SALT, compress=True)
+    nonce = secrets.token_urlsafe(12)
+    token = signing.dumps([preview_id.hex, user_id, nonce], salt=TOKEN_SALT, compress=True)
     return preview_url(preview_id, f"{ENTER_PATH}?token={token}")
 
 
-def token_read(token: str) -> Admission | None:
-    """What a fresh, untampered token admits, else None (expired, forged, malformed)."""
-    return _read(token, TOKEN_SALT, settings.SAMOKODER_PREVIEW_TOKEN_SECONDS)
+def token_read(token: str) -> Entry | None:
+    """What a fresh, untampered token says, else None (expired, forged, malformed)."""
+    try:
+        preview_hex, user_id, nonce = signing.loads(
+            token, salt=TOKEN_SALT, max_age=settings.SAMOKODER_PREVIEW_TOKEN_SECONDS
+        )
+        admission = Admission(preview_id=uuid.UUID(hex=preview_hex), user_id=int(user_id))
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    return Entry(admission=admission, nonce=str(nonce))
+
+
+async def token_spend(entry: Entry) -> bool:
+    """Spend the token's nonce: True the first time, False ever after (in the shared
+    cache, for as long as the token could still be read)."""
+    key = f"preview:entry:{entry.nonce}"
+    return bool(await cache.aadd(key, 1, timeout=settings.SAMOKODER_PREVIEW_TOKEN_SECONDS + 5))
 
 
 def cookie_value(admission: Admission) -> str:

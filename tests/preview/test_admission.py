@@ -48,7 +48,7 @@ class PastSigner(signing.TimestampSigner):
 
 def old_token(preview_id: uuid.UUID, user_id: int, seconds: int) -> str:
     signer = PastSigner(salt=TOKEN_SALT, seconds=seconds)
-    return signer.sign_object([preview_id.hex, user_id], compress=True)
+    return signer.sign_object([preview_id.hex, user_id, uuid.uuid4().hex], compress=True)
 
 
 def other_preview(user) -> Preview:
@@ -117,13 +117,38 @@ def test_an_expired_token_is_refused_and_a_fresh_one_admits(running, user, setti
     assert entered.status_code == 302 and page.status_code == 200 and "<h1>Todo</h1>" in page.text
 
 
+def test_an_entry_link_admits_once(running, user):
+    """A link read from a log, a history or over a shoulder within its minute admits
+    nobody; the visitor who spent it, holding its cookie, may follow it again."""
+    path = entry_path(running.pk, user.pk)
+
+    async def walk():
+        async with gateway_client(running.pk) as owner:
+            first = await owner.get(path)
+            again = await owner.get(path)
+            page = await owner.get("/")
+        async with gateway_client(running.pk) as stranger:
+            replayed = await stranger.get(path)
+            after = await stranger.get("/")
+        return first, again, page, replayed, after
+
+    first, again, page, replayed, after = run(walk())
+
+    assert first.status_code == 302 and "set-cookie" in first.headers
+    assert again.status_code == 302 and "set-cookie" not in again.headers
+    assert page.status_code == 200 and "<h1>Todo</h1>" in page.text
+    assert replayed.status_code == 403 and "set-cookie" not in replayed.headers
+    assert "already been used" in replayed.text
+    assert after.status_code == 403
+
+
 def test_another_users_token_or_cookie_is_refused(running, user, other_user):
     """Signed by us but naming another user: the preview is not theirs, so for them there
     is no preview here (404, as for any preview they do not own). Signed with the other
     salt (the token used as a cookie, or any other salt): not ours, refused (403)."""
-    theirs = signing.dumps([running.pk.hex, other_user.pk], salt=TOKEN_SALT, compress=True)
+    theirs = signing.dumps([running.pk.hex, other_user.pk, "n1"], salt=TOKEN_SALT, compress=True)
     their_cookie = cookie_value(Admission(preview_id=running.pk, user_id=other_user.pk))
-    owners_token = signing.dumps([running.pk.hex, user.pk], salt=TOKEN_SALT, compress=True)
+    owners_token = signing.dumps([running.pk.hex, user.pk, "n2"], salt=TOKEN_SALT, compress=True)
     forged = [owners_token,  # a token is not a cookie
               signing.dumps([running.pk.hex, user.pk], salt="samokoder.preview.other"),
               signing.dumps([running.pk.hex, other_user.pk], salt=TOKEN_SALT)]  # fmt: skip
