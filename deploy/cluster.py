@@ -2,7 +2,10 @@
 
 N web processes (deploy/web.py) on Unix sockets behind nginx (WebSocket upgrades passed
 through, static files served by nginx itself), M Celery workers each with its own node
-name, and one beat, all on the database and Redis the environment names. Used by
+name, and one beat, all on the database and Redis the environment names; with
+``previews``, also the preview origin (`python -m preview.serve` on the port of
+SAMOKODER_PREVIEW_ORIGIN) and the Celery worker that runs previews, as the Procfile's
+``preview`` and ``previews`` lines. Used by
 `make scale` and by the scale test; no Django import here, so it starts before Django is
 set up.
 
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deploy.web import web_command
+from preview.serve import listener_port
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX_TEMPLATE = Path(__file__).with_name("nginx.conf.template")
@@ -93,7 +97,8 @@ class Service:
 
 
 class Cluster:
-    """`web` web processes + `workers` Celery workers + beat + nginx on ``port``."""
+    """`web` web processes + `workers` Celery workers + beat + nginx on ``port``, and
+    with ``previews`` the preview origin and its worker."""
 
     def __init__(
         self,
@@ -104,6 +109,7 @@ class Cluster:
         env: dict[str, str],
         workdir: Path,
         server: str = "uvicorn",
+        previews: bool = False,
     ) -> None:
         self.port, self.workdir = port, workdir
         self.url = f"http://127.0.0.1:{port}"
@@ -162,6 +168,8 @@ class Cluster:
              "--schedule", str(workdir / "celerybeat-schedule")],
             self.env, workdir / "beat.log",
         )  # fmt: skip
+        self.preview_port: int | None = None
+        self.previews = self._previews(workdir) if previews else []
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         self.balancer = Service(
             "nginx",
@@ -169,6 +177,23 @@ class Cluster:
              "-g", "daemon off;"],
             self.env, workdir / "nginx.log",
         )  # fmt: skip
+
+    def _previews(self, workdir: Path) -> list[Service]:
+        origin = self.env.get("SAMOKODER_PREVIEW_ORIGIN") or "http://preview.localhost:8001"
+        self.preview_port = listener_port(origin)
+        queue = self.env.get("SAMOKODER_QUEUE_PREVIEW") or "previews"
+        total = self.env.get("SAMOKODER_PREVIEW_TOTAL") or "8"
+        python = sys.executable
+        return [
+            Service("preview", [python, "-m", "preview.serve"], self.env, workdir / "preview.log"),
+            Service(
+                "previews",
+                [python, "-m", "celery", "--app", "samokoder_site", "worker", "--queues", queue,
+                 "--pool", "threads", "--concurrency", total, "--hostname", "previews@%h",
+                 "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+                self.env, workdir / "previews.log",
+            ),
+        ]  # fmt: skip
 
     def start(self) -> Cluster:
         """Migrate, collect static files, then start every process; nginx last."""
@@ -178,8 +203,10 @@ class Cluster:
                 subprocess.run(  # noqa: S603 - manage.py with fixed arguments
                     [sys.executable, "manage.py", *step], cwd=ROOT, env=self.env, check=True
                 )
-            for service in [*self.web, *self.workers, self.beat]:
+            for service in [*self.web, *self.workers, self.beat, *self.previews]:
                 service.start()
+            if self.preview_port is not None:
+                _wait_port(self.preview_port, self.previews[0])
             self._write_nginx_conf()
             self.balancer.start()
             _wait_port(self.port, self.balancer)
@@ -203,7 +230,7 @@ class Cluster:
         service.start()
 
     def stop(self) -> None:
-        for service in [self.balancer, *self.web, *self.workers, self.beat]:
+        for service in [self.balancer, *self.web, *self.workers, self.beat, *self.previews]:
             service.stop()
 
 

@@ -2,7 +2,9 @@
 
     python scripts/scale.py [--web N] [--workers M] [--port PORT]
 
-N daphne processes behind nginx, M Celery workers and beat, on the database and Redis in
+N web processes behind nginx, M Celery workers and beat, the preview origin
+(SAMOKODER_PREVIEW_ORIGIN, http://preview.localhost:8001 by default) and its worker, on
+the database and Redis in
 DATABASE_URL and REDIS_URL (PostgreSQL and the machine's Redis, as in production; with
 them unset, the embedded SQLite file and a private Redis from `scripts/with_redis.py`).
 Logs and sockets go to var/scale/. Ctrl-C stops every process.
@@ -28,17 +30,19 @@ def main() -> int:
     args = parser.parse_args()
     cluster = Cluster(
         web=args.web, workers=args.workers, port=args.port, env=dict(os.environ),
-        workdir=Path("var/scale").resolve(),
+        workdir=Path("var/scale").resolve(), previews=True,
     )  # fmt: skip
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     cluster.start()
     print(
         f"\n  Samokoder ({args.web} web, {args.workers} workers) is running at {cluster.url}/"
-        f"  (logs in {cluster.workdir}; Ctrl-C stops it)\n",
+        f"  (logs in {cluster.workdir}; Ctrl-C stops it)\n"
+        f"  Previews of generated apps are served apart, on port {cluster.preview_port}\n",
         flush=True,
     )
     try:
-        while all(s.alive() for s in [cluster.balancer, *cluster.web, cluster.beat]):
+        watched = [cluster.balancer, *cluster.web, cluster.beat, *cluster.previews]
+        while all(s.alive() for s in watched):
             time.sleep(1)
         print("a process exited; stopping the cluster", file=sys.stderr)
         return 1

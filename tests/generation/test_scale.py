@@ -110,8 +110,13 @@ def _wait(condition, timeout: float, message: str):
 def cluster(worker_env, sandbox_ready, pipeline_settings, tmp_path_factory):
     folder = tmp_path_factory.mktemp("cluster")
     folder.chmod(0o755)
-    env = {**worker_env, "SAMOKODER_RESUME_STALE_EVERY": "1"}
-    started = Cluster(web=2, workers=2, port=_free_port(), env=env, workdir=folder).start()
+    env = {**worker_env, "SAMOKODER_RESUME_STALE_EVERY": "1",
+           # `make scale`'s preview origin and its worker, apart from the session's own.
+           "SAMOKODER_PREVIEW_ORIGIN": f"http://preview.localhost:{_free_port()}",
+           "SAMOKODER_PREVIEW_FRONT_DIR": str(folder / "preview")}  # fmt: skip
+    started = Cluster(
+        web=2, workers=2, port=_free_port(), env=env, workdir=folder, previews=True
+    ).start()
     yield started
     started.stop()
 
@@ -193,7 +198,12 @@ def test_eight_runs_survive_a_killed_worker_and_a_restarted_daphne(cluster, repl
         assert '"WebSocket /ws/projects/' in log, f"web-{index + 1} served no socket"
     static = api.get("/static/css/app.css")
     assert static.status_code == 200 and static.headers["server"].startswith("nginx")
-    print(f"\nscale: 2 web, 2 workers (killed {killed.name}), restarted web-1; "
+    health = httpx.get(f"http://127.0.0.1:{cluster.preview_port}/_samokoder/healthz")
+    assert health.status_code == 200, "the preview origin does not answer"
+    assert all(service.alive() for service in cluster.previews)
+    assert " ready." in (cluster.workdir / "previews.log").read_text()
+    print(f"\nscale: 2 web, 2 workers (killed {killed.name}), restarted web-1, preview "
+          f"origin on {cluster.preview_port} and its worker; "
           f"per watcher (run, events, reconnects): {summary}")  # fmt: skip
 
 
