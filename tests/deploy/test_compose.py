@@ -177,3 +177,22 @@ def test_the_debian_images_keep_the_registry_images_data_folders_and_checks(serv
         # redis-cli).
         package = {"postgres": "postgresql-15", "redis": "redis-server"}[name]
         assert f"--no-install-recommends {package}" in text, name
+
+
+def test_docker_compose_accepts_the_debian_and_check_overrides():
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    files = ["compose.yaml", "compose.debian.yaml", "compose.check.yaml"]
+    command = ["docker-compose", "--project-directory", str(ROOT / "deploy")]
+    for name in files:
+        command += ["-f", str(ROOT / "deploy" / name)]
+    result = subprocess.run(
+        [*command, "config"], capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", **REQUIRED},
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)["services"]
+    assert config["postgres"]["image"].startswith("samokoder-postgres:")
+    assert config["postgres"]["build"]["network"] == "host"  # the daemon may have no bridge
+    assert config["llm-replay"]["image"] == config["web"]["image"]
