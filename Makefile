@@ -12,7 +12,7 @@ TEST_APT_PACKAGES := chromium chromium-driver bubblewrap gettext nginx squid soc
 # What `make run` needs for generated code: the sandbox, the package proxy, its bridge.
 SANDBOX_APT_PACKAGES := bubblewrap squid socat nginx
 
-.PHONY: run scale test lint bench setup install install-dev system-deps sandbox-deps sandbox-limits sandbox-image app-image messages migrate format clean
+.PHONY: run scale test lint bench setup install install-dev system-deps sandbox-deps sandbox-limits sandbox-image app-image deploy-check messages migrate format clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -92,6 +92,14 @@ sandbox-image:
 app-image:
 	bash scripts/dockerd.sh
 	bash scripts/build_app_image.sh
+
+# The compose stack brought up for real on this host's daemon and checked end to end through
+# the balancer, then taken down (scripts/compose_check.py: images from Debian packages,
+# web=2 worker=2, probes, API, WebSocket, a generation run, static files, web scaled to 3).
+# Minutes and a dozen containers: not part of `make test`. DEPLOY_CHECK_ARGS: --no-build, --keep.
+deploy-check: install
+	bash scripts/dockerd.sh
+	$(BIN)/python scripts/compose_check.py $(DEPLOY_CHECK_ARGS)
 
 test: install-dev system-deps messages sandbox-image
 	$(BIN)/python scripts/with_redis.py $(BIN)/python -m pytest $(PYTEST_ARGS)

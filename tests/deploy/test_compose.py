@@ -159,3 +159,40 @@ def test_docker_compose_accepts_the_file_and_refuses_it_without_the_secrets():
         "sandbox-image", "preview", "previews",
     }  # fmt: skip
     assert refused.returncode != 0 and "set " in refused.stderr
+
+
+def test_the_debian_images_keep_the_registry_images_data_folders_and_checks(services):
+    override = yaml.safe_load((ROOT / "deploy" / "compose.debian.yaml").read_text())["services"]
+
+    assert set(override) == {"postgres", "redis"}  # the rest of compose.yaml as it is
+    for name, service in override.items():
+        assert set(service) == {"image", "build"}, name  # same environment, volumes, checks
+        dockerfile = ROOT / "deploy" / service["build"]["context"] / service["build"]["dockerfile"]
+        text = dockerfile.read_text()
+        volume = re.search(r"^VOLUME (\S+)$", text, re.M)
+        assert volume is not None, name
+        mounted = [v.split(":")[1] for v in services[name]["volumes"]]
+        assert mounted == [volume.group(1)], name
+        # The package that brings the server and its health check's client (pg_isready,
+        # redis-cli).
+        package = {"postgres": "postgresql-15", "redis": "redis-server"}[name]
+        assert f"--no-install-recommends {package}" in text, name
+
+
+def test_docker_compose_accepts_the_debian_and_check_overrides():
+    if shutil.which("docker-compose") is None:
+        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+    files = ["compose.yaml", "compose.debian.yaml", "compose.check.yaml"]
+    command = ["docker-compose", "--project-directory", str(ROOT / "deploy")]
+    for name in files:
+        command += ["-f", str(ROOT / "deploy" / name)]
+    result = subprocess.run(
+        [*command, "config"], capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", **REQUIRED},
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)["services"]
+    assert config["postgres"]["image"].startswith("samokoder-postgres:")
+    assert config["postgres"]["build"]["network"] == "host"  # the daemon may have no bridge
+    assert config["llm-replay"]["image"] == config["web"]["image"]
