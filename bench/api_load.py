@@ -20,8 +20,12 @@ being on with DEBUG off): p95 188 ms, 2026-11-30 284 ms via the balancer. With t
 redirect off, before samokoder_site/http.py and persistent SQLite connections: 8.1-9.1 ms
 of web-process CPU a request (uvicorn or daphne), after: 5.5-5.9 ms (SQLite), 6.3 ms
 (PostgreSQL), on this 2-core machine shared with other jobs. The rest is Django, DRF and
-the queries (JWT's user query alone about a third of a request on PostgreSQL): the
-issue's 50 ms at 50 connections needs about 1,000 requests/s, 2 ms a request all told.
+the queries: the issue's 50 ms at 50 connections needs about 1,000 requests/s, 2 ms a
+request all told. The profile (2026-11-30, SQLite): the ORM about half of the GIL's
+samples across all stages, JWT's user query 12% (6% once read by SQL written once),
+DRF and its serializers a quarter. Sampled without --gil, threads waiting for the GIL
+after a query looked busy in it: the JWT query, the first of each request, then seemed
+a third of the time.
 
     python scripts/with_redis.py python bench/api_load.py
 """

@@ -173,6 +173,8 @@ def print_chain(manager, handle, goal_ms: float) -> None:
         spent = [run[name] for run in runs if name in run]
         if spent:
             print(f"  {label:36} {statistics.median(spent) * 1000:6.1f} ms")
+    traced = statistics.median(sum(run.values()) for run in runs) * 1000
+    print(f"  {'all of it, traced (the row untraced)':36} {traced:6.1f} ms ({goal_ms:.1f} ms)")
     table = table_of(host)
     work = {label: sum(row[3] for (file, _, function), row in table.items()
                        if file.endswith(f"/{name}") and function == function_name)
