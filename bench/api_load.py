@@ -10,15 +10,22 @@ to answer 200 before the load. wrk (Debian's, a real load tool written in C) ope
 CONNECTIONS keep-alive connections and sends, in turn, the three requests people make
 most: the project list, one file's content, and a run's status, each with the user's
 JWT. Per target it prints requests/s and latency p50/p95/p99 as wrk measured them, then
-the ratios. Figures are printed, never asserted.
+the ratios. Figures are printed, never asserted. Then the profile of the web processes
+behind the balancer under one more such load (py-spy, pinned in the dev extras): the
+share of each stage of a request (JWT authentication, our views, DRF, serializers, …),
+the ORM's share across them, and the busiest functions.
 
 Before (daphne; and the figures then were of 301 redirects to https, SECURE_SSL_REDIRECT
 being on with DEBUG off): p95 188 ms, 2026-11-30 284 ms via the balancer. With the
 redirect off, before samokoder_site/http.py and persistent SQLite connections: 8.1-9.1 ms
 of web-process CPU a request (uvicorn or daphne), after: 5.5-5.9 ms (SQLite), 6.3 ms
 (PostgreSQL), on this 2-core machine shared with other jobs. The rest is Django, DRF and
-the queries (JWT's user query alone about a third of a request on PostgreSQL): the
-issue's 50 ms at 50 connections needs about 1,000 requests/s, 2 ms a request all told.
+the queries: the issue's 50 ms at 50 connections needs about 1,000 requests/s, 2 ms a
+request all told. The profile (2026-11-30, SQLite): the ORM about half of the GIL's
+samples across all stages, JWT's user query 12% (6% once read by SQL written once),
+DRF and its serializers a quarter. Sampled without --gil, threads waiting for the GIL
+after a query looked busy in it: the JWT query, the first of each request, then seemed
+a third of the time.
 
     python scripts/with_redis.py python bench/api_load.py
 """
@@ -26,19 +33,24 @@ issue's 50 ms at 50 connections needs about 1,000 requests/s, 2 ms a request all
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
+from profiles import inclusive_shares, pyspy_samples
 from setup import django_on_fresh_database
 
 from deploy.cluster import Cluster
 from tests.processes import WebServer
 
 CONNECTIONS, THREADS, SECONDS = 50, 2, 15
+SPY_RATE = 200  # py-spy samples per second of each web process's threads
 GOAL_P95_MS = 50
 
 WRK_SCRIPT = """
@@ -118,7 +130,7 @@ def main() -> int:
     token, paths = data()
     env = server_env()
     results = {
-        "balancer (nginx, 2 uvicorn)": balanced(env, "uvicorn", token, paths),
+        "balancer (nginx, 2 uvicorn)": balanced(env, "uvicorn", token, paths, profile=True),
         "balancer (nginx, 2 daphne)": balanced(env, "daphne", token, paths),
     }
     server = WebServer(env).start()
@@ -142,13 +154,20 @@ def server_env() -> dict[str, str]:
     }  # fmt: skip
 
 
-def balanced(env: dict[str, str], server: str, token: str, paths: list[str]) -> dict:
+def balanced(
+    env: dict[str, str], server: str, token: str, paths: list[str], *, profile: bool = False
+) -> dict:
+    """wrk's figures through the balancer; with ``profile``, one more load of the same
+    kind with py-spy sampling the web processes (its figures are not kept)."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
     cluster = Cluster(web=2, workers=0, port=free_port(), env=env, workdir=workdir,
                       server=server).start()  # fmt: skip
     try:
         pids = [service.pid for service in cluster.web if service.pid]
-        return checked_load(cluster.url, token, paths, pids)
+        result = checked_load(cluster.url, token, paths, pids)
+        if profile:
+            result["profile"] = web_profile(cluster.url, token, paths, pids, workdir)
+        return result
     finally:
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -167,6 +186,91 @@ def checked_load(url: str, token: str, paths: list[str], pids: list[int]) -> dic
     result = load(url, token, paths)
     result["cpu_ms"] = (sum(map(cpu_seconds, pids)) - cpu) * 1000 / max(result["requests"], 1)
     return result
+
+
+def web_profile(
+    url: str, token: str, paths: list[str], pids: list[int], workdir: Path
+) -> list[str]:
+    """py-spy's samples of the web processes under the same load, summed up. Only the
+    thread holding the GIL is sampled (``--gil``): without, threads waiting to get it
+    back after a query looked busy in that query (a third of the samples in the JWT
+    user query on SQLite, 2026-11-30)."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        return ["no profile: py-spy is not installed (pip install -e '.[dev]')"]
+    outputs = [workdir / f"py-spy-{pid}.txt" for pid in pids]
+    spies = [
+        subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", str(SPY_RATE), "--format",
+                          "raw", "--nonblocking", "--gil", "--output", str(out)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for pid, out in zip(pids, outputs, strict=True)
+    ]  # fmt: skip
+    time.sleep(1)  # attached
+    try:
+        load(url, token, paths)
+    finally:
+        for spy_process in spies:
+            spy_process.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+        errors = [spy_process.communicate(timeout=60)[1] for spy_process in spies]
+    if not all(out.exists() for out in outputs):
+        return ["no profile: py-spy failed: " + " ".join(errors)[-300:]]
+    return request_profile(pyspy_samples(outputs))
+
+
+# A sample's stage is that of its deepest frame naming one (the ORM names none: a query
+# counts where it was made). (label, file path fragments)
+STAGES = [
+    ("JWT authentication", ("rest_framework_simplejwt/",)),
+    ("rendering", ("rest_framework/renderers", "rest_framework/response")),
+    ("serializers", ("rest_framework/serializers", "rest_framework/fields",
+                     "rest_framework/relations")),
+    ("pagination", ("rest_framework/pagination",)),
+    ("our views and selectors", ("projects/", "files/", "generation/", "llm/", "accounts/api")),
+    ("DRF's request handling", ("rest_framework/",)),
+    ("middleware", ("middleware", "whitenoise/", "core/ratelimit")),
+    ("Django's handler and URLs", ("django/core/handlers", "django/urls", "samokoder_site/http")),
+]  # fmt: skip
+SERVER = "the server (uvicorn, asyncio)"
+DATABASE = ("django/db/", "psycopg", "sqlite3")
+
+
+def stage_of(frame: tuple[str, str]) -> str | None:
+    path = frame[1]
+    if any(fragment in path for fragment in DATABASE):
+        return None
+    return next((label for label, parts in STAGES if any(p in path for p in parts)), None)
+
+
+def request_profile(stacks: Counter[tuple[tuple[str, str], ...]]) -> list[str]:
+    """Shares of the samples by stage, the database's share, the busiest functions."""
+    total = sum(stacks.values()) or 1
+    stages: Counter[str] = Counter()
+    for stack, n in stacks.items():
+        labels = [label for label in map(stage_of, stack) if label]
+        stages[labels[-1] if labels else SERVER] += n
+
+    def database(function: str, path: str) -> bool:
+        return any(fragment in path for fragment in DATABASE)
+
+    jwt_query = sum(
+        n
+        for stack, n in stacks.items()
+        if any("simplejwt" in p for _, p in stack) and any(database(*f) for f in stack)
+    )
+    own: Counter[str] = Counter()
+    for stack, n in stacks.items():
+        if stack:
+            own[f"{Path(stack[-1][1]).stem}.{stack[-1][0]}"] += n
+    by_stage = [f"{label} {n / total:.0%}" for label, n in stages.most_common()]
+    return [
+        f"py-spy, {total} samples of the thread holding the GIL, by stage:",
+        "  " + ", ".join(by_stage[:4]),
+        "  " + ", ".join(by_stage[4:]),
+        f"ORM and database in every stage: {inclusive_shares(stacks, database):.0%} "
+        f"(JWT's user query {jwt_query / total:.0%})",
+        "busiest functions, own samples: "
+        + ", ".join(f"{name} {n / total:.0%}" for name, n in own.most_common(6)),
+    ]  # fmt: skip
 
 
 def cpu_seconds(pid: int) -> float:
@@ -190,6 +294,9 @@ def print_figures(results: dict[str, dict]) -> None:
           f"throughput {via['requests'] / one['requests']:.2f}x")  # fmt: skip
     verdict = "met" if via["p95"] <= GOAL_P95_MS else "missed"
     print(f"  goal: p95 <= {GOAL_P95_MS} ms via the balancer: {via['p95']:.1f} ms ({verdict})")
+    print("profile of the 2 uvicorn processes behind the balancer, one more load of the same kind:")
+    for line in via.get("profile", []):
+        print(f"  {line}")
 
 
 if __name__ == "__main__":

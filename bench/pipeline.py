@@ -11,8 +11,10 @@ directly, as the worker would. Figures are printed, never asserted.
    PostgreSQL. Overhead = wall time of both ``run_drive`` calls - the run's
    LLMRequest.latency_ms - its ExecutionLog.duration_ms, divided by the ProjectState rows
    those calls created (10 steps and the iteration's completion). Median over the runs.
-   One more run counts the SQL queries per step; the goal of issue 18 is checked against
-   the PostgreSQL column (<= 10 ms a step).
+   One more run counts and times the SQL queries per step; the goal of issue 18 is
+   checked against the PostgreSQL column (<= 10 ms a step). The profile beside it: that
+   run's SQL against the rest, its queries by kind and table, and one more run under
+   cProfile (our functions by cumulative time, any by own time).
    Latencies of concurrent requests (the two CodeMonkeys) add up, so LLM time is slightly
    overstated; sandbox time is what the backend reports for each command.
 2. Total wall time of that scenario (median run) and its split: LLM, sandbox, the rest.
@@ -36,6 +38,7 @@ import time
 import uuid
 from pathlib import Path
 
+from profiles import QueryLog, cprofile_lines, cprofile_own, profiled
 from setup import ROOT, django_on_fresh_database
 
 RUNS = 5
@@ -147,9 +150,9 @@ def reference_once(server, user, index: int) -> dict:
 
 
 def reference_runs() -> dict:
-    """RUNS reference scenarios on this process's database; the figures of 1 and 2."""
+    """RUNS reference scenarios on this process's database; the figures of 1 and 2, and
+    two more runs for the profile: one with every query timed, one under cProfile."""
     from django.db import connection
-    from django.test.utils import CaptureQueriesContext
 
     from llm.replay import ReplayServer
 
@@ -158,16 +161,36 @@ def reference_runs() -> dict:
         user = bench_user()
         try:
             runs = [reference_once(server, user, i) for i in range(RUNS)]
-            with CaptureQueriesContext(connection) as queries:
+            queries = QueryLog()
+            with connection.execute_wrapper(queries):
                 counted = reference_once(server, user, RUNS)
+            stats = profiled(lambda: reference_once(server, user, RUNS + 1))
         finally:
             forget_queue()
             shutil.rmtree(workspaces, ignore_errors=True)
     middle = sorted(runs, key=lambda r: r["wall"])[len(runs) // 2]
     per_step = statistics.median(r["per_step"] for r in runs)
     return {"vendor": connection.vendor, "states": middle["states"], "per_step": per_step,
-            "median_run": middle,
-            "queries_per_step": len(queries.captured_queries) / counted["states"]}  # fmt: skip
+            "median_run": middle, "queries_per_step": len(queries.queries) / counted["states"],
+            "profile": step_profile(counted, queries, stats)}  # fmt: skip
+
+
+def step_profile(counted: dict, queries: QueryLog, stats) -> list[str]:
+    """Where a step's overhead goes: SQL against the rest (the run with its queries timed),
+    the queries by kind, and our functions by cumulative time (the run under cProfile,
+    which slows Python down: compare its lines with each other, not with the figures)."""
+    states, sql = counted["states"], queries.seconds() / counted["states"]
+    overhead = counted["per_step"]
+    lines = [f"per step: overhead {overhead * 1000:.1f} ms = SQL {sql * 1000:.1f} ms "
+             f"({len(queries.queries) / states:.1f} queries) + Python and the rest "
+             f"{(overhead - sql) * 1000:.1f} ms"]  # fmt: skip
+    groups = queries.grouped(per=states, count=8)
+    lines += ["queries per step, by time: " + "; ".join(groups[:4]),
+              "  " + "; ".join(groups[4:])]  # fmt: skip
+    lines.append("cProfile, the run's thread, per step (LLM and sandbox waits included):")
+    lines += ["  " + line for line in cprofile_lines(stats, per=states, count=8, skip_above=0.6)]
+    lines.append("  own time: " + ", ".join(cprofile_own(stats, per=states, count=5)))
+    return lines
 
 
 def postgres_figures() -> dict | str:
@@ -224,6 +247,14 @@ def print_reference(columns: list[dict]) -> None:
             verdict = "met" if ms <= GOAL_MS else "MISSED"
             print(f"goal: overhead per step on PostgreSQL {ms:.1f} ms "
                   f"(at most {GOAL_MS} ms: {verdict})")  # fmt: skip
+
+
+def print_profile(columns: list[dict]) -> None:
+    """The profile of the last column (PostgreSQL's when there is one: the goal's)."""
+    column = columns[-1]
+    print(f"profile on {column['vendor']}, two more runs:")
+    for line in column["profile"]:
+        print(f"  {line}")
 
 
 def rest_of(run: dict) -> float:
@@ -403,8 +434,10 @@ def main() -> None:
     if isinstance(postgres, str):
         print_reference([sqlite])
         print(postgres)
+        print_profile([sqlite])
     else:
         print_reference([sqlite, postgres])
+        print_profile([sqlite, postgres])
     print()
     print_parallel()
     print()

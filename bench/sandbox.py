@@ -9,6 +9,9 @@
    one-thread watch and the v1 `tasks` join, and before issue 18 (through /bin/sh, the
    exit found by Popen's polling, a group's removal retried every 20 ms). The goal of
    issue 18 (at most 1.6x bare) is checked against the rows of today.
+   Then the profile of the goal's row: each link of its exec chain (sh joining the cgroup,
+   setpriv, prlimit, bwrap and its namespaces, python3) timed by strace, and the host's
+   own work around it by cProfile.
 2. Tenant isolation (issue 14): one project's command keeps busy loops on every core
    while another project's `python3 -c pass` is timed; the ratio to its idle median is
    printed, with how often the burner's cgroup throttled it.
@@ -27,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from profiles import exec_links, profiled, table_of
 from sandbox_before import as_before
 from setup import django_on_fresh_database
 
@@ -35,6 +39,7 @@ COMMAND = "python3 -c pass"
 BURN_SECONDS = 20
 GOAL_RATIO = 1.6  # issue 18: bubblewrap at most 1.6x bare
 COPIED_FILES = 100  # 10 KB each: a small project's workspace
+RLIMITS_ONLY = "bubblewrap, rlimits only"
 CPU_MS: dict[str, float] = {}  # row -> median CPU milliseconds per call (see interleaved)
 CPU_GROUP: Path | None = None  # the bench's own cpuacct group, while it runs
 
@@ -64,6 +69,8 @@ def run() -> None:
         rows += docker_rows(workspace)
         print_overhead(rows)
         print_goal(rows)
+        found = dict(rows)
+        print_chain(manager, handle, found.get("bubblewrap + cgroup", found[RLIMITS_ONLY]))
         if manager.cgroups() is not None:
             settings.SAMOKODER_SANDBOX_CGROUPS = False
             neighbour(manager, workspace, "rlimits only")
@@ -105,6 +112,76 @@ def overhead_calls(manager, handle) -> list[tuple[str, Callable[[], object]]]:
             ("  as before issue 18", bubblewrap(cgroups=True, before="issue 18")),
         ]
     return calls
+
+
+# What each link of the exec chain is, by the name exec_links gives it.
+LINKS = {
+    "sh": "sh: joins the cgroup, execs",
+    "setpriv": "setpriv: drops to the uid",
+    "prlimit": "prlimit: sets the rlimits",
+    "bwrap": "bwrap: reads its options",
+    "bwrap, forked": "bwrap's child: namespaces, mounts",
+    "bwrap, forked, forked": "bwrap's init: forks, execs",
+    "python3": "python3 -c pass",
+    "exit": "exits, back to the first",
+}
+# The host's own work around the chain: (label, file, function) of cProfile's table.
+HOST_WORK = [
+    ("uid lease", "uids.py", "uid_lease"),
+    ("hand-over", "workspace.py", "hand_over"),
+    ("cgroup made", "cgroups.py", "__enter__"),
+    ("Popen", "subprocess.py", "__init__"),
+    ("usage read", "cgroups.py", "usage"),
+    ("cgroup removed", "cgroups.py", "remove"),
+]
+TRACED_RUNS = 10
+
+
+def chain_argv(manager, handle, group) -> list[str]:
+    """The argv ``manager.execute`` runs for COMMAND, joining ``group`` when there is one."""
+    from django.conf import settings
+
+    from execution.backends import bubblewrap
+
+    uid = settings.SAMOKODER_SANDBOX_UID if os.geteuid() == 0 else None
+    raw = [shutil.which("bwrap") or "bwrap", *manager._arguments(handle.workspace, ()),
+           "/usr/bin/python3", "-c", "pass"]  # fmt: skip
+    return [*bubblewrap._joining(group), *manager._launcher(uid, group is not None), *raw]
+
+
+def print_chain(manager, handle, goal_ms: float) -> None:
+    """Where the goal's row spends its time: each link of its exec chain (median of
+    TRACED_RUNS runs under strace, which stops the chain at its execs, forks and exits
+    only) and the host's own work around it (cProfile of as many calls)."""
+    from django.conf import settings
+
+    from execution.backends.cgroups import CommandCgroup
+
+    if not shutil.which("strace"):
+        print("profile: strace is not installed (apt-get install strace)")
+        return
+    settings.SAMOKODER_SANDBOX_CGROUPS = True
+    support = manager.cgroups()
+    with CommandCgroup(support, manager.limits) if support else contextlib.nullcontext() as group:
+        argv, output = chain_argv(manager, handle, group), handle.workspace.parent / "strace.txt"
+        runs = [dict(exec_links(argv, output)) for _ in range(TRACED_RUNS)]
+    host = profiled(lambda: [manager.execute(handle, COMMAND, timeout=30)
+                             for _ in range(TRACED_RUNS)])  # fmt: skip
+    print(f"profile of the goal's row ({goal_ms:.1f} ms), its exec chain link by link "
+          f"(strace --seccomp-bpf, median of {TRACED_RUNS}):")  # fmt: skip
+    for name, label in LINKS.items():
+        spent = [run[name] for run in runs if name in run]
+        if spent:
+            print(f"  {label:36} {statistics.median(spent) * 1000:6.1f} ms")
+    traced = statistics.median(sum(run.values()) for run in runs) * 1000
+    print(f"  {'all of it, traced (the row untraced)':36} {traced:6.1f} ms ({goal_ms:.1f} ms)")
+    table = table_of(host)
+    work = {label: sum(row[3] for (file, _, function), row in table.items()
+                       if file.endswith(f"/{name}") and function == function_name)
+            for label, name, function_name in HOST_WORK}  # fmt: skip
+    print("  the host's own work (cProfile), ms a call: "
+          + ", ".join(f"{label} {seconds * 1000 / TRACED_RUNS:.2f}"
+                      for label, seconds in work.items()))  # fmt: skip
 
 
 def interleaved(calls: list[tuple[str, Callable[[], object]]]) -> list[tuple[str, float]]:

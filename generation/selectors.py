@@ -14,11 +14,14 @@ from projects.models import Branch, Project
 
 
 def run_get(*, user: User, run_id: uuid.UUID | str) -> GenerationRun:
-    """The user's run, or 404 (also for another user's run: its existence is not told)."""
-    run = GenerationRun.objects.filter(pk=run_id, user=user).select_related("branch").first()
-    if run is None:
-        raise Http404
-    return run
+    """The user's run, or 404 (also for another user's run: its existence is not told).
+
+    ``get``, not ``first``: ordering by the model's ``-created_at`` was a quarter of the
+    query's Python time, on every run-status request (bench/api_load.py, 2026-11-30)."""
+    try:
+        return GenerationRun.objects.select_related("branch").get(pk=run_id, user=user)
+    except GenerationRun.DoesNotExist as exc:
+        raise Http404 from exc
 
 
 def run_list(*, project: Project) -> QuerySet[GenerationRun]:
