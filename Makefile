@@ -62,7 +62,8 @@ sandbox-limits: $(VENV)/.installed
 run: setup sandbox-deps sandbox-limits
 	$(BIN)/python scripts/with_redis.py $(BIN)/python scripts/with_proxy.py $(BIN)/python scripts/run.py
 
-# The production process model on one machine: N daphne behind nginx, M workers, beat.
+# The production process model on one machine: N web processes behind nginx, M workers,
+# beat, the preview origin and its worker.
 WEB ?= 2
 WORKERS ?= 2
 scale: setup sandbox-deps system-deps
@@ -117,7 +118,7 @@ format: install-dev
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf --one-file-system $(VENV) var
 
 bench: install-dev
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || true

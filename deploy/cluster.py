@@ -121,6 +121,8 @@ class Cluster:
                  env.get("SAMOKODER_QUEUE_BEAT") or "beat"}  # fmt: skip
         queues = ",".join(sorted(named))
         self.env = {**env, "SAMOKODER_TRUSTED_PROXIES": env.get("SAMOKODER_TRUSTED_PROXIES", "1")}
+        if previews:  # its own front folder: `make run`'s may be in use (var/preview)
+            self.env.setdefault("SAMOKODER_PREVIEW_FRONT_DIR", str(workdir / "preview"))
         self.web = [
             Service(
                 f"web-{i}",
@@ -179,8 +181,10 @@ class Cluster:
         )  # fmt: skip
 
     def _previews(self, workdir: Path) -> list[Service]:
+        """The Procfile's ``preview`` and ``previews`` lines, with settings.py's defaults
+        (read here without Django, which the cluster starts before it is set up)."""
         origin = self.env.get("SAMOKODER_PREVIEW_ORIGIN") or "http://preview.localhost:8001"
-        self.preview_port = listener_port(origin)
+        self.preview_port = listener_port(origin, self.env)
         queue = self.env.get("SAMOKODER_QUEUE_PREVIEW") or "previews"
         total = self.env.get("SAMOKODER_PREVIEW_TOTAL") or "8"
         python = sys.executable

@@ -83,7 +83,12 @@ def phase_command(command: str, *, phase: Phase) -> str:
     exports = " ".join(f"{name}={CACHE_IN_SANDBOX}/{sub}" for name, sub in CACHES.items())
     # One retry, not pip's five with back-off: a host the proxy refuses stays refused, and
     # the five took about 15 s to say so (a run out of fixes waited a minute).
-    quiet = "PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off PIP_RETRIES=1"
+    # npm's update notifier would fetch npm's own metadata through the proxy and tell the
+    # agents, in the install log, to upgrade an npm they cannot upgrade.
+    quiet = (
+        "PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off PIP_RETRIES=1 "
+        "npm_config_update_notifier=false npm_config_fund=false"
+    )
     line = f"export {exports} {quiet}\n{command}"
     return through_proxy(line) if phase == Phase.INSTALL else line
 

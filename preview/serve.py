@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -31,10 +32,10 @@ class NginxMissing(RuntimeError):
     pass
 
 
-def listener_port(origin: str) -> int:
+def listener_port(origin: str, environ: Mapping[str, str] = os.environ) -> int:
     parts = urlsplit(origin)
     default = parts.port or (443 if parts.scheme == "https" else 80)
-    return int(os.environ.get("SAMOKODER_PREVIEW_PORT") or default)
+    return int(environ.get("SAMOKODER_PREVIEW_PORT") or default)
 
 
 def listen_address(bind: str, port: int) -> str:

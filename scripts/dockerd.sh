@@ -16,9 +16,16 @@
 # The flags suit the VMs this project is tested on: no iptables/bridge (sandboxes run with
 # --network none). DRIVER: overlay2 first, and vfs when dockerd will not start with it (e.g.
 # /var/lib/docker itself on overlayfs, inside a container). vfs works anywhere but copies the
-# whole image for every container: `docker run` of the sandbox image took 2.5-6.5 s here,
-# against 0.3 s with overlay2. SAMOKODER_DOCKER_STORAGE_DRIVER: the drivers to try, in order
-# (e.g. "vfs"). Images live per driver: after a switch, re-run scripts/build_sandbox_image.sh.
+# whole image for every container: a new container of the sandbox image took ~4.5 s here
+# (7-14 s while the image carried Debian's npm), against 0.3 s with overlay2.
+# SAMOKODER_DOCKER_STORAGE_DRIVER: the drivers to try, in order (e.g. "vfs"). Images live
+# per driver: after a switch, re-run scripts/build_sandbox_image.sh.
+# SAMOKODER_DOCKER_TMPFS_MB: when set and this script starts dockerd with vfs, the daemon's
+# data root is a tmpfs of at most that many MB, mounted at SAMOKODER_DOCKER_TMPFS_DIR
+# (default /var/lib/samokoder-docker-tmpfs: outside any checkout, so that `make clean` or
+# removing a clone never reaches a live daemon's files). A new sandbox container then costs
+# ~1.5 s. It holds images and containers in memory and loses them with the machine; CI
+# (.ci/run) uses it.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,7 +35,7 @@ PIDFILE="$VAR/dockerd.pid"
 WAIT_SECONDS="${SAMOKODER_DOCKERD_WAIT:-60}"
 STORAGE_DRIVERS="${SAMOKODER_DOCKER_STORAGE_DRIVER:-overlay2 vfs}"
 TMPFS_MB="${SAMOKODER_DOCKER_TMPFS_MB:-}"
-TMPFS_ROOT="$VAR/docker-tmpfs"
+TMPFS_ROOT="${SAMOKODER_DOCKER_TMPFS_DIR:-/var/lib/samokoder-docker-tmpfs}"
 DEFAULT_SOCK="unix:///var/run/docker.sock"
 DOCKERD_ARGS=(--iptables=false --ip6tables=false --bridge=none)
 
@@ -64,6 +71,9 @@ fail_with_log() {
 
 # 1. Something already answers.
 if docker_answers; then
+    if [ -n "$TMPFS_MB" ]; then
+        say "a Docker daemon already answers: SAMOKODER_DOCKER_TMPFS_MB applies only to one this script starts"
+    fi
     exit 0
 fi
 

@@ -160,6 +160,7 @@ class ProcessManager(ABC):
 CANCEL_POLL = 0.2  # seconds between looks at a cancel flag while a command runs
 DISK_POLL = 1.0  # seconds between measurements of a running command's workspace
 DISK_WALK_SPACING = 10  # a walk of T seconds waits at least T * this before the next one
+DISK_POLL_MAX = 10.0  # ... but never longer than this (the command decides how long T is)
 
 
 class WorkspaceWatch:
@@ -171,8 +172,9 @@ class WorkspaceWatch:
     can write in about a second over the limit: enough to keep a command from filling
     the host's disk, without a file system of its own per project. A walk that takes long
     (a preview server beside 50,000 files of node_modules) spaces out the next ones, so
-    that walking takes at most ``1 / DISK_WALK_SPACING`` of a core for as long as the
-    command runs."""
+    that walking takes about ``1 / DISK_WALK_SPACING`` of a core for as long as the
+    command runs; they are never more than ``DISK_POLL_MAX`` apart, so a tree made slow
+    to walk on purpose buys the command at most that many seconds of writing."""
 
     def __init__(self, roots: list[Path], limit_mb: int) -> None:
         self.roots, self.limit = roots, limit_mb * 1024 * 1024
@@ -185,7 +187,8 @@ class WorkspaceWatch:
             return False
         over = self.used() > self.limit
         ended = time.monotonic()
-        self.next_look = ended + max(DISK_POLL, (ended - started) * DISK_WALK_SPACING)
+        spacing = max(DISK_POLL, (ended - started) * DISK_WALK_SPACING)
+        self.next_look = ended + min(spacing, DISK_POLL_MAX)
         return over
 
     def used(self) -> int:

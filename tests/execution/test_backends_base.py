@@ -3,6 +3,7 @@
 import time
 
 from execution.backends.base import (
+    DISK_POLL_MAX,
     DISK_WALK_SPACING,
     CappedOutput,
     ExecutionResult,
@@ -80,17 +81,29 @@ def test_output_past_the_cap_is_not_kept_but_still_seen_as_it_comes():
 
 def test_a_long_walk_of_the_workspace_spaces_out_the_next_ones(tmp_path):
     """A preview server beside 50,000 files of node_modules: measuring them every second
-    would keep a core busy for as long as it runs."""
+    would keep a core busy for as long as it runs. A tree slow to walk on purpose still
+    gets looked at every DISK_POLL_MAX seconds."""
 
     class SlowToWalk(WorkspaceWatch):
+        walks, seconds = 0, 0.2
+
         def used(self) -> int:
-            time.sleep(0.2)
+            self.walks += 1
+            time.sleep(self.seconds)
             return super().used()
 
     (tmp_path / "a").write_bytes(b"x" * 4096)
     watch = SlowToWalk([tmp_path], limit_mb=1)
     watch.next_look = 0  # due now
 
+    before = time.monotonic()
     assert watch.over() is False
-    assert watch.next_look - time.monotonic() > 0.2 * DISK_WALK_SPACING - 0.1
-    assert watch.over() is False  # not due: no walk, at once
+    assert watch.next_look - before >= 0.2 + 0.2 * DISK_WALK_SPACING
+    assert watch.over() is False and watch.walks == 1  # not due yet: no second walk
+
+    watch.seconds, watch.next_look = 1.5, 0
+    before = time.monotonic()
+    watch.over()
+    assert watch.walks == 2
+    assert watch.next_look - time.monotonic() <= DISK_POLL_MAX
+    assert watch.next_look - before >= 1.5 + DISK_POLL_MAX - 0.1

@@ -119,8 +119,10 @@ def test_an_expired_token_is_refused_and_a_fresh_one_admits(running, user, setti
 
 def test_an_entry_link_admits_once(running, user):
     """A link read from a log, a history or over a shoulder within its minute admits
-    nobody; the visitor who spent it, holding its cookie, may follow it again."""
+    nobody, even one who holds the owner's cookie of another preview; the visitor who
+    spent it, holding its cookie, may follow it again."""
     path = entry_path(running.pk, user.pk)
+    elsewhere = cookie_value(Admission(preview_id=other_preview(user).pk, user_id=user.pk))
 
     async def walk():
         async with gateway_client(running.pk) as owner:
@@ -129,17 +131,19 @@ def test_an_entry_link_admits_once(running, user):
             page = await owner.get("/")
         async with gateway_client(running.pk) as stranger:
             replayed = await stranger.get(path)
-            after = await stranger.get("/")
-        return first, again, page, replayed, after
+        async with gateway_client(running.pk, headers=cookie_header(elsewhere)) as holder:
+            with_another_cookie = await holder.get(path)
+        return first, again, page, replayed, with_another_cookie
 
-    first, again, page, replayed, after = run(walk())
+    first, again, page, replayed, with_another_cookie = run(walk())
 
     assert first.status_code == 302 and "set-cookie" in first.headers
     assert again.status_code == 302 and "set-cookie" not in again.headers
     assert page.status_code == 200 and "<h1>Todo</h1>" in page.text
     assert replayed.status_code == 403 and "set-cookie" not in replayed.headers
     assert "already been used" in replayed.text
-    assert after.status_code == 403
+    assert with_another_cookie.status_code == 403
+    assert "set-cookie" not in with_another_cookie.headers
 
 
 def test_another_users_token_or_cookie_is_refused(running, user, other_user):
