@@ -1,0 +1,41 @@
+"""Defects a first-time user met on the way (a walk through the whole app at 1280 and
+390 px, in English and Russian), each held in place by a short check in Chromium."""
+
+import pytest
+from playwright.sync_api import expect
+
+from files import services
+from projects.services import project_create
+from tests.accounts.factories import PASSWORD, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PHONE = {"width": 390, "height": 844}
+
+
+def _log_in(page, language: str = "en"):
+    user = UserFactory(email=f"walker-{language}@example.com", language=language)
+    page.goto("/accounts/login/")
+    page.locator("input[type=email]").fill(user.email)
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("nav form.inline button")).to_be_visible()
+    return user
+
+
+def test_a_refused_branch_name_shows_beside_its_field_on_a_phone_at_the_same_step(page):
+    page.set_viewport_size(PHONE)
+    user = _log_in(page)
+    project = project_create(owner=user, name="Todo API")
+    branch = project.branches.get()
+    services.file_save(branch=branch, path="app.py", text="one")
+    services.file_save(branch=branch, path="app.py", text="two")
+    page.goto(f"/projects/{project.pk}/?branch=main&step=1")
+    page.get_by_role("tab", name="Code and preview").click()
+    page.locator("#fork-card summary").click()
+    page.locator("#fork-card input[name=name]").fill("with space!")
+    page.locator("#fork-card button[type=submit]").click()
+
+    field = page.locator("#fork-card .field.invalid")
+    expect(field).to_be_in_viewport()  # the code half chosen, the form open, in view
+    expect(field.locator(".error")).to_contain_text("letters")
+    expect(page.locator("#files-card h2")).to_have_text("Files at step 1")
