@@ -31,7 +31,13 @@ from generation.publish import LiveBatch, publish_transient
 from generation.selectors import run_active
 from preview import reasons
 from preview.models import Preview
-from preview.services import architecture_of, preview_end, server_of
+from preview.services import (
+    ANSI_SEQUENCE,
+    architecture_of,
+    preview_end,
+    printable,
+    server_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +69,23 @@ class AppOutput:
         self.batch = LiveBatch(preview.project_id, message)
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.lock = threading.Lock()
+        self.held = ""
 
     def __call__(self, chunk: bytes) -> None:
         with self.lock:
-            self.batch.add(self.decoder.decode(chunk))
+            text = self.held + self.decoder.decode(chunk)
+            # A control sequence cut between chunks waits for its end, or its tail would
+            # show as "[31m" once the escape character before it was taken out.
+            cut = text.rfind("\x1b")
+            unfinished = cut >= 0 and len(text) - cut < 32 and not ANSI_SEQUENCE.match(text, cut)
+            text, self.held = (text[:cut], text[cut:]) if unfinished else (text, "")
+            self.batch.add(printable(text))
             self.batch.pending = self.batch.pending[-self.BATCH_CHARS :]
 
     def close(self) -> None:
         with self.lock:
-            self.batch.add(self.decoder.decode(b"", final=True))
+            self.batch.add(printable(self.held + self.decoder.decode(b"", final=True)))
+            self.held = ""
             self.batch.close()
 
 
@@ -178,7 +192,7 @@ def _watch(preview: Preview, server: AppServer) -> str:
             return ""
         if now - beat >= BEAT_SECONDS:  # the last lines so far, for a page fetched now
             beat = now
-            Preview.objects.filter(pk=preview.pk).update(output_tail=server.tail())
+            Preview.objects.filter(pk=preview.pk).update(output_tail=printable(server.tail()))
         close_old_connections()
         current = Preview.objects.filter(pk=preview.pk).values(
             "status", "last_request_at", "ready_at"
@@ -281,7 +295,7 @@ def _install(
 
 def _keep_output(preview: Preview, server: AppServer) -> None:
     """Keep the last lines of an app stopped from outside, and show them."""
-    Preview.objects.filter(pk=preview.pk).update(output_tail=server.tail())
+    Preview.objects.filter(pk=preview.pk).update(output_tail=printable(server.tail()))
     preview_announce(preview)
 
 

@@ -85,6 +85,26 @@ def test_an_app_that_crashes_fails_with_its_exit_code_and_last_lines(
     assert "exit code 3" in text_of(preview)
 
 
+def test_the_apps_output_is_kept_and_relayed_without_terminal_colour_codes(
+    user, preview_settings, supervised
+):
+    # werkzeug colours its banner like this, whether or not a terminal reads it.
+    banner = r"print('\\x1b[31m\\x1b[1mWARNING: development server\\x1b[0m', flush=True)"
+    preview, thread = supervised(app_branch(user, f'python3 -c "{banner}; raise SystemExit(3)"'))
+
+    thread.join(timeout=60)
+
+    preview.refresh_from_db()
+    assert "WARNING: development server" in preview.output_tail
+    assert "\x1b" not in preview.output_tail and "[31m" not in preview.output_tail
+    relay = supervisor.AppOutput(preview)
+    sent: list[str] = []
+    relay.batch.add = sent.append  # type: ignore[method-assign]  # what the page would get
+    for chunk in (b"\x1b[3", b"1mred\x1b", b"[0m plain\n"):  # a sequence cut between chunks
+        relay(chunk)
+    assert "".join(sent) == "red plain\n"
+
+
 def test_a_preview_nobody_visits_stops_as_idle(user, preview_settings, supervised):
     preview_settings.SAMOKODER_PREVIEW_IDLE_SECONDS = 2
     preview, thread = supervised(app_branch(user, "python3 app.py"))
