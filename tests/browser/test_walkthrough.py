@@ -39,3 +39,23 @@ def test_a_refused_branch_name_shows_beside_its_field_on_a_phone_at_the_same_ste
     expect(field).to_be_in_viewport()  # the code half chosen, the form open, in view
     expect(field.locator(".error")).to_contain_text("letters")
     expect(page.locator("#files-card h2")).to_have_text("Files at step 1")
+
+
+def test_a_card_label_on_a_phone_keeps_its_words_whole(page):
+    page.set_viewport_size(PHONE)
+    _log_in(page, "ru")
+    page.goto("/accounts/settings/")
+    page.locator("#id_api_key").fill("sk-walker-key-0000000000001234")
+    page.locator("#id_api_key").press("Enter")
+    stored = page.locator("#keys td[data-label='Сохранён']")
+    expect(stored).to_be_visible()
+    # "Сохранён" beside a long date: the label (::before) may shrink to its longest word,
+    # never below it (it read "Сохранё" over "н").
+    widths = stored.evaluate(
+        """td => { const probe = document.createElement('b');
+        probe.style.cssText = 'position:absolute;white-space:nowrap';
+        probe.textContent = td.dataset.label; document.body.appendChild(probe);
+        const word = probe.getBoundingClientRect().width; probe.remove();
+        return {word, label: parseFloat(getComputedStyle(td, '::before').width)}; }"""
+    )
+    assert widths["label"] >= widths["word"] - 0.5, widths
