@@ -4,7 +4,10 @@
 import pytest
 from playwright.sync_api import expect
 
+from accounts.services import key_store
 from files import services
+from generation.models import GenerationRun
+from generation.services import run_start
 from projects.services import project_create
 from tests.accounts.factories import PASSWORD, UserFactory
 
@@ -59,3 +62,20 @@ def test_a_card_label_on_a_phone_keeps_its_words_whole(page):
         return {word, label: parseFloat(getComputedStyle(td, '::before').width)}; }"""
     )
     assert widths["label"] >= widths["word"] - 0.5, widths
+
+
+def test_a_running_run_shows_no_empty_box_while_no_agent_speaks(page):
+    user = _log_in(page)
+    project = project_create(owner=user, name="Todo API", description="a small todo API")
+    key_store(user=user, provider="openai", api_key="sk-walker-key-0000000000001234")
+    run = run_start(project=project, user=user, provider="openai")
+    GenerationRun.objects.filter(pk=run.pk).update(status=GenerationRun.Status.RUNNING)
+    page.goto(f"/projects/{project.pk}/")
+    live = page.locator("#agent-live")
+    expect(live).to_contain_text("SpecWriter")
+    # A command or an install at work names no agent: the line is empty, and so was the
+    # grey box under the conversation.
+    page.evaluate("document.getElementById('activity').textContent = ''")
+    expect(live).to_be_hidden()
+    page.evaluate("document.getElementById('activity').textContent = 'The Architect…'")
+    expect(live).to_be_visible()
