@@ -82,6 +82,10 @@ class AppOutput:
             self.batch.add(printable(text))
             self.batch.pending = self.batch.pending[-self.BATCH_CHARS :]
 
+    def flush(self) -> None:
+        with self.lock:
+            self.batch.flush()
+
     def close(self) -> None:
         with self.lock:
             self.batch.add(printable(self.held + self.decoder.decode(b"", final=True)))
@@ -153,18 +157,21 @@ def _run_once(preview: Preview, ended: threading.Event) -> str:
         _finish(preview, Preview.Status.FAILED, reasons.SANDBOX, {"detail": str(exc)}, None, "")
         return ""
     try:
-        return _watch(preview, server)
+        return _watch(preview, server, relay)
     finally:
         server.stop()
         relay.close()
 
 
-def _watch(preview: Preview, server: AppServer) -> str:
+def _watch(preview: Preview, server: AppServer, relay: AppOutput) -> str:
     started = time.monotonic()
     beat = 0.0
     ready = False
     while True:
         time.sleep(POLL_SECONDS)
+        # Output held back by the batching goes out now, before any tail is kept: text
+        # sent after the page fetched a tail holding it would show twice.
+        relay.flush()
         now = time.monotonic()
         if server.finished():
             return _exited(preview, server, ready)
@@ -176,9 +183,11 @@ def _watch(preview: Preview, server: AppServer) -> str:
             return ""
         if now_ready:
             ready = True
+            relay.flush()
             Preview.objects.filter(pk=preview.pk, status=Preview.Status.STARTING).update(
-                status=Preview.Status.RUNNING, ready_at=timezone.now()
-            )
+                status=Preview.Status.RUNNING, ready_at=timezone.now(),
+                output_tail=printable(server.tail()),  # the page fetches it on the news
+            )  # fmt: skip
             preview.status = Preview.Status.RUNNING
             preview_announce(preview)
         if not ready and now - started > settings.SAMOKODER_PREVIEW_START_SECONDS:
