@@ -155,7 +155,8 @@ def branch_fork_view(request: AuthenticatedHttpRequest, project_id) -> HttpRespo
     project, branch, state = _scope(request, project_id)
     url = reverse("files:project", args=[project.pk])
     if request.method != "POST":
-        return redirect(f"{url}?{urlencode({'branch': branch.name, 'step': state.step_index})}")
+        query = urlencode({"branch": branch.name, "step": str(state.step_index)})
+        return redirect(f"{url}?{query}")
     form = BranchForkForm(request.POST)
     if form.is_valid():
         try:

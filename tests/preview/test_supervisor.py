@@ -100,7 +100,7 @@ def test_the_apps_output_is_kept_and_relayed_without_terminal_colour_codes(
     assert "\x1b" not in preview.output_tail and "[31m" not in preview.output_tail
     relay = supervisor.AppOutput(preview)
     sent: list[str] = []
-    relay.batch.add = sent.append  # type: ignore[method-assign]  # what the page would get
+    relay.batch.add = sent.append  # what the page would get
     for chunk in (b"\x1b[3", b"1mred\x1b", b"[0m plain\n"):  # a sequence cut between chunks
         relay(chunk)
     assert "".join(sent) == "red plain\n"
