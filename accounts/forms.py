@@ -5,6 +5,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
 from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Provider
@@ -85,13 +86,14 @@ class GenerationDefaultsForm(forms.Form):
         # Said in the language of the request, not of the import.
         models = {_model_name(p.name): _model_field(p) for p in PROVIDERS}
         self.fields = {**models, **self.fields}
+        # Amounts as the reader writes them in the field beside (localize=True): "5,00" in ru.
         self.fields["run_max_cost"].help_text = _("Empty: $%(default)s.") % {
-            "default": settings.SAMOKODER_RUN_MAX_COST
+            "default": number_format(settings.SAMOKODER_RUN_MAX_COST, 2)
         }
         if any(settings.LLM_SYSTEM_KEYS.values()):
             cap = _("Runs on the platform's keys stop at $%(cap)s, whatever is set here.")
             self.fields["run_max_cost"].help_text += " " + cap % {
-                "cap": settings.SAMOKODER_PLATFORM_MAX_RUN_COST
+                "cap": number_format(settings.SAMOKODER_PLATFORM_MAX_RUN_COST, 2)
             }
         self.fields["run_max_llm_calls"].help_text = _("Empty: %(default)s.") % {
             "default": settings.SAMOKODER_RUN_MAX_LLM_CALLS

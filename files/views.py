@@ -8,7 +8,6 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
 
 from accounts.requests import AuthenticatedHttpRequest
 from core.forms import form_apply_errors
@@ -53,6 +52,16 @@ def project_view(request: AuthenticatedHttpRequest, project_id) -> HttpResponse:
         else:
             messages.success(request, _("%(path)s saved.") % {"path": data["path"]})
             return redirect(_file_url(project, branch, data["path"]))
+    status = 400 if request.method == "POST" else 200
+    return _project_page(request, project, branch, state, new_form=new_form, status=status)
+
+
+def _project_page(
+    request: HttpRequest, project: Project, branch: Branch, state: ProjectState, *,
+    new_form: FileNewForm | None = None, fork_form: BranchForkForm | None = None,
+    status: int = 200,
+) -> HttpResponse:  # fmt: skip
+    """The workspace at ``state``; a form given bound comes back with its errors."""
     files = selectors.state_files(state=state)
     context = {
         "project": project,
@@ -62,10 +71,9 @@ def project_view(request: AuthenticatedHttpRequest, project_id) -> HttpResponse:
         "states": state_list(branch=branch),
         "tree": path_tree(files),
         "file_count": len(files),
-        "new_form": new_form,
-        "fork_form": BranchForkForm(),
+        "new_form": new_form or FileNewForm(),
+        "fork_form": fork_form or BranchForkForm(),
     }
-    status = 400 if request.method == "POST" else 200
     return render(request, "files/project.html", context, status=status)
 
 
@@ -140,12 +148,16 @@ def _version_at(branch: Branch, step: int, path: str):
 
 
 @login_required
-@require_POST
 def branch_fork_view(request: AuthenticatedHttpRequest, project_id) -> HttpResponse:
-    """Branch from the step being viewed; errors come back as messages on the page."""
+    """Branch from the step being viewed. A refused name comes back beside the form, at
+    the same step, so the reader sees which field to mend and where they were; a GET
+    (a reload, the language switch) goes to the project page at that step."""
     project, branch, state = _scope(request, project_id)
+    url = reverse("files:project", args=[project.pk])
+    if request.method != "POST":
+        query = urlencode({"branch": branch.name, "step": str(state.step_index)})
+        return redirect(f"{url}?{query}")
     form = BranchForkForm(request.POST)
-    target = branch
     if form.is_valid():
         try:
             target = services.branch_fork(
@@ -155,7 +167,5 @@ def branch_fork_view(request: AuthenticatedHttpRequest, project_id) -> HttpRespo
             form_apply_errors(form, exc)
         else:
             messages.success(request, _("Branch %(name)s created.") % {"name": target.name})
-    for error in form.errors.values():
-        messages.error(request, " ".join(error))  # type: ignore[arg-type]  # iterates as str
-    url = reverse("files:project", args=[project.pk])
-    return redirect(f"{url}?{urlencode({'branch': target.name})}")
+            return redirect(f"{url}?{urlencode({'branch': target.name})}")
+    return _project_page(request, project, branch, state, fork_form=form, status=400)

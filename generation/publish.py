@@ -122,6 +122,12 @@ class LiveBatch:
         if self.pending and due:
             self._send(final=False)
 
+    def flush(self) -> None:
+        """Send what waits, if anything: text must not wait for more text that may never
+        come (an app that printed its banner and went quiet)."""
+        if self.pending:
+            self._send(final=False)
+
     def close(self) -> None:
         self._send(final=True)
 

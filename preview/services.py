@@ -6,6 +6,7 @@ stops it, a newer one of its project starts, it sees no request for
 SAMOKODER_PREVIEW_IDLE_SECONDS, its app exits, or the hourly cleanup finds its worker gone.
 """
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -106,13 +107,23 @@ def preview_stop(*, preview: Preview) -> Preview:
     return preview
 
 
+# Terminal control sequences (colours, cursor moves, titles): an app writes them for a
+# terminal (werkzeug colours its banner), and a page shows them as "[31m" litter.
+ANSI_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
+
+
+def printable(text: str) -> str:
+    """``text`` without terminal control sequences, as the app's output is shown."""
+    return ANSI_SEQUENCE.sub("", text)
+
+
 def preview_end(
     *, preview_id: Any, status: str, code: str, params: dict[str, Any], exit_code: int | None,
     tail: str,
 ) -> bool:  # fmt: skip
     """Record how an app ended (the supervisor calls this). The first end wins: a preview
     already stopped (by its owner, a newer preview) keeps its reason, gains the output."""
-    now = timezone.now()
+    now, tail = timezone.now(), printable(tail)
     ended = Preview.objects.filter(pk=preview_id, status__in=Preview.ACTIVE).update(
         status=status, reason_code=code, reason_params=params, stopped_at=now,
         stop_requested=True, exit_code=exit_code, output_tail=tail,

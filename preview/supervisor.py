@@ -31,7 +31,13 @@ from generation.publish import LiveBatch, publish_transient
 from generation.selectors import run_active
 from preview import reasons
 from preview.models import Preview
-from preview.services import architecture_of, preview_end, server_of
+from preview.services import (
+    ANSI_SEQUENCE,
+    architecture_of,
+    preview_end,
+    printable,
+    server_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +69,27 @@ class AppOutput:
         self.batch = LiveBatch(preview.project_id, message)
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.lock = threading.Lock()
+        self.held = ""
 
     def __call__(self, chunk: bytes) -> None:
         with self.lock:
-            self.batch.add(self.decoder.decode(chunk))
+            text = self.held + self.decoder.decode(chunk)
+            # A control sequence cut between chunks waits for its end, or its tail would
+            # show as "[31m" once the escape character before it was taken out.
+            cut = text.rfind("\x1b")
+            unfinished = cut >= 0 and len(text) - cut < 32 and not ANSI_SEQUENCE.match(text, cut)
+            text, self.held = (text[:cut], text[cut:]) if unfinished else (text, "")
+            self.batch.add(printable(text))
             self.batch.pending = self.batch.pending[-self.BATCH_CHARS :]
+
+    def flush(self) -> None:
+        with self.lock:
+            self.batch.flush()
 
     def close(self) -> None:
         with self.lock:
-            self.batch.add(self.decoder.decode(b"", final=True))
+            self.batch.add(printable(self.held + self.decoder.decode(b"", final=True)))
+            self.held = ""
             self.batch.close()
 
 
@@ -139,18 +157,21 @@ def _run_once(preview: Preview, ended: threading.Event) -> str:
         _finish(preview, Preview.Status.FAILED, reasons.SANDBOX, {"detail": str(exc)}, None, "")
         return ""
     try:
-        return _watch(preview, server)
+        return _watch(preview, server, relay)
     finally:
         server.stop()
         relay.close()
 
 
-def _watch(preview: Preview, server: AppServer) -> str:
+def _watch(preview: Preview, server: AppServer, relay: AppOutput) -> str:
     started = time.monotonic()
     beat = 0.0
     ready = False
     while True:
         time.sleep(POLL_SECONDS)
+        # Output held back by the batching goes out now, before any tail is kept: text
+        # sent after the page fetched a tail holding it would show twice.
+        relay.flush()
         now = time.monotonic()
         if server.finished():
             return _exited(preview, server, ready)
@@ -162,9 +183,11 @@ def _watch(preview: Preview, server: AppServer) -> str:
             return ""
         if now_ready:
             ready = True
+            relay.flush()
             Preview.objects.filter(pk=preview.pk, status=Preview.Status.STARTING).update(
-                status=Preview.Status.RUNNING, ready_at=timezone.now()
-            )
+                status=Preview.Status.RUNNING, ready_at=timezone.now(),
+                output_tail=printable(server.tail()),  # the page fetches it on the news
+            )  # fmt: skip
             preview.status = Preview.Status.RUNNING
             preview_announce(preview)
         if not ready and now - started > settings.SAMOKODER_PREVIEW_START_SECONDS:
@@ -178,7 +201,7 @@ def _watch(preview: Preview, server: AppServer) -> str:
             return ""
         if now - beat >= BEAT_SECONDS:  # the last lines so far, for a page fetched now
             beat = now
-            Preview.objects.filter(pk=preview.pk).update(output_tail=server.tail())
+            Preview.objects.filter(pk=preview.pk).update(output_tail=printable(server.tail()))
         close_old_connections()
         current = Preview.objects.filter(pk=preview.pk).values(
             "status", "last_request_at", "ready_at"
@@ -281,7 +304,7 @@ def _install(
 
 def _keep_output(preview: Preview, server: AppServer) -> None:
     """Keep the last lines of an app stopped from outside, and show them."""
-    Preview.objects.filter(pk=preview.pk).update(output_tail=server.tail())
+    Preview.objects.filter(pk=preview.pk).update(output_tail=printable(server.tail()))
     preview_announce(preview)
 
 

@@ -53,3 +53,12 @@ def test_a_run_takes_the_users_defaults_unless_the_project_sets_its_own(user):
     project.save()
     run = run_start(project=project, user=user, provider="groq", model="other")
     assert (run.model, run.max_llm_calls) == ("other", 7)
+
+
+def test_the_default_budget_is_written_as_the_reader_writes_amounts(client, user, settings):
+    settings.SAMOKODER_RUN_MAX_COST = Decimal("5.00")
+    client.force_login(user)
+    russian = client.get("/accounts/settings/", HTTP_ACCEPT_LANGUAGE="ru").content.decode()
+    english = client.get("/accounts/settings/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "$5,00." in russian and "$5.00." not in russian
+    assert "Empty: $5.00." in english

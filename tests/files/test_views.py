@@ -99,6 +99,24 @@ def test_branch_from_a_step_in_the_page(client, project):
     assert (fork.forked_at_step, fork.parent.name) == (1, "main")
 
 
+def test_a_refused_branch_name_comes_back_beside_the_form_at_the_same_step(client, project):
+    branch = project.branches.get()
+    services.file_save(branch=branch, path="a.txt", text="1")
+    services.file_save(branch=branch, path="a.txt", text="2")
+    url = reverse("files:fork", args=[project.pk]) + "?branch=main&step=1"
+
+    response = client.post(url, {"name": "with space!"}, HTTP_ACCEPT_LANGUAGE="en")
+
+    assert response.status_code == 400
+    assert response.context["state"].step_index == 1  # not the latest step
+    page = response.content.decode()
+    assert '<details id="fork-card" class="pane-block" open>' in page
+    assert 'value="with space!"' in page and 'class="field invalid"' in page
+    assert not project.branches.filter(name="with space!").exists()
+    # A reload or the language switch asks for the same address with GET: the page.
+    assert client.get(url)["Location"].endswith("?branch=main&step=1")
+
+
 @pytest.mark.parametrize("step", ["²", "\u0661", "-1"])
 def test_a_step_that_is_not_ascii_digits_shows_the_latest(client, project, step):
     client.force_login(project.owner)

@@ -148,3 +148,19 @@ def test_a_long_history_shows_its_last_runs_and_the_rest_on_request(client, user
                             HTTP_ACCEPT_LANGUAGE="en").content.decode()  # fmt: skip
     assert 'aria-label="Run 1"' in everything and "Show the 2 earlier runs" not in everything
     assert "runs=all" in everything.split('data-panel-url="', 1)[1].split('"', 1)[0]
+
+
+def test_a_detected_error_names_the_fix_attempt_that_follows_counting_from_one(
+    client, user, project
+):
+    run = run_start(project=project, user=user, provider="openai")
+    _events(
+        run,
+        ("ErrorDetected", {"command": "pip install -r requirements.txt", "error": "no flaskk",
+                           "attempt": 0}),
+        ("FixApplied", {"command": "pip install -r requirements.txt",
+                        "files": ["requirements.txt"], "attempt": 1}),
+    )  # fmt: skip
+    client.force_login(user)
+    body = _panel(client, project)
+    assert "fix attempt 1 follows" in body and "fix attempt 0" not in body

@@ -10,6 +10,7 @@ from django.utils import timezone, translation
 
 from execution.serving import app_socket
 from files.services import files_commit
+from generation import publish
 from generation.models import GenerationRun
 from preview import reasons, services, supervisor
 from preview.gateway import ROUTE_SECONDS, PreviewGateway
@@ -83,6 +84,46 @@ def test_an_app_that_crashes_fails_with_its_exit_code_and_last_lines(
     )  # fmt: skip
     assert "boom" in preview.output_tail
     assert "exit code 3" in text_of(preview)
+
+
+def test_the_apps_output_is_kept_and_relayed_without_terminal_colour_codes(
+    user, preview_settings, supervised
+):
+    # werkzeug colours its banner like this, whether or not a terminal reads it.
+    banner = r"print('\\x1b[31m\\x1b[1mWARNING: development server\\x1b[0m', flush=True)"
+    preview, thread = supervised(app_branch(user, f'python3 -c "{banner}; raise SystemExit(3)"'))
+
+    thread.join(timeout=60)
+
+    preview.refresh_from_db()
+    assert "WARNING: development server" in preview.output_tail
+    assert "\x1b" not in preview.output_tail and "[31m" not in preview.output_tail
+    relay = supervisor.AppOutput(preview)
+    sent: list[str] = []
+    relay.batch.add = sent.append  # what the page would get
+    for chunk in (b"\x1b[3", b"1mred\x1b", b"[0m plain\n"):  # a sequence cut between chunks
+        relay(chunk)
+    assert "".join(sent) == "red plain\n"
+
+
+def test_output_before_a_quiet_spell_reaches_the_page_at_once_not_with_the_next_line(
+    user, preview_settings, supervised, monkeypatch
+):
+    # Held back until more output came, the banner reached a page that had meanwhile
+    # fetched the kept tail holding it: the page showed it twice.
+    sent: list[str] = []
+    monkeypatch.setattr(publish, "_send", lambda project_id, message, wait=True: sent.append(
+        message.get("text", "")) if message["type"] == "preview.output" else None)  # fmt: skip
+    banner = "print('first', flush=True); print('second', flush=True)"
+    preview, _thread = supervised(app_branch(user, f'python3 -c "{banner}"; python3 app.py'))
+    wait_status(preview, Preview.Status.RUNNING)
+
+    deadline = time.monotonic() + 5
+    while "second" not in "".join(sent) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "".join(sent).count("second") == 1, sent
+    preview.refresh_from_db()
+    assert "second" in preview.output_tail
 
 
 def test_a_preview_nobody_visits_stops_as_idle(user, preview_settings, supervised):

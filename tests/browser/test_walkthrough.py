@@ -1,0 +1,81 @@
+"""Defects a first-time user met on the way (a walk through the whole app at 1280 and
+390 px, in English and Russian), each held in place by a short check in Chromium."""
+
+import pytest
+from playwright.sync_api import expect
+
+from accounts.services import key_store
+from files import services
+from generation.models import GenerationRun
+from generation.services import run_start
+from projects.services import project_create
+from tests.accounts.factories import PASSWORD, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+PHONE = {"width": 390, "height": 844}
+
+
+def _log_in(page, language: str = "en"):
+    user = UserFactory(email=f"walker-{language}@example.com", language=language)
+    page.goto("/accounts/login/")
+    page.locator("input[type=email]").fill(user.email)
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    expect(page.locator("nav form.inline button")).to_be_visible()
+    return user
+
+
+def test_a_refused_branch_name_shows_beside_its_field_on_a_phone_at_the_same_step(page):
+    page.set_viewport_size(PHONE)
+    user = _log_in(page)
+    project = project_create(owner=user, name="Todo API")
+    branch = project.branches.get()
+    services.file_save(branch=branch, path="app.py", text="one")
+    services.file_save(branch=branch, path="app.py", text="two")
+    page.goto(f"/projects/{project.pk}/?branch=main&step=1")
+    page.get_by_role("tab", name="Code and preview").click()
+    page.locator("#fork-card summary").click()
+    page.locator("#fork-card input[name=name]").fill("with space!")
+    page.locator("#fork-card button[type=submit]").click()
+
+    field = page.locator("#fork-card .field.invalid")
+    expect(field).to_be_in_viewport()  # the code half chosen, the form open, in view
+    expect(field.locator(".error")).to_contain_text("letters")
+    expect(page.locator("#files-card h2")).to_have_text("Files at step 1")
+
+
+def test_a_card_label_on_a_phone_keeps_its_words_whole(page):
+    page.set_viewport_size(PHONE)
+    _log_in(page, "ru")
+    page.goto("/accounts/settings/")
+    page.locator("#id_api_key").fill("sk-walker-key-0000000000001234")
+    page.locator("#id_api_key").press("Enter")
+    stored = page.locator("#keys td[data-label='Сохранён']")
+    expect(stored).to_be_visible()
+    # "Сохранён" beside a long date: the label (::before) may shrink to its longest word,
+    # never below it (it read "Сохранё" over "н").
+    widths = stored.evaluate(
+        """td => { const probe = document.createElement('b');
+        probe.style.cssText = 'position:absolute;white-space:nowrap';
+        probe.textContent = td.dataset.label; document.body.appendChild(probe);
+        const word = probe.getBoundingClientRect().width; probe.remove();
+        return {word, label: parseFloat(getComputedStyle(td, '::before').width)}; }"""
+    )
+    assert widths["label"] >= widths["word"] - 0.5, widths
+
+
+def test_a_running_run_shows_no_empty_box_while_no_agent_speaks(page):
+    user = _log_in(page)
+    project = project_create(owner=user, name="Todo API", description="a small todo API")
+    key_store(user=user, provider="openai", api_key="sk-walker-key-0000000000001234")
+    run = run_start(project=project, user=user, provider="openai")
+    GenerationRun.objects.filter(pk=run.pk).update(status=GenerationRun.Status.RUNNING)
+    page.goto(f"/projects/{project.pk}/")
+    live = page.locator("#agent-live")
+    expect(live).to_contain_text("SpecWriter")
+    # A command or an install at work names no agent: the line is empty, and so was the
+    # grey box under the conversation.
+    page.evaluate("document.getElementById('activity').textContent = ''")
+    expect(live).to_be_hidden()
+    page.evaluate("document.getElementById('activity').textContent = 'The Architect…'")
+    expect(live).to_be_visible()
