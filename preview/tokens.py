@@ -73,14 +73,8 @@ def entry_url(preview_id: uuid.UUID, user_id: int) -> str:
 
 def token_read(token: str) -> Entry | None:
     """What a fresh, untampered token says, else None (expired, forged, malformed)."""
-    try:
-        preview_hex, user_id, nonce = signing.loads(
-            token, salt=TOKEN_SALT, max_age=settings.SAMOKODER_PREVIEW_TOKEN_SECONDS
-        )
-        admission = Admission(preview_id=uuid.UUID(hex=preview_hex), user_id=int(user_id))
-    except (signing.BadSignature, ValueError, TypeError):
-        return None
-    return Entry(admission=admission, nonce=str(nonce))
+    read = _read(token, TOKEN_SALT, settings.SAMOKODER_PREVIEW_TOKEN_SECONDS, extra=1)
+    return None if read is None else Entry(admission=read[0], nonce=str(read[1][0]))
 
 
 async def token_spend(entry: Entry) -> bool:
@@ -95,13 +89,20 @@ def cookie_value(admission: Admission) -> str:
 
 
 def cookie_read(value: str) -> Admission | None:
-    return _read(value, COOKIE_SALT, COOKIE_SECONDS)
+    read = _read(value, COOKIE_SALT, COOKIE_SECONDS)
+    return None if read is None else read[0]
 
 
-def _read(value: str, salt: str, max_age: int) -> Admission | None:
+def _read(
+    value: str, salt: str, max_age: int, *, extra: int = 0
+) -> tuple[Admission, list[object]] | None:
+    """The admission a signed ``[preview hex, user id, *extra fields]`` gives, with those
+    ``extra`` fields; None when it is expired, forged or of another shape."""
     try:
-        preview_hex, user_id = signing.loads(value, salt=salt, max_age=max_age)
-        return Admission(preview_id=uuid.UUID(hex=preview_hex), user_id=int(user_id))
+        preview_hex, user_id, *rest = signing.loads(value, salt=salt, max_age=max_age)
+        if len(rest) != extra:
+            raise ValueError(f"{len(rest)} extra fields, not {extra}")
+        return Admission(preview_id=uuid.UUID(hex=preview_hex), user_id=int(user_id)), rest
     except (signing.BadSignature, ValueError, TypeError):
         return None
 
