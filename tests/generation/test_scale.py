@@ -3,6 +3,8 @@ daphne processes behind nginx, two Celery workers and beat, eight projects gener
 once over the replay server, WebSocket watchers spread over both daphne processes. One
 worker is killed with SIGKILL mid-run and one daphne is restarted mid-run: every watcher
 still receives every event of its project once and in order, and no step is taken twice.
+Then a preview started through the balancer is run by the cluster's previews worker and
+opened on the preview origin with its entry link.
 """
 
 import asyncio
@@ -23,6 +25,7 @@ from generation.models import GenerationRun
 from projects.services import project_create
 from tests.accounts.factories import UserFactory
 from tests.generation.scenario import ANSWER, DESCRIPTION, expected_files, reference
+from tests.preview.apps import TODO_APP, server_step
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -202,9 +205,44 @@ def test_eight_runs_survive_a_killed_worker_and_a_restarted_daphne(cluster, repl
     assert health.status_code == 200, "the preview origin does not answer"
     assert all(service.alive() for service in cluster.previews)
     assert " ready." in (cluster.workdir / "previews.log").read_text()
+    opened = _preview_through_the_origin(cluster, api, users[1], tokens[1], tokens[2])
     print(f"\nscale: 2 web, 2 workers (killed {killed.name}), restarted web-1, preview "
-          f"origin on {cluster.preview_port} and its worker; "
+          f"origin on {cluster.preview_port} and its worker ({opened}); "
           f"per watcher (run, events, reconnects): {summary}")  # fmt: skip
+
+
+def _preview_through_the_origin(cluster: Cluster, api: httpx.Client, owner, token: str,
+                                stranger_token: str) -> str:  # fmt: skip
+    """A preview started through the balancer, run by the cluster's previews worker and
+    opened on the preview origin with its entry link, as the project page's button does;
+    another user cannot see it. Stopped through the balancer again."""
+    project = project_create(owner=owner, name="Todo")
+    server_step(project.branches.get(), files={"app.py": TODO_APP},
+                run_command="python3 app.py", port=5000)  # fmt: skip
+    url = f"/api/v1/projects/{project.pk}/preview"
+    owners, strangers = ({"Authorization": f"Bearer {t}"} for t in (token, stranger_token))
+    started = api.post(url, json={}, headers=owners)
+    assert started.status_code == 201, started.text
+    assert api.get(url, headers=strangers).status_code == 404
+
+    def running():
+        body = api.get(url, headers=owners).json()
+        assert body["status"] in {"starting", "running"}, body
+        return body if body["status"] == "running" else None
+
+    body = _wait(running, 90, "the preview never ran")
+    entry = httpx.URL(body["open_url"])
+    origin = httpx.Client(base_url=f"http://127.0.0.1:{cluster.preview_port}", timeout=15,
+                          headers={"Host": entry.netloc.decode()})  # fmt: skip
+    admitted = origin.get(entry.raw_path.decode())
+    assert admitted.status_code == 302, admitted.text
+    cookie = admitted.headers["set-cookie"].split(";", 1)[0]
+    page = origin.get("/", headers={"Cookie": cookie})
+    assert page.status_code == 200 and "<h1>Todo</h1>" in page.text, page.text[:300]
+    assert origin.get("/").status_code == 403  # no cookie: the gateway's refusal
+    stopped = api.delete(url, headers=owners)
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    return f"preview {body['id'][:8]} served on {entry.host}, stopped"
 
 
 async def _watch_all(watchers: list[Watcher]) -> None:
