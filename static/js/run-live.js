@@ -79,21 +79,28 @@
     nearBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 80;
   });
 
-  var outputCommand = null;
+  var running = null;  // the command whose output is arriving: {execution, text so far}
 
-  // Every command of the run stays on screen: a new one is appended under the last.
+  // Every command of the run stays on screen: a new one is appended under the last. Each
+  // execution is its own section (a rerun after a worker restart starts a new one), and a
+  // terminal re-rendered meanwhile gets the running command's output so far back.
   function output(message) {
     var terminal = document.getElementById("terminal");
     if (!terminal) { return; }
-    if (outputCommand !== message.command) {
-      outputCommand = message.command;
+    var execution = message.execution || message.command;
+    if (!running || running.execution !== execution) {
+      running = { execution: execution, text: "$ " + message.command + "\n" };
+    }
+    if (terminal.dataset.execution !== execution) {
       var before = terminal.dataset.empty ? "" : terminal.textContent.replace(/\n*$/, "\n\n");
       delete terminal.dataset.empty;
-      terminal.textContent = before + "$ " + message.command + "\n";
+      terminal.dataset.execution = execution;
+      terminal.textContent = before + running.text;
     }
+    running.text += message.text;
     terminal.textContent += message.text;
     terminal.scrollTop = terminal.scrollHeight;
-    if (message.final) { outputCommand = null; }
+    if (message.final) { running = null; }
   }
 
   var streams = {};
