@@ -175,7 +175,7 @@ class PasswordChangeView(_RefusedFormIs400, auth_views.PasswordChangeView):
         renewed = (old_key, new_key) if old_key and new_key else None
         services.user_password_changed(user=form.user, method="change", session_renewed=renewed)
         messages.success(
-            self.request, _("Password changed. Your other sessions and API tokens are signed out.")
+            self.request, _("Password changed. Your other sessions and API tokens are logged out.")
         )
         return response
 
