@@ -72,8 +72,26 @@
   var nearBottom = true;  // the conversation follows new messages unless the user scrolled up
   var keptScroll = 0;
 
+  var ACTIVE = ["queued", "running", "awaiting_input"];
+  var STOPPED = ["failed", "cancelled"];
+  var statusBefore = "";
+
+  // When the run stops, what can be done next (Resume, Start again) is brought into view:
+  // on a phone the controls sit under the whole conversation, on a desktop at the foot
+  // of their own scrolling box.
+  function nextStepsIntoView() {
+    var root = panel();
+    var was = statusBefore;
+    statusBefore = root ? root.dataset.status : "";
+    if (!root || ACTIVE.indexOf(was) < 0 || STOPPED.indexOf(root.dataset.status) < 0) { return; }
+    var target = document.getElementById("run-start") || document.getElementById("run-change")
+      || document.getElementById("no-key") || document.getElementById("run-resume");
+    if (target) { target.scrollIntoView({ block: "nearest" }); }
+  }
+
   document.addEventListener("htmx:beforeSwap", function (event) {
     var conversation = document.getElementById("conversation");
+    if (event.detail.target.id === panelId && panel()) { statusBefore = panel().dataset.status; }
     if (!conversation || event.detail.target.id !== panelId) { return; }
     keptScroll = conversation.scrollTop;
     nearBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 80;
@@ -252,6 +270,7 @@
   document.addEventListener("htmx:afterSettle", function () {
     var conversation = document.getElementById("conversation");
     if (conversation) { conversation.scrollTop = nearBottom ? conversation.scrollHeight : keptScroll; }
+    nextStepsIntoView();
     if (!connected) { connect(); return; }
     var root = panel();
     if (root && root.dataset.run && Number(root.dataset.seq || 0) < (lastSeq[root.dataset.run] || 0)) {
