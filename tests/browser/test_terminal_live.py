@@ -41,11 +41,9 @@ def _transcript() -> dict:
     return transcript
 
 
-def test_the_terminal_shows_a_commands_first_lines_before_it_ends(
-    page, asgi_server, worker, pipeline_settings, replay
-):
-    replay.load_dict(_transcript())
-    user = UserFactory(email="terminal@example.com", language="en")
+def _watching(page, asgi_server, email: str):
+    """A user with a project, its page open on the Terminal tab, the terminal watched."""
+    user = UserFactory(email=email, language="en")
     project = project_for(user)
     page.goto(f"{asgi_server.url}/accounts/login/")
     page.locator("input[type=email]").fill(user.email)
@@ -55,6 +53,14 @@ def test_the_terminal_shows_a_commands_first_lines_before_it_ends(
     page.locator("#tab-terminal-tab").click()
     expect(page.locator("body[data-socket=open]")).to_be_attached()
     page.evaluate(WATCH)
+    return user, project
+
+
+def test_the_terminal_shows_a_commands_first_lines_before_it_ends(
+    page, asgi_server, worker, pipeline_settings, replay
+):
+    replay.load_dict(_transcript())
+    user, project = _watching(page, asgi_server, "terminal@example.com")
 
     run_id = run_start_api(user, project)
     wait_for(run_id, "awaiting_input", worker=worker)
