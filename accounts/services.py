@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import authenticate, logout
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
@@ -90,6 +91,14 @@ def user_logout(*, request: HttpRequest) -> None:
 def user_set_language(*, user: User, language: str) -> None:
     user.language = language
     user.save(update_fields=["language"])
+
+
+def user_sign_in_language(*, user: User, chosen: str | None) -> str:
+    """The language a sign-in goes on in: one the visitor chose just before (in this
+    visit) wins and is saved on the account; without a choice, the account's own."""
+    if chosen and chosen in dict(settings.LANGUAGES) and chosen != user.language:
+        user_set_language(user=user, language=chosen)
+    return user.language
 
 
 def user_set_generation_defaults(

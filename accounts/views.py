@@ -30,15 +30,22 @@ from accounts.requests import AuthenticatedHttpRequest
 from core.forms import form_apply_errors
 from core.ratelimit import rate_limit
 
+# The session remembers a language switched to in this visit: the cookie alone cannot tell
+# a choice made just now from one left by an earlier sign-in in this browser.
+LANGUAGE_CHOSEN = "language_chosen"
+
 
 def _sign_in(request: HttpRequest, user: User) -> HttpResponse:
+    language = services.user_sign_in_language(
+        user=user, chosen=request.session.get(LANGUAGE_CHOSEN)
+    )
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     target = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = reverse("projects:dashboard")
     response = HttpResponseRedirect(target)
-    if user.language:
-        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, samesite="Lax")
+    if language:
+        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax")
     return response
 
 
@@ -133,7 +140,8 @@ def key_revoke_view(request: AuthenticatedHttpRequest, provider: str) -> HttpRes
 
 @require_POST
 def language_view(request: HttpRequest) -> HttpResponse:
-    """Switch the language: a cookie for this browser, and saved on a signed-in user."""
+    """Switch the language: a cookie for this browser, saved on a signed-in user, and
+    remembered for this visit so that logging in next keeps it (``_sign_in``)."""
     language = request.POST.get("language", "")
     target = request.POST.get("next") or "/"
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
@@ -141,6 +149,7 @@ def language_view(request: HttpRequest) -> HttpResponse:
     response = HttpResponseRedirect(target)
     if language in dict(settings.LANGUAGES) and check_for_language(language):
         response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax")
+        request.session[LANGUAGE_CHOSEN] = language
         if request.user.is_authenticated:
             services.user_set_language(user=request.user, language=language)
     return response
@@ -166,7 +175,7 @@ class PasswordChangeView(_RefusedFormIs400, auth_views.PasswordChangeView):
         renewed = (old_key, new_key) if old_key and new_key else None
         services.user_password_changed(user=form.user, method="change", session_renewed=renewed)
         messages.success(
-            self.request, _("Password changed. Your other sessions and API tokens are signed out.")
+            self.request, _("Password changed. Your other sessions and API tokens are logged out.")
         )
         return response
 

@@ -145,15 +145,26 @@ class OutputRelay:
     all (the ExecutionLog keeps the whole), never cut inside a UTF-8 character.
 
     Fed by the thread that watches the command (bubblewrap) or reads its stream (Docker),
-    and closed by the step's own thread, so it locks.
+    and closed by the step's own thread, so it locks. Its own thread sends what the
+    batching holds back once ``every`` seconds have passed since the last send: a test
+    that prints a line and then works for a minute shows that line now, not at its end.
+    Each relay names its execution, so the page keeps a rerun of the same command (after
+    a worker restart) apart from the unfinished output of the run before.
     """
 
     def __init__(self, project_id, run_id, command: str, every: float = 0.25,
                  limit: int = 64_000) -> None:  # fmt: skip
-        message = {"type": "pipeline.output", "run": str(run_id), "command": command}
+        message = {"type": "pipeline.output", "run": str(run_id), "command": command,
+                   "execution": uuid.uuid4().hex}  # fmt: skip
         self.batch, self.left = LiveBatch(project_id, message, every), limit
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.lock = threading.Lock()
+        self.closed = threading.Event()
+        self.flusher: threading.Thread | None = None
+        if every > 0:  # at 0 every piece goes at once and nothing is held back
+            self.flusher = threading.Thread(target=self._flush_on_time, name="output-flush",
+                                            daemon=True)  # fmt: skip
+            self.flusher.start()
 
     def __call__(self, chunk: bytes) -> None:
         with self.lock:
@@ -161,10 +172,25 @@ class OutputRelay:
             self.left -= len(chunk)
             self.batch.add(self.decoder.decode(chunk))
 
+    def _flush_on_time(self) -> None:
+        wait = self.batch.every
+        while not self.closed.wait(wait):
+            with self.lock:
+                if self.closed.is_set():
+                    return  # close() sends the rest, as the final message
+                since = time.monotonic() - (self.batch.sent_at or 0.0)
+                if since >= self.batch.every:
+                    self.batch.flush()
+                    since = 0.0
+                wait = self.batch.every - since
+
     def close(self) -> None:
         with self.lock:
+            self.closed.set()
             self.batch.add(self.decoder.decode(b"", final=True))
             self.batch.close()
+        if self.flusher is not None:
+            self.flusher.join()
 
 
 class TextRelay:

@@ -63,7 +63,7 @@ def status_texts() -> dict[int, str]:
     """What the gateway's page says for each status it answers with, itself or in place of
     what the front (preview.front) refused or could not get."""
     return {
-        403: _("Open this preview from its project page: only its owner may, after signing in."),
+        403: _("Open this preview from its project page: only its owner may, after logging in."),
         404: _("There is no preview at this address."),
         410: stopped_text(),
         413: too_large_text(),

@@ -1,7 +1,11 @@
 """Site-wide pages: the landing page, the API root, friendly errors, the favicon, the 429
 page that keeps the login form, and text limits said by the server."""
 
+import re
+
+import polib
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from projects.models import Project
@@ -17,12 +21,35 @@ def client(client):
     return client
 
 
-def test_a_signed_out_visitor_sees_what_samokoder_is_with_sign_up_and_sign_in(client):
+def test_a_signed_out_visitor_sees_what_samokoder_is_with_register_and_log_in(client):
     response = client.get("/")
     assert response.status_code == 200
     body = response.content.decode()
     assert "Describe an app, get working, tested code" in body
     assert reverse("accounts:register") in body and reverse("accounts:login") in body
+
+
+@pytest.mark.parametrize(
+    ("language", "register", "log_in"),
+    [("en", "Register", "Log in"), ("ru", "Регистрация", "Войти")],
+)
+def test_the_landing_page_and_the_menu_name_register_and_log_in_alike(
+    client, language, register, log_in
+):
+    body = client.get("/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+    for name, words in (("register", register), ("login", log_in)):
+        links = re.findall(rf'<a [^>]*href="{reverse(f"accounts:{name}")}"[^>]*>([^<]*)</a>', body)
+        assert len(links) == 2 and set(links) == {words}, links  # the menu's and the page's
+
+
+def test_english_text_says_log_in_and_log_out_never_sign_in_sign_up_or_sign_out():
+    """One pair of words for the same two actions wherever the English reader meets them."""
+    catalogue = polib.pofile(str(settings.LOCALE_PATHS[0] / "en/LC_MESSAGES/django.po"))
+    texts = [entry.msgid for entry in catalogue if not entry.obsolete]
+    mixed = [
+        text for text in texts if re.search(r"\bsign(?:ed|ing)?[ -]?(?:in|up|out)\b", text, re.I)
+    ]
+    assert mixed == []
 
 
 def test_a_signed_in_user_gets_the_dashboard_at_the_root(client, user):

@@ -72,28 +72,53 @@
   var nearBottom = true;  // the conversation follows new messages unless the user scrolled up
   var keptScroll = 0;
 
+  var ACTIVE = ["queued", "running", "awaiting_input"];
+  var STOPPED = ["failed", "cancelled"];
+  var statusBefore = "";
+
+  // When the run stops, what can be done next (Resume, Start again) is brought into view:
+  // on a phone the controls sit under the whole conversation, on a desktop at the foot
+  // of their own scrolling box.
+  function nextStepsIntoView() {
+    var root = panel();
+    var was = statusBefore;
+    statusBefore = root ? root.dataset.status : "";
+    if (!root || ACTIVE.indexOf(was) < 0 || STOPPED.indexOf(root.dataset.status) < 0) { return; }
+    var target = document.getElementById("run-start") || document.getElementById("run-change")
+      || document.getElementById("no-key") || document.getElementById("run-resume");
+    if (target) { target.scrollIntoView({ block: "nearest" }); }
+  }
+
   document.addEventListener("htmx:beforeSwap", function (event) {
     var conversation = document.getElementById("conversation");
+    if (event.detail.target.id === panelId && panel()) { statusBefore = panel().dataset.status; }
     if (!conversation || event.detail.target.id !== panelId) { return; }
     keptScroll = conversation.scrollTop;
     nearBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 80;
   });
 
-  var outputCommand = null;
+  var running = null;  // the command whose output is arriving: {execution, text so far}
 
-  // Every command of the run stays on screen: a new one is appended under the last.
+  // Every command of the run stays on screen: a new one is appended under the last. Each
+  // execution is its own section (a rerun after a worker restart starts a new one), and a
+  // terminal re-rendered meanwhile gets the running command's output so far back.
   function output(message) {
     var terminal = document.getElementById("terminal");
     if (!terminal) { return; }
-    if (outputCommand !== message.command) {
-      outputCommand = message.command;
+    var execution = message.execution || message.command;
+    if (!running || running.execution !== execution) {
+      running = { execution: execution, text: "$ " + message.command + "\n" };
+    }
+    if (terminal.dataset.execution !== execution) {
       var before = terminal.dataset.empty ? "" : terminal.textContent.replace(/\n*$/, "\n\n");
       delete terminal.dataset.empty;
-      terminal.textContent = before + "$ " + message.command + "\n";
+      terminal.dataset.execution = execution;
+      terminal.textContent = before + running.text;
     }
+    running.text += message.text;
     terminal.textContent += message.text;
     terminal.scrollTop = terminal.scrollHeight;
-    if (message.final) { outputCommand = null; }
+    if (message.final) { running = null; }
   }
 
   var streams = {};
@@ -245,6 +270,7 @@
   document.addEventListener("htmx:afterSettle", function () {
     var conversation = document.getElementById("conversation");
     if (conversation) { conversation.scrollTop = nearBottom ? conversation.scrollHeight : keptScroll; }
+    nextStepsIntoView();
     if (!connected) { connect(); return; }
     var root = panel();
     if (root && root.dataset.run && Number(root.dataset.seq || 0) < (lastSeq[root.dataset.run] || 0)) {

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from accounts import services
 from accounts.models import AccountEvent, ProviderKey, User
-from tests.accounts.factories import PASSWORD
+from tests.accounts.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -151,6 +151,48 @@ def test_language_switch_is_saved_on_the_user_and_used_in_a_new_browser(client, 
     fresh.force_login(user)
     page = fresh.get(reverse("projects:dashboard"), HTTP_ACCEPT_LANGUAGE="ru")
     assert page.context["LANGUAGE_CODE"] == "en"
+
+
+def test_a_language_chosen_just_before_logging_in_wins_and_is_saved_on_the_account(client):
+    user = UserFactory(language="en")
+    client.post(reverse("accounts:language"), {"language": "ru", "next": "/accounts/login/"})
+
+    response = _login(client, user.email)
+
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "ru"
+    user.refresh_from_db()
+    assert user.language == "ru"
+    page = client.get(reverse("projects:dashboard"))
+    assert page.context["LANGUAGE_CODE"] == "ru"
+    fresh = Client()  # another browser, no choice in it: the account's language, now ru
+    _login(fresh, user.email)
+    assert fresh.get(reverse("projects:dashboard")).context["LANGUAGE_CODE"] == "ru"
+
+
+def test_without_a_choice_in_this_visit_logging_in_uses_the_accounts_language(client):
+    user = UserFactory(language="ru")
+    # A cookie left in this browser by someone else's sign-in is not a choice of this visit.
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+
+    response = _login(client, user.email)
+
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "ru"
+    assert client.get(reverse("projects:dashboard")).context["LANGUAGE_CODE"] == "ru"
+    user.refresh_from_db()
+    assert user.language == "ru"
+
+
+def test_a_choice_is_forgotten_on_log_out_so_the_next_account_keeps_its_own(client):
+    first, second = UserFactory(language="en"), UserFactory(language="ru")
+    client.post(reverse("accounts:language"), {"language": "en", "next": "/"})
+    _login(client, first.email)
+    client.post(reverse("accounts:logout"))
+
+    _login(client, second.email)
+
+    second.refresh_from_db()
+    assert second.language == "ru"
+    assert client.get(reverse("projects:dashboard")).context["LANGUAGE_CODE"] == "ru"
 
 
 def test_language_switch_ignores_unknown_languages_and_foreign_redirects(client):

@@ -79,3 +79,29 @@ def test_a_running_run_shows_no_empty_box_while_no_agent_speaks(page):
     expect(live).to_be_hidden()
     page.evaluate("document.getElementById('activity').textContent = 'The Architect…'")
     expect(live).to_be_visible()
+
+
+DESKTOP = {"width": 1280, "height": 800}
+LONG_DESCRIPTION = " ".join(
+    ["A todo API: lists, items, due dates and reminders, shared lists."] * 25
+)
+
+
+@pytest.mark.parametrize(
+    ("language", "size"), [("en", DESKTOP), ("ru", DESKTOP), ("en", PHONE), ("ru", PHONE)]
+)
+def test_after_stop_resume_and_start_again_are_in_view_without_scrolling(page, language, size):
+    page.set_viewport_size(size)
+    user = _log_in(page, language)
+    project = project_create(owner=user, name="Todo API", description=LONG_DESCRIPTION)
+    key_store(user=user, provider="openai", api_key="sk-walker-key-0000000000001234")
+    run_start(project=project, user=user, provider="openai")  # queued: no worker here
+    page.goto(f"/projects/{project.pk}/")
+    page.locator("#run-stop").click()
+
+    expect(page.locator("#run-cancelled")).to_be_visible()
+    # Whole, not cut by the foot of their box (the start form sat under the fold of the
+    # controls' scrolling box at 1280x800, and under the conversation on a phone).
+    expect(page.locator("#run-resume")).to_be_in_viewport(ratio=1)
+    expect(page.locator("#run-start")).to_be_in_viewport(ratio=1)
+    expect(page.locator("#id_model")).to_be_in_viewport(ratio=1)

@@ -1,6 +1,8 @@
 """Live-only messages: a command's output batched to the project's channel, via real Redis."""
 
 import asyncio
+import itertools
+import time
 import uuid
 
 from asgiref.sync import async_to_sync, sync_to_async
@@ -52,3 +54,56 @@ def test_without_a_pause_every_chunk_is_sent():
     messages = relayed(project_id, feed, 4)
     assert [m["text"] for m in messages] == ["a\n", "b\n", "c\n", ""]
     assert [m["final"] for m in messages] == [False, False, False, True]
+
+
+def test_output_held_back_by_the_batching_goes_out_on_time_while_the_command_is_quiet():
+    project_id = uuid.uuid4()
+    relay = OutputRelay(project_id, uuid.uuid4(), "sh -c …", every=0.2)
+
+    async def scenario():
+        received: asyncio.Queue[tuple[float, dict]] = asyncio.Queue()
+
+        def arrived(message: LiveMessage) -> None:
+            received.put_nowait((time.monotonic(), message.body))
+
+        await project_feed().join(project_id, arrived)
+
+        def feed():
+            relay(b"one\n")  # sent at once: nothing was sent before
+            relay(b"two\n")  # within `every` of it: held back
+            time.sleep(1.5)  # the command works and prints nothing
+            relay(b"three\n")
+            relay.close()
+
+        finished = asyncio.ensure_future(sync_to_async(feed, thread_sensitive=False)())
+        messages = []
+        while not messages or not messages[-1][1]["final"]:
+            messages.append(await asyncio.wait_for(received.get(), timeout=10))
+        await finished
+        await project_feed().leave(project_id, arrived)
+        return messages
+
+    messages = async_to_sync(scenario)()
+    texts = [body["text"] for _at, body in messages]
+    assert "".join(texts) == "one\ntwo\nthree\n"  # in order, nothing lost or doubled
+    two_at = next(at for at, body in messages if "two" in body["text"])
+    three_at = next(at for at, body in messages if "three" in body["text"])
+    assert three_at - two_at > 1.0  # "two" came about 0.2 s after it was printed, not at the end
+    assert len({body["execution"] for _at, body in messages}) == 1
+    # At most one message per `every`, the final one (on close) aside.
+    gaps = [later[0] - earlier[0] for earlier, later in itertools.pairwise(messages[:-1])]
+    assert all(gap >= 0.15 for gap in gaps), gaps
+
+
+def test_each_relay_names_its_own_execution_so_a_rerun_is_kept_apart():
+    project_id = uuid.uuid4()
+    first = OutputRelay(project_id, uuid.uuid4(), "ls", every=0)
+    again = OutputRelay(project_id, uuid.uuid4(), "ls", every=0)
+
+    def feed():
+        first(b"a\n")  # a worker killed here never closes it
+        again(b"a\n")
+        again.close()
+
+    messages = relayed(project_id, feed, 3)
+    assert messages[0]["execution"] != messages[1]["execution"] == messages[2]["execution"]

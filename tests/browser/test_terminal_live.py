@@ -1,0 +1,75 @@
+"""The Terminal tab shows a long command's output while it runs: real worker, bubblewrap,
+the replay server, the web server's socket, Chromium watching."""
+
+import json
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.accounts.factories import PASSWORD, UserFactory
+from tests.generation.scenario import (
+    ANSWER,
+    api_for,
+    project_for,
+    reference,
+    run_start_api,
+    wait_for,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+# Two lines 0.1 s apart (the second lands inside the batching's 0.25 s), then 2 s of work.
+COMMAND = "echo one; sleep 0.1; echo two; sleep 2; echo three"
+WATCH = """() => {
+    window.seen = {twoFirst: null, live: ""};
+    new MutationObserver(() => {
+        const text = document.getElementById("terminal")?.textContent || "";
+        // Lines of output, not the command's own words in its "$ ..." line.
+        if (window.seen.twoFirst === null && text.includes("\\ntwo\\n")) {
+            window.seen.twoFirst = !text.includes("\\nthree\\n");
+        }
+        if (!window.seen.live && text.includes("\\nthree\\n")) { window.seen.live = text; }
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _transcript() -> dict:
+    transcript = reference()
+    developer = next(e for e in transcript["responses"] if e["agent"] == "Developer")
+    plan = json.loads(developer["text"])
+    plan["steps"][2]["content"] = COMMAND
+    developer["text"] = json.dumps(plan)
+    return transcript
+
+
+def _watching(page, asgi_server, email: str):
+    """A user with a project, its page open on the Terminal tab, the terminal watched."""
+    user = UserFactory(email=email, language="en")
+    project = project_for(user)
+    page.goto(f"{asgi_server.url}/accounts/login/")
+    page.locator("input[type=email]").fill(user.email)
+    page.locator("input[type=password]").fill(PASSWORD)
+    page.locator("main form button[type=submit]").click()
+    page.goto(f"{asgi_server.url}/projects/{project.pk}/")
+    page.locator("#tab-terminal-tab").click()
+    expect(page.locator("body[data-socket=open]")).to_be_attached()
+    page.evaluate(WATCH)
+    return user, project
+
+
+def test_the_terminal_shows_a_commands_first_lines_before_it_ends(
+    page, asgi_server, worker, pipeline_settings, replay
+):
+    replay.load_dict(_transcript())
+    user, project = _watching(page, asgi_server, "terminal@example.com")
+
+    run_id = run_start_api(user, project)
+    wait_for(run_id, "awaiting_input", worker=worker)
+    api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": ANSWER})
+    page.wait_for_function("window.seen.live !== ''", timeout=60_000)
+
+    seen = page.evaluate("window.seen")
+    assert seen["twoFirst"] is True, seen  # "two" was on screen while the command slept
+    live = seen["live"]
+    assert live.count(f"$ {COMMAND}\n") == 1, live
+    output = live.split(f"$ {COMMAND}\n", 1)[1]
+    assert output == "one\ntwo\nthree\n", live  # in order, nothing lost or doubled
