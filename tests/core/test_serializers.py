@@ -57,3 +57,16 @@ def test_a_subclass_builds_its_own_fields():
     assert list(Smaller().fields) == ["id", "name"]
     assert "queue_position" in RunSerializer().fields
     assert Project._meta.get_field("name").max_length == 100
+
+
+def test_a_field_given_to_a_field_is_not_shared():
+    class Tagged(ProjectSerializer):
+        tags = serializers.ListField(child=serializers.CharField(), required=False)
+
+        class Meta(ProjectSerializer.Meta):
+            fields = [*ProjectSerializer.Meta.fields, "tags"]
+
+    first, second = Tagged().fields["tags"], Tagged().fields["tags"]
+
+    assert first.child is not second.child
+    assert first.child.parent is first and second.child.parent is second
