@@ -51,7 +51,12 @@ jobs: SQLite 4.5 -> 4.2 ms a request closed loop, PostgreSQL 5.8 -> 4.3 ms (pace
 6.1 -> 4.7). The latencies of those runs measured the other jobs more than the server:
 paced p95 144 -> 258 ms (SQLite), 479 -> 373 ms (PostgreSQL), with 63-87 % of the 200
 req/s offered achieved, so the goal was missed on both sides; closed-loop capacity
-232 -> 257 req/s (SQLite), 140 -> 171 req/s (PostgreSQL).
+232 -> 257 req/s (SQLite), 140 -> 171 req/s (PostgreSQL). Again at load 2-9, SQLite:
+CPU 5.6 -> 3.9 ms a request closed loop (0.69x), 5.7 -> 4.6 ms paced; capacity 284 ->
+314 req/s; paced p50 9.6 -> 12.4 ms, p95 88 -> 95 ms at 183 -> 180 req/s achieved:
+missed. The paced tail is time waiting for a core (the paced load alone needs about
+0.8 of one for the web processes, beside nginx, wrk and the other jobs), not the
+requests' own work, which is 2-2.5 ms each.
 
     python scripts/with_redis.py python bench/api_load.py
 """
