@@ -42,6 +42,18 @@ class FileScopedView(ProjectScopedMixin, generics.GenericAPIView):
     def get_branch(self) -> Branch:
         return branch_get(project=self.get_project(), name=self.request.query_params.get("branch"))
 
+    def get_state_to_read(self, step: int | None) -> ProjectState:
+        """The state whose files a GET reads: the project, the branch and the step at once."""
+        try:
+            return selectors.state_get_owned(
+                user=self.request.user,
+                project_id=self.kwargs["project_id"],
+                branch=self.request.query_params.get("branch"),
+                step=step,
+            )
+        except ProjectState.DoesNotExist as exc:
+            raise Http404 from exc
+
     def get_state(self, branch: Branch, step: int | None) -> ProjectState:
         try:
             return selectors.state_get(branch=branch, step=step)
@@ -88,7 +100,7 @@ class FileTreeAPI(FileScopedView):
         responses={200: FileEntrySerializer(many=True)},
     )
     def get(self, request: Request, project_id: str) -> Response:
-        state = self.get_state(self.get_branch(), _step(request.query_params.get("step")))
+        state = self.get_state_to_read(_step(request.query_params.get("step")))
         rows = [
             {"path": p, "content_id": h, "size": size}
             for p, h, size in selectors.state_files(state=state)
@@ -111,7 +123,7 @@ class FileContentAPI(FileScopedView):
 
     @extend_schema(operation_id="file_read", parameters=[BRANCH_PARAM, STEP_PARAM])
     def get(self, request: Request, project_id: str, path: str) -> Response:
-        state = self.get_state(self.get_branch(), _step(request.query_params.get("step")))
+        state = self.get_state_to_read(_step(request.query_params.get("step")))
         return Response(self._body(state, path))
 
     @extend_schema(

@@ -2,12 +2,14 @@
 
 import difflib
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
+from accounts.models import User
 from files.models import FileContent, StateFile
 from projects.models import Branch, ProjectState
 
@@ -116,6 +118,27 @@ def _replay_read(state: ProjectState) -> Replay:
         else:
             manifest[path] = content_id
     return Replay(manifest=manifest, checkpoint_step=checkpoint, replayed=replayed)
+
+
+def state_get_owned(
+    *, user: User, project_id: uuid.UUID, branch: str | None, step: int | None
+) -> ProjectState:
+    """The state at ``step`` (default: the latest) on ``branch`` (default: main) of
+    ``user``'s project, in one query, for reading its files: without its pipeline data
+    (``data``, read again if touched). DoesNotExist when the project is not the user's
+    (invariant 5), or the branch or the step is not there.
+
+    One query for what took three (project, branch, state): the file read and the tree
+    are the API's most frequent requests after the project list (bench/api_load.py).
+    """
+    if branch and "\x00" in branch:
+        raise ProjectState.DoesNotExist  # no branch has one; PostgreSQL refuses NUL in a query
+    states = ProjectState.objects.filter(
+        branch__project_id=project_id, branch__project__owner=user, branch__name=branch or "main"
+    ).defer("data")
+    if step is None:
+        return states.latest("step_index")
+    return states.get(step_index=step)
 
 
 def state_get(*, branch: Branch, step: int | None = None) -> ProjectState:

@@ -1,11 +1,12 @@
 from rest_framework import serializers
 
 from core.providers import PROVIDER_NAMES
+from core.serializers import ModelSerializer
 from generation.models import GenerationRun, PipelineEvent
 from generation.selectors import run_queue_position
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RunSerializer(ModelSerializer):
     branch = serializers.CharField(source="branch.name", read_only=True)
     reason = serializers.CharField(read_only=True)
     stage_label = serializers.CharField(source="get_stage_display", read_only=True)
@@ -41,7 +42,7 @@ class AnswerSerializer(serializers.Serializer):
     answer = serializers.CharField(max_length=20_000)
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(ModelSerializer):
     run = serializers.UUIDField(source="run_id", read_only=True)
 
     class Meta:

@@ -1,9 +1,10 @@
 from rest_framework import serializers
 
+from core.serializers import ModelSerializer
 from projects.models import Branch, Project, ProjectState
 
 
-class ProjectSerializer(serializers.ModelSerializer):
+class ProjectSerializer(ModelSerializer):
     class Meta:
         model = Project
         fields = ["id", "name", "description", "folder_name", "created_at"]
@@ -15,7 +16,7 @@ class ProjectRenameSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
 
 
-class BranchSerializer(serializers.ModelSerializer):
+class BranchSerializer(ModelSerializer):
     # DRF's metaclass takes declared fields off the class, so this "parent" does not
     # shadow Field.parent as the stub believes.
     parent: "serializers.SlugRelatedField[Branch]" = serializers.SlugRelatedField(  # type: ignore[assignment]
@@ -34,7 +35,7 @@ class BranchForkSerializer(serializers.Serializer):
     step = serializers.IntegerField(min_value=0)
 
 
-class StateSerializer(serializers.ModelSerializer):
+class StateSerializer(ModelSerializer):
     branch: "serializers.SlugRelatedField[Branch]" = serializers.SlugRelatedField(
         slug_field="name", read_only=True
     )
