@@ -3,6 +3,7 @@ either way the command sees and returns the same."""
 
 import contextlib
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -121,3 +122,81 @@ def _running(mark: str) -> list[str]:
             if mark in cmdline and (entry / "stat").read_text().split()[2] != "Z":
                 found.append(cmdline)
     return found
+
+
+def _status(text: str) -> dict[str, list[str]]:
+    """/proc/<pid>/status as field -> its values."""
+    fields = (line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return {name: value.split() for name, value in fields}
+
+
+@pytest.fixture
+def supplementary_groups():
+    """The worker with a supplementary group, as a service manager may start it with;
+    inside the sandbox's user namespace it would show as the overflow gid."""
+    if os.geteuid() != 0:
+        pytest.skip("commands run as us: no uid to drop to")  # CI runs as root
+    saved = os.getgroups()
+    os.setgroups([*saved, 4242])
+    yield
+    os.setgroups(saved)
+
+
+@pytest.mark.parametrize("cgroups", [True, False], ids=["cgroup", "rlimits-only"])
+def test_a_command_runs_as_its_own_uid_with_no_groups_capabilities_or_our_files(
+    cgroups, sandbox, settings, supplementary_groups
+):
+    settings.SAMOKODER_SANDBOX_CGROUPS = cgroups
+    manager, handle = sandbox
+
+    status = _status(manager.execute(handle, "cat /proc/self/status", timeout=30).stdout)
+    fds = manager.execute(handle, "ls /proc/self/fd", timeout=30).stdout.split()
+
+    owner = handle.workspace.lstat().st_uid  # the uid it ran as, handed the workspace
+    first = settings.SAMOKODER_SANDBOX_UID
+    assert first <= owner < first + settings.SAMOKODER_SANDBOX_UID_COUNT
+    assert status["Uid"] == [str(owner)] * 4  # real, effective, saved and filesystem
+    assert status["Gid"] == [str(owner)] * 4
+    assert status["Groups"] == []
+    assert status["CapEff"] == status["CapPrm"] == status["CapBnd"] == ["0" * 16]
+    assert fds == ["0", "1", "2", "3"]  # its output, and ls's own listing: nothing of ours
+
+
+def _limits(text: str) -> dict[str, tuple[str, str]]:
+    """/proc/<pid>/limits as name -> (soft, hard)."""
+    rows = {}
+    for line in text.splitlines()[1:]:
+        name, soft, hard = line[:26].strip(), *line[26:].split()[:2]
+        rows[name] = (soft, hard)
+    return rows
+
+
+@pytest.mark.parametrize("cgroups", [True, False], ids=["cgroup", "rlimits-only"])
+def test_the_rlimits_are_in_force_inside_the_sandbox(cgroups, settings):
+    settings.SAMOKODER_SANDBOX_CGROUPS = cgroups
+    manager = BubblewrapProcessManager(Limits(memory_mb=300, file_size_mb=7, pids=40))
+    if cgroups and manager.cgroups() is None:
+        pytest.skip("no writable cgroups here")
+    folder = Path(tempfile.mkdtemp(prefix="samokoder-bwrap-", dir="/tmp"))
+    folder.chmod(0o755)
+    handle = manager.create_container(project_id="limits", workspace=folder / "ws")
+    try:
+        read = manager.execute(handle, "cat /proc/self/limits", timeout=30)
+        big = manager.execute(handle, "head -c 8M /dev/zero > big", timeout=30)
+        written = (handle.workspace / "big").stat().st_size
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    limits, mb = _limits(read.stdout), 1024 * 1024
+    assert limits["Max address space"] == (str(300 * mb),) * 2
+    assert limits["Max file size"] == (str(7 * mb),) * 2
+    assert limits["Max core file size"] == ("0", "0")
+    # In a cgroup the process count is the group's; without one, RLIMIT_NPROC of its uid.
+    ours = resource.getrlimit(resource.RLIMIT_NPROC)
+    nproc = ("40", "40") if not cgroups else tuple(_limit_text(n) for n in ours)
+    assert limits["Max processes"] == nproc
+    assert big.exit_code != 0 and written == 7 * mb  # SIGXFSZ at the limit
+
+
+def _limit_text(value: int) -> str:
+    return "unlimited" if value == resource.RLIM_INFINITY else str(value)
