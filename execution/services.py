@@ -17,6 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
 
 from execution.backends.base import (
@@ -139,7 +140,7 @@ def container_get_or_create(
 
 
 def _handle(container: Container) -> SandboxHandle:
-    workspace = workspace_path(container.project)
+    workspace = workspace_folder(str(container.project_id))  # the id is enough: no query
     return SandboxHandle(
         backend=container.backend,
         backend_id=container.backend_id,
@@ -201,8 +202,10 @@ def command_run(
     phase: Phase = Phase.RUN,
     cancel: threading.Event | None = None,
     on_output: OnOutput | None = None,
+    state: ProjectState | None = None,
 ) -> CommandRun:
-    """Run ``command`` on the branch's latest files and collect what it changed.
+    """Run ``command`` on the branch's latest files (or ``state``'s: the pipeline's step
+    runs on the state it read) and collect what it changed.
 
     The caller commits the changes (the pipeline does, together with its step). Setting
     ``cancel`` kills the command; its log then says so. ``on_output`` sees the output as
@@ -217,7 +220,7 @@ def command_run(
     manager = process_manager()
     container = container_get_or_create(project=project, manager=manager, branch=branch)
     handle = _handle(container)
-    files = dict(state_texts(state=state_get(branch=branch)))
+    files = dict(state_texts(state=state or state_get(branch=branch)))
     fs = LocalFileSystem(handle.workspace)
     workspace_materialize(fs, files)
     limit = timeout or settings.SAMOKODER_COMMAND_TIMEOUT
@@ -227,12 +230,13 @@ def command_run(
             on_output=on_output,
         )  # fmt: skip
     result = _with_refusals(result, bridge)
-    log = ExecutionLog.objects.create(
-        project=project, container=container, run_id=run_id, command=command,
-        stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code,
-        duration_ms=result.duration_ms, timed_out=result.timed_out, truncated=result.truncated,
-    )  # fmt: skip
-    _record_command(project, command, result, limit)
+    with transaction.atomic():  # the log and its event: one commit, not two
+        log = ExecutionLog.objects.create(
+            project=project, container=container, run_id=run_id, command=command,
+            stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code,
+            duration_ms=result.duration_ms, timed_out=result.timed_out, truncated=result.truncated,
+        )  # fmt: skip
+        _record_command(project, command, result, limit)
     if result.disk_exceeded:  # nothing it left is kept, and the space is given back
         workspace_clear(fs)
         for runtime in RUNTIMES.values():  # installed again by the next install phase

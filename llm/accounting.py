@@ -59,15 +59,18 @@ class Attempt:
     attempt: int = 1
 
 
-def request_record(attempt: Attempt) -> LLMRequest:
-    """Append the LLMRequest row and add it to the user's totals for the day."""
+def request_record(attempt: Attempt, *, savepoint: bool = True) -> LLMRequest:
+    """Append the LLMRequest row and add it to the user's totals for the day.
+
+    ``savepoint=False`` inside the caller's transaction spares two round trips when the
+    caller's other writes stand or fall with these anyway."""
     cost = cost_for(
         provider=attempt.provider,
         model=attempt.model,
         prompt_tokens=attempt.prompt_tokens,
         completion_tokens=attempt.completion_tokens,
     )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         row = LLMRequest.objects.create(cost=cost, **attempt.__dict__)
         _usage_add(attempt, cost)
     return row

@@ -10,8 +10,12 @@ reset header) or an exponential backoff with jitter; anything else fails at once
 A stop (the caller's ``stopped`` says so, or the calling task is cancelled) is never
 retried: the attempt in flight is recorded as cancelled and no other is sent.
 
-Call from async code, or from a worker through ``asgiref.sync.async_to_sync`` (so the
-database work runs on the caller's thread and connection).
+Call from async code, or from sync code through ``asgiref.sync.async_to_sync`` or
+``core.loop.LoopCaller`` (the worker's way: one long-lived loop, SDK clients kept), so the
+database work runs on the caller's thread and connection. The gateway hands that work
+over in as few trips as it can: the key and the model's structured-output mode are read
+before the loop is entered (``prepare``), and each attempt's bookkeeping goes in one trip
+before it is sent and one after it is answered.
 """
 
 import asyncio
@@ -23,6 +27,7 @@ from typing import Any, TypeVar
 import pydantic
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import transaction
 
 from core.events import DomainEvent
 from llm import errors, events
@@ -41,6 +46,14 @@ Model = TypeVar("Model", bound=pydantic.BaseModel)
 # Sent to the model, not shown to people: stays English whatever the user's language.
 SCHEMA_MISMATCH = "That answer does not match the schema:"
 ANSWER_AGAIN = "Answer again with the corrected JSON only."
+# Runs a sync function where the caller's database connection is: ``await sync(f, *args)``.
+SyncCall = Callable[..., Awaitable[Any]]
+
+
+async def thread_sensitive(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """``SyncCall`` under ``async_to_sync`` or in async code: asgiref's thread-sensitive
+    executor (the thread that called ``async_to_sync``, or Django's one sync thread)."""
+    return await sync_to_async(function)(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -60,30 +73,45 @@ class LLMGateway:
 
     def __init__(
         self, context: CallContext, key: ResolvedKey, client: BaseLLMClient,
-        stopped: Callable[[], bool] = lambda: False,
+        stopped: Callable[[], bool] = lambda: False, *, mode: str | None = None,
+        sync: SyncCall = thread_sensitive,
     ) -> None:  # fmt: skip
         self.context, self.key, self.client = context, key, client
         self.secrets = known_secrets(key)
         self.stopped = stopped
+        self.mode = mode  # structured output's, from the capability table (None: native)
+        self.sync = sync
+
+    @classmethod
+    def prepare(
+        cls, context: CallContext, stopped: Callable[[], bool] = lambda: False, *,
+        sync: SyncCall = thread_sensitive,
+    ) -> "LLMGateway":  # fmt: skip
+        """Resolve the key (KeyMissing when there is none), look up the model's
+        structured-output mode and build the adapter; sync, on the caller's thread.
+
+        ``stopped`` is asked before every attempt and every wait: once it says True, the
+        gateway raises RequestCancelled instead of sending anything more. ``sync`` is how
+        the gateway's coroutines reach the caller's database connection.
+        """
+        key = key_resolve(user_id=context.user_id, provider=context.provider)
+        model = context.model or settings.LLM_DEFAULT_MODELS[context.provider]
+        config = ProviderConfig(
+            provider=context.provider,
+            api_key=key.api_key,
+            model=model,
+            base_url=settings.LLM_BASE_URLS.get(context.provider),
+            timeout=settings.LLM_TIMEOUT,
+        )
+        mode = structured_mode(context.provider, model)
+        return cls(context, key, client_for(config), stopped, mode=mode, sync=sync)
 
     @classmethod
     async def open(
         cls, context: CallContext, stopped: Callable[[], bool] = lambda: False
     ) -> "LLMGateway":
-        """Resolve the key (KeyMissing when there is none) and build the adapter.
-
-        ``stopped`` is asked before every attempt and every wait: once it says True, the
-        gateway raises RequestCancelled instead of sending anything more.
-        """
-        key = await sync_to_async(key_resolve)(user_id=context.user_id, provider=context.provider)
-        config = ProviderConfig(
-            provider=context.provider,
-            api_key=key.api_key,
-            model=context.model or settings.LLM_DEFAULT_MODELS[context.provider],
-            base_url=settings.LLM_BASE_URLS.get(context.provider),
-            timeout=settings.LLM_TIMEOUT,
-        )
-        return cls(context, key, client_for(config), stopped)
+        """``prepare`` from async code (or under ``async_to_sync``)."""
+        return await sync_to_async(cls.prepare)(context, stopped)
 
     async def aclose(self) -> None:
         """Release the adapter's connections; call before the event loop ends."""
@@ -122,7 +150,7 @@ class LLMGateway:
         token limit raises AnswerTruncated, its tokens recorded.
         """
         name, json_schema = schema.__name__, schema.model_json_schema()
-        mode = await sync_to_async(structured_mode)(self.context.provider, self.model)
+        mode = self.mode
         streamed = False
 
         async def relay(text: str) -> None:
@@ -148,9 +176,9 @@ class LLMGateway:
         except errors.BadRequest as error:
             if (mode or self.client.native_mode) == JSON_OBJECT or not refuses_mode(error):
                 raise
-            mode = JSON_OBJECT
-            await sync_to_async(structured_mode_learn)(
-                provider=self.context.provider, model=self.model, mode=mode
+            mode = self.mode = JSON_OBJECT  # this gateway's other requests too
+            await self.sync(
+                structured_mode_learn, provider=self.context.provider, model=self.model, mode=mode
             )
             completion = await self._with_retries(
                 conversation, ask(conversation), may_retry=lambda: not streamed, whole=True
@@ -181,17 +209,8 @@ class LLMGateway:
     ) -> Completion:
         """``call`` with the retries above; ``whole``: an answer cut off at the token limit
         is recorded as failed (its tokens counted) and raised as AnswerTruncated."""
-        await sync_to_async(usage_take)(user_id=self.context.user_id, key_source=self.key.source)
         for attempt in range(1, settings.LLM_MAX_RETRIES + 2):
-            self._stop_if_asked()
-            await self._emit(
-                events.LLMRequestSent(
-                    provider=self.context.provider,
-                    model=self.model,
-                    agent=self.context.agent,
-                    attempt=attempt,
-                )
-            )
+            await self.sync(self._sending, attempt)
             started = time.monotonic()
             try:
                 completion = await call()
@@ -212,6 +231,18 @@ class LLMGateway:
             return completion
         raise AssertionError("unreachable: the last attempt raises or returns")
 
+    def _sending(self, attempt: int) -> None:
+        """Before an attempt, on the caller's thread: the first counts against the usage
+        limit; each is refused once a stop was asked, else LLMRequestSent."""
+        if attempt == 1:
+            usage_take(user_id=self.context.user_id, key_source=self.key.source)
+        self._stop_if_asked()
+        sent = events.LLMRequestSent(
+            provider=self.context.provider, model=self.model, agent=self.context.agent,
+            attempt=attempt,
+        )  # fmt: skip
+        self._event_record(sent)
+
     def _stop_if_asked(self) -> None:
         if self.stopped():
             raise errors.RequestCancelled()
@@ -231,24 +262,23 @@ class LLMGateway:
         self, conversation: Conversation, completion: Completion, attempt: int, started: float
     ) -> None:
         latency = _elapsed_ms(started)
+        received = events.LLMResponseReceived(
+            provider=self.context.provider,
+            model=self.model,
+            agent=self.context.agent,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_ms=latency,
+        )
         await self._record(
             conversation,
             attempt,
             latency,
+            received,
             response=completion.text,
             status="success",
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
-        )
-        await self._emit(
-            events.LLMResponseReceived(
-                provider=self.context.provider,
-                model=self.model,
-                agent=self.context.agent,
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                latency_ms=latency,
-            )
         )
 
     async def _truncated(
@@ -279,27 +309,33 @@ class LLMGateway:
                 "prompt_tokens": completion.prompt_tokens,
                 "completion_tokens": completion.completion_tokens,
             }
+        failed = events.LLMRequestFailed(
+            provider=self.context.provider,
+            agent=self.context.agent,
+            error_type=error.error_type,
+            message=stored,
+        )
         await self._record(
             conversation,
             attempt,
             _elapsed_ms(started),
+            failed,
             status=status,
             error_type=error.error_type,
             error=stored,
             **spent,
         )
-        await self._emit(
-            events.LLMRequestFailed(
-                provider=self.context.provider,
-                agent=self.context.agent,
-                error_type=error.error_type,
-                message=stored,
-            )
-        )
 
     async def _record(
-        self, conversation: Conversation, attempt: int, latency_ms: int, **outcome: Any
+        self,
+        conversation: Conversation,
+        attempt: int,
+        latency_ms: int,
+        event: DomainEvent,
+        **outcome: Any,
     ) -> None:
+        """The attempt's LLMRequest row (and the day's totals) with its outcome's event,
+        in one trip to the caller's thread and one transaction."""
         outcome["response"] = mask_text(outcome.get("response", ""), self.secrets)
         row = Attempt(
             user_id=self.context.user_id,
@@ -314,11 +350,19 @@ class LLMGateway:
             attempt=attempt,
             **{"prompt_tokens": 0, "completion_tokens": 0, **outcome},
         )
-        await sync_to_async(request_record)(row)
+        await self.sync(self._recorded, row, event)
+
+    def _recorded(self, row: Attempt, event: DomainEvent) -> None:
+        with transaction.atomic():
+            request_record(row, savepoint=False)
+            self._event_record(event)
 
     async def _emit(self, event: DomainEvent) -> None:
+        await self.sync(self._event_record, event)
+
+    def _event_record(self, event: DomainEvent) -> None:
         if self.context.project_id is not None:
-            await sync_to_async(ProjectEvent.record)(event, project_id=self.context.project_id)
+            ProjectEvent.record(event, project_id=self.context.project_id)
 
 
 def _elapsed_ms(started: float) -> int:

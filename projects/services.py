@@ -106,11 +106,13 @@ def project_delete(*, project: Project) -> None:
         )
 
 
-def state_latest_locked(*, branch: Branch) -> ProjectState:
+def state_latest_locked(*, branch: Branch, locked: bool = False) -> ProjectState:
     """The branch's latest state, with the branch row locked until the transaction ends,
     so two writers cannot take the same next step (the unique constraint would refuse
-    the second anyway). Call inside a transaction, then ``state_append``."""
-    Branch.objects.select_for_update().filter(pk=branch.pk).first()
+    the second anyway). Call inside a transaction, then ``state_append``; ``locked``: the
+    caller already holds that lock in this transaction."""
+    if not locked:
+        Branch.objects.select_for_update().filter(pk=branch.pk).first()
     return branch.states.latest("step_index")
 
 

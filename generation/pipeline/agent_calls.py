@@ -1,9 +1,12 @@
 """Asking the run's agents for typed answers, through the user's key (or the system's).
 
-Each call opens the LLM gateway on its own event loop (``async_to_sync``), streams the
-answer's text to the browser as it arrives, and closes the gateway before returning.
-A stop (the run's ``cancel`` event, set by the heartbeat) interrupts the call in flight
-within ``CANCEL_CHECK_SECONDS`` and raises ``Cancelled``; the gateway sends nothing after.
+Each call prepares the LLM gateway on the step's thread (the key, the model's mode), runs
+on the process's long-lived event loop (core.loop: the SDK client and its connection are
+kept from one call to the next), streams the answer's text to the browser as it arrives,
+and gives the gateway's client back before returning. The gateway's database work comes
+back to the step's thread, on its connection. A stop (the run's ``cancel`` event, set by
+the heartbeat) interrupts the call in flight within ``CANCEL_CHECK_SECONDS`` and raises
+``Cancelled``; the gateway sends nothing after.
 """
 
 import asyncio
@@ -12,9 +15,9 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 
+from core.loop import LoopCaller
 from generation.agents import Agent
 from generation.models import GenerationRun
 from generation.publish import TextRelay, publish_transient
@@ -34,7 +37,8 @@ class AgentCalls:
     def answer(self, agent: Agent, **values):
         """One typed answer from ``agent``."""
         self.working(agent.name)
-        return async_to_sync(self._answer)(agent, values)
+        caller = LoopCaller()
+        return caller.run(self._answer(self._open(agent, caller), agent, values))
 
     def working(self, agent: str, detail: str = "") -> None:
         """Tell the browser which agent works now (live only; the step's events follow)."""
@@ -42,23 +46,22 @@ class AgentCalls:
                    "detail": detail}  # fmt: skip
         publish_transient(self.run.project_id, message)
 
-    async def _answer(self, agent: Agent, values: dict):
-        llm = await self._open(agent)
+    async def _answer(self, llm: LLMGateway, agent: Agent, values: dict):
         relay = TextRelay(self.run.project_id, self.run.pk, agent.name)
         try:
             return await self._unless_cancelled(agent.ask(llm, on_text=relay, **values))
         finally:
             relay.close()
-            await llm.aclose()  # async_to_sync ends this loop when we return
+            await llm.aclose()
 
     def answers(self, agent: Agent, many: list[dict]) -> list:
         """Several answers from ``agent`` at once (parallel CodeMonkeys), at most
         SAMOKODER_CODEMONKEY_LIMIT in flight."""
         self.working(agent.name, ", ".join(str(values.get("path", "")) for values in many))
-        return async_to_sync(self._answers)(agent, many)
+        caller = LoopCaller()
+        return caller.run(self._answers(self._open(agent, caller), agent, many))
 
-    async def _answers(self, agent: Agent, many: list[dict]) -> list:
-        llm = await self._open(agent)
+    async def _answers(self, llm: LLMGateway, agent: Agent, many: list[dict]) -> list:
         gate = asyncio.Semaphore(settings.SAMOKODER_CODEMONKEY_LIMIT)
 
         async def one(values: dict):
@@ -84,10 +87,11 @@ class AgentCalls:
         finally:
             await llm.aclose()
 
-    async def _open(self, agent: Agent) -> LLMGateway:
+    def _open(self, agent: Agent, caller: LoopCaller) -> LLMGateway:
         if self.cancel.is_set():
             raise Cancelled
-        return await LLMGateway.open(self._context(agent), stopped=self.cancel.is_set)
+        return LLMGateway.prepare(self._context(agent), stopped=self.cancel.is_set,
+                                  sync=caller.sync)  # fmt: skip
 
     async def _unless_cancelled(self, call: Coroutine[Any, Any, Any]) -> Any:
         """``call``'s result, or Cancelled as soon as the run's cancel event is set (the

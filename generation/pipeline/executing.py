@@ -39,7 +39,8 @@ def run_command(work: StepWork) -> StepChange:
 def _execute(work: StepWork, command: str, *, step: int | None) -> StepChange:
     branch = work.run.branch
     work.agents.working(EXECUTOR, command)
-    ran = sandboxed(work, command, lambda **how: command_run(branch=branch, command=command, **how))
+    ran = sandboxed(work, command, lambda **how: command_run(branch=branch, command=command,
+                                                             state=work.state, **how))  # fmt: skip
     executed = command_executed(work, command, ran)
     output = executed.output
     if ran.result.exit_code == 0:

@@ -115,9 +115,17 @@ def run_heartbeat(*, run_id: uuid.UUID, lease: uuid.UUID) -> bool | None:
     return runs.values_list("cancel_requested", flat=True).first()
 
 
-def run_locked(run: GenerationRun, lease: uuid.UUID) -> GenerationRun:
-    """The run's row, locked, if ``lease`` still holds it; LeaseLost otherwise."""
-    locked = GenerationRun.objects.select_for_update().get(pk=run.pk)
+def run_locked(run: GenerationRun, lease: uuid.UUID, *, with_branch: bool = False) -> GenerationRun:
+    """The run's row, locked, if ``lease`` still holds it; LeaseLost otherwise.
+
+    ``with_branch``: its branch's row is locked by the same query (run first, then branch,
+    the order every writer takes them in), for a caller about to append a state to it.
+    """
+    if with_branch:
+        runs = GenerationRun.objects.select_related("branch")
+        locked = runs.select_for_update(of=("self", "branch")).get(pk=run.pk)
+    else:
+        locked = GenerationRun.objects.select_for_update().get(pk=run.pk)
     if locked.lease != lease:
         raise LeaseLost(str(run.pk))
     return locked

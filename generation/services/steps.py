@@ -59,12 +59,13 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
     ``run`` ends as the row was saved (what a refresh would read, without the query).
     """
     with transaction.atomic():
-        locked = run_locked(run, lease)
+        locked = run_locked(run, lease, with_branch=True)
         if locked.cancel_requested and not change.status:
             raise Cancelled  # a step finished after Stop is not kept
         data = change.data.model_dump(mode="json")
         state = files_commit(branch=run.branch, changes=change.files, data=data,
-                             label=change.label, savepoint=False)  # fmt: skip
+                             label=change.label, savepoint=False,
+                             branch_locked=True)  # fmt: skip
         locked.stage = change.stage or locked.stage
         locked.progress = change.data.progress()
         locked.heartbeat_at = timezone.now()

@@ -9,7 +9,7 @@ import asyncio
 import json
 import ssl
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from functools import cache
 from types import ModuleType
 from typing import Any
@@ -18,6 +18,7 @@ import httpx
 
 from core.providers import provider_label
 from llm import errors
+from llm.providers.pool import ClientPool, client_key, pool_here
 from llm.retry import retry_after_from_headers
 from llm.types import JSON_SCHEMA, Completion, Conversation, Message, ProviderConfig
 
@@ -51,6 +52,7 @@ class BaseLLMClient(ABC):
         self.config = config
         self._client: Any = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._pool: ClientPool | None = None  # where the client is held, when it is kept
 
     @abstractmethod
     def _make_client(self) -> Any:
@@ -66,24 +68,46 @@ class BaseLLMClient(ABC):
     def sdk_client(self) -> Any:
         """The SDK client for the running event loop.
 
-        An SDK client's connection pool belongs to the loop that opened it; a worker
-        calling through ``async_to_sync`` runs each call in a new loop, so the client
-        is rebuilt when the loop changes.
+        On the process's long-lived loop (core.loop) it is the one kept for this
+        provider, key, base URL and timeout (llm.providers.pool), held until ``aclose``.
+        An SDK client's connection pool belongs to the loop that opened it, so on any
+        other loop (``async_to_sync`` makes one per call) it is built for that loop.
         """
         loop = asyncio.get_running_loop()
         if self._client_loop is not loop:
-            self._client, self._client_loop = self._make_client(), loop
+            self._drop_pooled()
+            self._pool = pool_here()
+            if self._pool is not None:
+                self._client = self._pool.acquire(self._pool_key(), self._make_client)
+            else:
+                self._client = self._make_client()
+            self._client_loop = loop
         return self._client
 
     async def aclose(self) -> None:
-        """Close the SDK client's connections in the loop that opened them.
+        """Give a kept client back, or close this call's own client in the loop that
+        opened its connections.
 
         Left to the garbage collector, the SDK closes them from whatever loop runs then;
         a connection of a loop that has since closed then fails ("Event loop is closed").
         """
+        if self._pool is not None:
+            self._drop_pooled()
+            return
         client, self._client, self._client_loop = self._client, None, None
         if client is not None:
             await client.close()
+
+    def _drop_pooled(self) -> None:
+        """Give the kept client back to its pool, on the pool's own loop."""
+        if self._pool is not None and self._client_loop is not None:
+            self._client_loop.call_soon_threadsafe(self._pool.release, self._pool_key())
+        self._pool, self._client, self._client_loop = None, None, None
+
+    def _pool_key(self) -> Hashable:
+        config = self.config
+        return client_key(type(self), api_key=config.api_key, base_url=config.base_url,
+                          timeout=config.timeout)  # fmt: skip
 
     @abstractmethod
     async def complete(self, conversation: Conversation, *, agent: str) -> Completion:

@@ -129,6 +129,8 @@ class ReplayApp:
             "agent": agent,
             "provider": provider,
             "received_at": time.time(),
+            # Which connection carried it: the client's port tells kept connections apart.
+            "client_port": _client_port(request),
         }
         with self._lock:
             self._requests.append(record)
@@ -165,6 +167,11 @@ def _api_key(request: web.Request) -> str | None:
         return key
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token if scheme.lower() == "bearer" and token else None
+
+
+def _client_port(request: web.Request) -> int | None:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return peer[1] if peer else None
 
 
 def _require_loopback(request: web.Request) -> None:
