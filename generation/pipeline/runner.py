@@ -1,9 +1,11 @@
 """The run loop a worker executes: guard, read state, pick an action, perform, commit.
 
-Each pass reads the branch's latest committed state, asks the orchestrator what comes
+Each pass takes the branch's latest committed state, asks the orchestrator what comes
 next, runs that agent (or the sandbox) through the handler the table names, and commits
-the result as one step. Nothing is held in memory between passes, so a run resumes
-anywhere. The transaction itself is ``services.steps.step_commit``.
+the result as one step. Only the state a pass committed is carried to the next (it is
+the branch's latest: a file the user saved in between is kept under the next step's
+commit, as one saved during a step is), so a run resumes anywhere: a drive begins by
+reading it. The transaction itself is ``services.steps.step_commit``.
 """
 
 import logging
@@ -33,6 +35,7 @@ from generation.services.lease import LeaseLost, run_claim
 from generation.services.steps import StepChange, run_fail, run_stop, step_commit
 from llm import errors as llm_errors
 from llm.selectors import SystemUsage, run_system_usage
+from projects.models import ProjectState
 
 logger = logging.getLogger(__name__)
 _RUNS_WITH_BRANCH = GenerationRun.objects.select_related("branch__project")
@@ -80,6 +83,7 @@ class Runner:
         self.run, self.lease, self.cancel = run, lease, cancel
         self.agents = AgentCalls(run, cancel)
         self.system_usage = SystemUsage(calls=0, unpriced_model=None)  # read by loop()
+        self.state: ProjectState | None = None  # the state the last step committed
 
     def loop(self) -> None:
         try:
@@ -115,7 +119,7 @@ class Runner:
     def _one_step(self) -> bool:
         self._unless_cancelled()
         _guard(self.run, self.system_usage)
-        state = state_get(branch=self.run.branch)
+        state = self.state or state_get(branch=self.run.branch)
         data = PipelineState.model_validate(state.data)
         action = next_action(data, fix_attempts=settings.SAMOKODER_RUN_FIX_ATTEMPTS,
                              parallel=settings.SAMOKODER_CODEMONKEY_LIMIT,
@@ -128,10 +132,13 @@ class Runner:
             assert data.debugging is not None  # FAIL: the fixes of an error ran out
             raise installing.out_of_fixes(data.debugging)
         work = StepWork(self.run, self.agents, self.cancel, state, data, action)
+        calls = self.agents.calls
         change = HANDLERS[action.kind](work)
         self._unless_cancelled()  # a step finished after Stop is not kept (step_commit
-        committed = step_commit(run=self.run, lease=self.lease, change=change)  # (locked)
-        self.system_usage = committed.system_usage
+        committed = step_commit(run=self.run, lease=self.lease, change=change,  # (locked)
+                                asked_llm=self.agents.calls != calls)  # fmt: skip
+        self.state = committed.state
+        self.system_usage = committed.system_usage or self.system_usage
         return change.status is None
 
 
