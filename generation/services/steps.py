@@ -124,4 +124,5 @@ def run_fail(
 def run_stop(*, run: GenerationRun, lease: uuid.UUID, status: str, code: str = "") -> None:
     """Finish the run as completed or cancelled, if this worker still owns it."""
     with transaction.atomic():
-        run_finish(run=run_locked(run, lease), status=status, code=code)
+        locked = run_locked(run, lease, with_branch=True)  # a completion commits a state
+        run_finish(run=locked, status=status, code=code)
