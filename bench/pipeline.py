@@ -60,9 +60,11 @@ them: 158 -> 132 for the reference run's 11 steps, BEGIN and cached lookups left
 - Overhead, median rounds: PostgreSQL 24.2 -> 27.1 and 30.2 -> 33.7 ms (0.89x, 0.90x),
   lowest rounds 23.4 -> 18.6 and 21.9 -> 23.8 ms (1.26x, 0.92x); SQLite 16.5 -> 17.0 and
   22.6 -> 19.8 ms (0.97x, 1.14x), lowest rounds 15.7 -> 14.5 and 17.4 -> 14.0 ms. The
-  two fewer queries (about 1 ms of SQL at 0.5 ms each) are within this machine's noise;
-  issue 18's goal (10 ms) is still missed. The profile: SQL 8.4-12.3 ms a step (16.5
-  queries), Python and the rest 10.9-12.0 ms.
+  two fewer queries (about 1 ms of SQL at 0.5 ms each) are within this machine's noise.
+  The child of section 1 alone (``--overhead-only``, fresh database each), the trees in
+  ABBA order, 5 and 2 runs each: PostgreSQL 29.6 -> 25.7 ms (medians; 20.7-36.8 against
+  21.0-26.1), SQLite 18.1-19.5 -> 14.8-15.4 ms. Issue 18's goal (10 ms) is still missed.
+  The profile: SQL 8.4-12.3 ms a step (16.5 queries), Python and the rest 10.9-12.0 ms.
 """
 
 import json
