@@ -8,9 +8,9 @@ directly, as the worker would. Figures are printed, never asserted.
 1. Orchestration overhead per step: the reference scenario (a word counter whose first
    unittest run fails and BugHunter fixes it; SpecWriter asks one question first) at
    zero LLM latency, RUNS times in a child process per column: this tree and the tree at
-   BEFORE_COMMIT (unpacked from git: before issue 18's orchestration pass, when each
-   agent call made a thread, an event loop and an SDK client), each on SQLite and on
-   PostgreSQL. Overhead = wall time of both ``run_drive`` calls - the run's
+   BEFORE_COMMIT (unpacked from git: the last change measured against; set it to the
+   commit to compare with, e.g. main's, and leave it at the one the figures below name),
+   each on SQLite and on PostgreSQL. Overhead = wall time of both ``run_drive`` calls - the run's
    LLMRequest.latency_ms - its ExecutionLog.duration_ms, divided by the ProjectState rows
    those calls created (10 steps and the iteration's completion). Median over the runs.
    The columns take turns, ROUNDS times (this 2-core machine is shared: a busy spell
@@ -49,6 +49,22 @@ commit fewer), and a step commit that locks run and branch in one query:
   rest 11 ms (thread hand-overs under the GIL, the replay server and the sandbox's
   watcher share this process). Commits are not what is left: the same runs with
   ``synchronous_commit=off`` were no faster (19.8-20.6 against 18.0-24.2 ms).
+
+Measured 2026-11-30 in two more runs (ROUNDS 3, load about 2 on the shared 2 cores: a CI
+run beside), at 58f42a5 -> now, after a step starts from the state the step before it
+committed (not read again), a step that asked no agent keeps the run's usage totals, and
+a claim and a run's end send fewer queries (tests/generation/test_step_queries.py counts
+them: 158 -> 132 for the reference run's 11 steps, BEGIN and cached lookups left out):
+- Queries a step: PostgreSQL 18.8 -> 16.5 and 19.0 -> 16.5; SQLite 21.3 -> 18.9 and
+  21.5 -> 18.9 (exact: the same in both runs but for the bench's own).
+- Overhead, median rounds: PostgreSQL 24.2 -> 27.1 and 30.2 -> 33.7 ms (0.89x, 0.90x),
+  lowest rounds 23.4 -> 18.6 and 21.9 -> 23.8 ms (1.26x, 0.92x); SQLite 16.5 -> 17.0 and
+  22.6 -> 19.8 ms (0.97x, 1.14x), lowest rounds 15.7 -> 14.5 and 17.4 -> 14.0 ms. The
+  two fewer queries (about 1 ms of SQL at 0.5 ms each) are within this machine's noise.
+  The child of section 1 alone (``--overhead-only``, fresh database each), the trees in
+  ABBA order, 5 and 2 runs each: PostgreSQL 29.6 -> 25.7 ms (medians; 20.7-36.8 against
+  21.0-26.1), SQLite 18.1-19.5 -> 14.8-15.4 ms. Issue 18's goal (10 ms) is still missed.
+  The profile: SQL 8.4-12.3 ms a step (16.5 queries), Python and the rest 10.9-12.0 ms.
 """
 
 import json
@@ -74,9 +90,9 @@ CHILD_FLAG = "--overhead-only"
 POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/samokoder_bench"
 )
-# The "before" columns: the project as it was before issue 18's orchestration pass (an
-# SDK client and an event loop per agent call), run from its own unpacked tree.
-BEFORE_COMMIT = "cd2a449"
+# The "before" columns: the project at this commit (before the change the docstring's
+# figures measure), run from its own unpacked tree.
+BEFORE_COMMIT = "58f42a5"
 TRANSCRIPT = ROOT / "tests" / "generation" / "transcripts" / "reference.json"
 DESCRIPTION = (
     "A command-line word counter: `python3 wordcount.py FILE` prints the number of lines, "
@@ -321,7 +337,7 @@ def print_reference(columns: dict[Column, dict]) -> None:
     print(
         f"Reference scenario, zero LLM latency, {RUNS} runs per database, the round of "
         f"{ROUNDS} with the median overhead ({first['states']} ProjectState rows per run "
-        f"by run_drive); now and at {BEFORE_COMMIT} (before issue 18's orchestration pass):"
+        f"by run_drive); now and at {BEFORE_COMMIT}:"
     )
     for line in (0, 1):
         print(f"  {'':30}" + "".join(f"{c.heading[line]:>12}" for c in columns))

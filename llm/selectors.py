@@ -97,15 +97,10 @@ _SYSTEM = Q(key_source="system")
 _UNPRICED = _SYSTEM & Q(status=LLMRequest.Status.SUCCESS, cost__isnull=True)
 
 
-def run_system_usage(*, run_id: uuid.UUID) -> SystemUsage:
-    """What a generation run asked of the platform's keys, and whether any answer came
-    back with no cost (its model has no price): the platform cannot pay for those."""
-    return run_usage_both(run_id=run_id)[1]
-
-
 def run_usage_both(*, run_id: uuid.UUID) -> tuple[RunUsage, SystemUsage]:
-    """``run_usage`` and ``run_system_usage`` in one query (a pipeline step's commit asks
-    for both; the others read their half of it)."""
+    """``run_usage`` and what the run asked of the platform's keys (whether any answer
+    came back with no cost: its model has no price, the platform cannot pay for those),
+    in one query (a claim and a pipeline step's commit ask for both)."""
     totals = LLMRequest.objects.filter(run_id=run_id).aggregate(
         prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"),
         spent=Sum("cost"), calls=Count("id"),  # not "cost": the filters below name it

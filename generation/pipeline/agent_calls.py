@@ -33,6 +33,7 @@ class AgentCalls:
     def __init__(self, run: GenerationRun, cancel: threading.Event | None = None) -> None:
         self.run = run
         self.cancel = cancel or threading.Event()
+        self.calls = 0  # agent calls begun (a step's commit reads the run's usage after one)
 
     def answer(self, agent: Agent, **values):
         """One typed answer from ``agent``."""
@@ -90,6 +91,7 @@ class AgentCalls:
     def _open(self, agent: Agent, caller: LoopCaller) -> LLMGateway:
         if self.cancel.is_set():
             raise Cancelled
+        self.calls += 1
         return LLMGateway.prepare(self._context(agent), stopped=self.cancel.is_set,
                                   sync=caller.sync)  # fmt: skip
 

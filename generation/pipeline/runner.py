@@ -1,14 +1,15 @@
 """The run loop a worker executes: guard, read state, pick an action, perform, commit.
 
-Each pass reads the branch's latest committed state, asks the orchestrator what comes
+Each pass takes the branch's latest committed state, asks the orchestrator what comes
 next, runs that agent (or the sandbox) through the handler the table names, and commits
-the result as one step. Nothing is held in memory between passes, so a run resumes
-anywhere. The transaction itself is ``services.steps.step_commit``.
+the result as one step. Only the state a pass committed is carried to the next (it is
+the branch's latest: a file the user saved in between is kept under the next step's
+commit, as one saved during a step is), so a run resumes anywhere: a drive begins by
+reading it. The transaction itself is ``services.steps.step_commit``.
 """
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -29,13 +30,13 @@ from generation.pipeline.heartbeat import Heartbeat
 from generation.pipeline.work import Cancelled, StepWork, StopRun
 from generation.schemas import PipelineState
 from generation.selectors import run_claims, run_crash_resumes
-from generation.services.lease import LeaseLost, run_claim
+from generation.services.lease import Claim, LeaseLost, run_claim
 from generation.services.steps import StepChange, run_fail, run_stop, step_commit
 from llm import errors as llm_errors
-from llm.selectors import SystemUsage, run_system_usage
+from llm.selectors import SystemUsage
+from projects.models import ProjectState
 
 logger = logging.getLogger(__name__)
-_RUNS_WITH_BRANCH = GenerationRun.objects.select_related("branch__project")
 
 HANDLERS: dict[ActionKind, Callable[[StepWork], StepChange]] = {
     ActionKind.ASK_USER: planning.ask_user,
@@ -60,34 +61,34 @@ def run_drive(*, project_id: str, user_id: int) -> None:
 
     Does nothing when the run is driven elsewhere or waits for its user.
     """
-    claimed = run_claim(project_id=project_id, user_id=user_id)
-    if claimed is None:
+    claim = run_claim(project_id=project_id, user_id=user_id)
+    if claim is None:
         return
-    run, lease = claimed
     cancel = threading.Event()
-    heartbeat = Heartbeat(run.pk, lease, cancel)
+    heartbeat = Heartbeat(claim.run.pk, claim.lease, cancel)
     heartbeat.start()
     try:
-        Runner(run, lease, cancel).loop()
+        Runner(claim, cancel).loop()
     except LeaseLost:
-        logger.info("run %s: taken over by another worker, stopping", run.pk)
+        logger.info("run %s: taken over by another worker, stopping", claim.run.pk)
     finally:
         heartbeat.stop()
 
 
 class Runner:
-    def __init__(self, run: GenerationRun, lease: uuid.UUID, cancel: threading.Event) -> None:
-        self.run, self.lease, self.cancel = run, lease, cancel
-        self.agents = AgentCalls(run, cancel)
-        self.system_usage = SystemUsage(calls=0, unpriced_model=None)  # read by loop()
+    def __init__(self, claim: Claim, cancel: threading.Event) -> None:
+        # The run as the claim saved it, with its branch and project (every step reads
+        # both); each step's commit then leaves it as it saved it (no refresh per step).
+        self.run, self.lease, self.cancel = claim.run, claim.lease, cancel
+        self.after_crash = claim.after_crash
+        self.agents = AgentCalls(self.run, cancel)
+        self.system_usage = claim.system_usage  # then each commit's that asked an agent
+        self.state: ProjectState | None = None  # the state the last step committed
 
     def loop(self) -> None:
         try:
-            # Once per drive, with its branch and project: every step reads both. Each
-            # step's commit then leaves the run as it saved it (no refresh per step).
-            self.run.refresh_from_db(from_queryset=_RUNS_WITH_BRANCH)
-            self.system_usage = run_system_usage(run_id=self.run.pk)  # then each commit's
-            _guard_resumed(self.run)
+            if self.after_crash:
+                _guard_resumed(self.run)
             while self._one_step():
                 close_old_connections()
         except SoftTimeLimitExceeded:  # Celery's, raised wherever the step was at work
@@ -115,7 +116,7 @@ class Runner:
     def _one_step(self) -> bool:
         self._unless_cancelled()
         _guard(self.run, self.system_usage)
-        state = state_get(branch=self.run.branch)
+        state = self.state or state_get(branch=self.run.branch)
         data = PipelineState.model_validate(state.data)
         action = next_action(data, fix_attempts=settings.SAMOKODER_RUN_FIX_ATTEMPTS,
                              parallel=settings.SAMOKODER_CODEMONKEY_LIMIT,
@@ -128,10 +129,13 @@ class Runner:
             assert data.debugging is not None  # FAIL: the fixes of an error ran out
             raise installing.out_of_fixes(data.debugging)
         work = StepWork(self.run, self.agents, self.cancel, state, data, action)
+        calls = self.agents.calls
         change = HANDLERS[action.kind](work)
         self._unless_cancelled()  # a step finished after Stop is not kept (step_commit
-        committed = step_commit(run=self.run, lease=self.lease, change=change)  # (locked)
-        self.system_usage = committed.system_usage
+        committed = step_commit(run=self.run, lease=self.lease, change=change,  # (locked)
+                                asked_llm=self.agents.calls != calls)  # fmt: skip
+        self.state = committed.state
+        self.system_usage = committed.system_usage or self.system_usage
         return change.status is None
 
 

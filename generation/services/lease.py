@@ -9,6 +9,7 @@ every write (``LeaseLost``).
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,19 +22,32 @@ from generation import events
 from generation.models import GenerationRun
 from generation.selectors import runs_ahead
 from generation.services.eventlog import events_append
-from llm.selectors import run_usage
+from llm.selectors import SystemUsage, run_usage_both
 
 
 class LeaseLost(Exception):
     """Another worker drives this run now; this one must stop without writing."""
 
 
-def run_claim(*, project_id: str, user_id: int) -> tuple[GenerationRun, uuid.UUID] | None:
+@dataclass(frozen=True)
+class Claim:
+    """A run this worker now drives (with its branch and project loaded, as saved), its
+    lease, what the run asked of the platform's keys so far (read with its totals), and
+    whether its previous worker died (the runner's resume guard reads the log then)."""
+
+    run: GenerationRun
+    lease: uuid.UUID
+    system_usage: SystemUsage
+    after_crash: bool
+
+
+def run_claim(*, project_id: str, user_id: int) -> Claim | None:
     """Take the project's active run for this worker: a queued one, or a running one whose
-    heartbeat is stale (its worker died). Returns the run and this worker's lease."""
+    heartbeat is stale (its worker died); None when there is none to take."""
     with transaction.atomic():
         run = (
-            GenerationRun.objects.select_for_update()
+            GenerationRun.objects.select_related("branch__project")
+            .select_for_update(of=("self",))
             .filter(project_id=project_id, user_id=user_id, status__in=GenerationRun.ACTIVE)
             .first()
         )
@@ -45,15 +59,15 @@ def run_claim(*, project_id: str, user_id: int) -> tuple[GenerationRun, uuid.UUI
         if not resumed and not _slot_free(run):
             return None  # waits, queued; the end of one of its user's runs sends it again
         lease = uuid.uuid4()
-        _take(run, lease)
+        system_usage = _take(run, lease)
         project = str(run.project_id)
         started = events.GenerationStarted(project_id=project, iteration=run.iteration)
         after = "crash" if resumed else "answer"
         first = run.last_seq == 0
-        events_append(
-            run, [started if first else events.GenerationResumed(project_id=project, after=after)]
-        )
-    return run, lease
+        claimed = started if first else events.GenerationResumed(project_id=project, after=after)
+        events_append(run, [claimed], saved_by_caller=True)  # read locked above
+        run.save()
+    return Claim(run=run, lease=lease, system_usage=system_usage, after_crash=resumed)
 
 
 def _slot_free(run: GenerationRun) -> bool:
@@ -67,15 +81,18 @@ def _slot_free(run: GenerationRun) -> bool:
     return bool(runs_ahead(run=run) < settings.SAMOKODER_RUNS_PER_USER)
 
 
-def _take(run: GenerationRun, lease: uuid.UUID) -> None:
+def _take(run: GenerationRun, lease: uuid.UUID) -> SystemUsage:
+    """The run's fields as this worker takes it (the caller saves them); its usage on the
+    platform's keys, read with its totals."""
     now = timezone.now()
     run.status, run.lease, run.heartbeat_at = GenerationRun.Status.RUNNING, lease, now
     run.worker = worker_id()
-    run.add_usage(**run_usage(run_id=run.pk))
+    usage, system_usage = run_usage_both(run_id=run.pk)
+    run.add_usage(**usage)
     run.cancel_requested = False
     run.started_at = run.started_at or now
     run.clock_started_at = run.clock_started_at or now
-    run.save()
+    return system_usage
 
 
 def heartbeat_fresh(run: GenerationRun) -> bool:

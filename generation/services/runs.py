@@ -236,22 +236,24 @@ def run_finish(
 ) -> None:
     """Close the run (completed, failed or cancelled) with its event, in one transaction.
 
-    Call with the run row locked or owned (lease). The iteration is marked as well, so a
-    completed one can be followed by a change request.
+    Call with the run row read locked in the caller's transaction (its ``last_seq`` is
+    saved with the rest). The iteration is marked as well, so a completed one can be
+    followed by a change request.
     """
     with transaction.atomic():
         run.finish(status, code=code, params=params)
         run.add_usage(**run_usage(run_id=run.pk))
-        run.save()
-        _mark_iteration(run, status)
+        last = _mark_iteration(run, status)
         runs_waiting_wake(user_id=run.user_id)
-        events_append(run, [_finish_event(run)])
+        events_append(run, [_finish_event(run, last)], saved_by_caller=True)
+        run.save()
 
 
-def _finish_event(run: GenerationRun) -> DomainEvent:
+def _finish_event(run: GenerationRun, last: ProjectState | None) -> DomainEvent:
+    """``last``: the state that marked the iteration complete, if one did."""
     project_id = str(run.project_id)
     if run.status == GenerationRun.Status.COMPLETED:
-        step = state_get(branch=run.branch).step_index
+        step = (last or state_get(branch=run.branch)).step_index
         return events.GenerationCompleted(project_id=project_id, step_index=step)
     if run.status == GenerationRun.Status.CANCELLED:
         return events.GenerationCancelled(project_id=project_id)
@@ -260,10 +262,12 @@ def _finish_event(run: GenerationRun) -> DomainEvent:
     )
 
 
-def _mark_iteration(run: GenerationRun, status: str) -> None:
+def _mark_iteration(run: GenerationRun, status: str) -> ProjectState | None:
+    """The state that marks the run's iteration complete, if it completed one."""
     if status != GenerationRun.Status.COMPLETED:
-        return
+        return None
     data = pipeline_state(run.branch)
-    if data.iterations:
-        data.iteration_complete()
-        pipeline_commit(run.branch, data, StepLabel(labels.COMPLETED))
+    if not data.iterations:
+        return None
+    data.iteration_complete()
+    return pipeline_commit(run.branch, data, StepLabel(labels.COMPLETED))

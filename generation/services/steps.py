@@ -46,17 +46,23 @@ class StepChange:
 @dataclass(frozen=True)
 class Committed:
     """The step's new state, and what the run has asked of the platform's keys so far
-    (read with the run's totals: the guard before the next step needs it)."""
+    (read with the run's totals: the guard before the next step needs it); None when
+    the step asked no agent, so nothing changed."""
 
     state: ProjectState
-    system_usage: SystemUsage
+    system_usage: SystemUsage | None
 
 
-def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> Committed:
+def step_commit(
+    *, run: GenerationRun, lease: uuid.UUID, change: StepChange, asked_llm: bool = True
+) -> Committed:
     """One completed step, atomically, or LeaseLost and nothing; Cancelled and nothing
     when Stop was pressed while a step that does not park the run was at work.
 
     ``run`` ends as the row was saved (what a refresh would read, without the query).
+    ``asked_llm`` False: the step made no LLM request (a command, a question already
+    planned), so the run's usage totals are those the run holds, not read again. Only
+    this run's worker records its requests, and it holds the lease checked here.
     """
     with transaction.atomic():
         locked = run_locked(run, lease, with_branch=True)
@@ -77,8 +83,10 @@ def step_commit(*, run: GenerationRun, lease: uuid.UUID, change: StepChange) -> 
             runs_waiting_wake(user_id=locked.user_id)  # a parked run holds no slot
         if change.question is not None and not parks_cancelled:
             locked.question = change.question
-        usage, system_usage = run_usage_both(run_id=locked.pk)
-        locked.add_usage(**usage)
+        system_usage = None
+        if asked_llm:
+            usage, system_usage = run_usage_both(run_id=locked.pk)
+            locked.add_usage(**usage)
         completed = events.GenerationStepCompleted(
             project_id=str(run.project_id), step_index=state.step_index, stage=locked.stage,
             agent=change.agent,
@@ -116,4 +124,5 @@ def run_fail(
 def run_stop(*, run: GenerationRun, lease: uuid.UUID, status: str, code: str = "") -> None:
     """Finish the run as completed or cancelled, if this worker still owns it."""
     with transaction.atomic():
-        run_finish(run=run_locked(run, lease), status=status, code=code)
+        locked = run_locked(run, lease, with_branch=True)  # a completion commits a state
+        run_finish(run=locked, status=status, code=code)

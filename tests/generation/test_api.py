@@ -129,7 +129,9 @@ def test_stop_pressed_while_a_question_is_being_asked_stops_the_run(project, key
     from generation.services.steps import StepChange, step_commit
 
     run_start(project=project, user=keyed, provider="anthropic")
-    run, lease = run_claim(project_id=str(project.pk), user_id=keyed.pk)
+    claim = run_claim(project_id=str(project.pk), user_id=keyed.pk)
+    assert claim is not None
+    run, lease = claim.run, claim.lease
     run_cancel_api = GenerationRun.objects.filter(pk=run.pk)
     run_cancel_api.update(cancel_requested=True)  # as POST …/cancel does for a live run
     assert run_heartbeat(run_id=run.pk, lease=lease) is True

@@ -91,7 +91,7 @@ def test_a_run_whose_worker_keeps_dying_on_one_step_is_given_up(user, pipeline_s
     for _crash in range(2):  # the worker dies; the sweep hands the run on, it resumes
         _worker_dies(project)
         claim = run_claim(project_id=str(project.pk), user_id=user.pk)
-        assert claim is not None and claim[0].status == "running"
+        assert claim is not None and claim.run.status == "running" and claim.after_crash
     _worker_dies(project)
 
     run_drive(project_id=str(project.pk), user_id=user.pk)  # the third resume
