@@ -31,7 +31,7 @@ from projects import labels
 from projects.events import BranchCreated
 from projects.labels import StepLabel
 from projects.models import Branch, ProjectEvent, ProjectState
-from projects.services import state_append, state_latest_locked
+from projects.services import state_append, state_append_unless_taken, state_latest_locked
 
 Changes = Mapping[str, str | None]  # path -> new text, or None to delete
 BRANCH_NAME = re.compile(r"[\w.-]{1,64}")
@@ -111,6 +111,7 @@ def files_commit(
     label: StepLabel | None = None,
     savepoint: bool = True,
     branch_locked: bool = False,
+    follows: ProjectState | None = None,
 ) -> ProjectState:
     """Commit ``changes`` (and the pipeline ``data``) as the branch's next step, named by
     ``label`` (what the step did, shown in the step picker and the history).
@@ -122,26 +123,47 @@ def files_commit(
     caller's transaction spares two round trips when a refusal ends that transaction
     anyway (the pipeline's step): the caller cannot go on in it after one.
     ``branch_locked``: the caller holds the branch's row lock in its transaction already
-    (the pipeline's step takes it with the run's), one round trip fewer.
+    (the pipeline's step takes it with the run's), one round trip fewer. ``follows``: the
+    state the caller expects to be the branch's latest (the pipeline's previous step); the
+    new one is appended after it without reading the latest, unless another writer took
+    that step meanwhile: then after the latest, as without it.
     """
     clean = _validated(changes)
     with transaction.atomic(savepoint=savepoint):
-        previous = state_latest_locked(branch=branch, locked=branch_locked)
-        before = state_replay(previous)
-        after = _apply(before.manifest, clean)
-        if any(text is not None for text in clean.values()):  # only a write can grow it
-            _check_project_size(after)
-        delta = _delta(before.manifest, after)
-        replay = _next_replay(previous.step_index + 1, before, delta, after)
-        checkpoint = replay.checkpoint_step == previous.step_index + 1
-        state = state_append(previous=previous, data=data, is_checkpoint=checkpoint, label=label)
-        rows = after if checkpoint else delta
-        files = _files_for(branch, set(rows))
-        StateFile.objects.bulk_create(
-            StateFile(state=state, file=files[path], content_id=h) for path, h in rows.items()
-        )
-        _record_events(branch, state, before.manifest, after)
-        state_replay_remember(state, replay)
+        state = None
+        if follows is not None:
+            state = _append(branch, follows, clean, data, label, unless_taken=True)
+        if state is None:
+            previous = state_latest_locked(branch=branch, locked=branch_locked)
+            state = _append(branch, previous, clean, data, label, unless_taken=False)
+    assert state is not None  # appended after the latest, under the branch's lock
+    return state
+
+
+def _append(
+    branch: Branch, previous: ProjectState, clean: dict[str, str | None],
+    data: dict[str, Any] | None, label: StepLabel | None, *, unless_taken: bool,
+) -> ProjectState | None:  # fmt: skip
+    """The state after ``previous`` with ``clean`` applied, its file rows and events;
+    ``unless_taken``: None, nothing written, when another writer took its index."""
+    before = state_replay(previous)
+    after = _apply(before.manifest, clean)
+    if any(text is not None for text in clean.values()):  # only a write can grow it
+        _check_project_size(after)
+    delta = _delta(before.manifest, after)
+    replay = _next_replay(previous.step_index + 1, before, delta, after)
+    checkpoint = replay.checkpoint_step == previous.step_index + 1
+    append = state_append_unless_taken if unless_taken else state_append
+    state = append(previous=previous, data=data, is_checkpoint=checkpoint, label=label)
+    if state is None:
+        return None
+    rows = after if checkpoint else delta
+    files = _files_for(branch, set(rows))
+    StateFile.objects.bulk_create(
+        StateFile(state=state, file=files[path], content_id=h) for path, h in rows.items()
+    )
+    _record_events(branch, state, before.manifest, after)
+    state_replay_remember(state, replay)
     return state
 
 

@@ -6,6 +6,8 @@ from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils.translation import gettext as _
 
 from accounts.models import User
@@ -126,7 +128,47 @@ def state_append(
     """The step after ``previous`` (from ``state_latest_locked``), named by ``label``;
     ``data`` None keeps the previous step's. Whether it is a checkpoint (holds every
     path, not only the changed ones) is the file store's choice (files.services)."""
-    return ProjectState.objects.create(
+    state = _state_after(previous, data, is_checkpoint, label)
+    state.save()
+    return state
+
+
+def state_append_unless_taken(
+    *,
+    previous: ProjectState,
+    data: dict[str, Any] | None,
+    is_checkpoint: bool,
+    label: StepLabel | None = None,
+) -> ProjectState | None:
+    """``state_append`` for a writer that knows which state it follows without reading
+    the branch's latest (the pipeline's step: the state its previous step committed):
+    None, and nothing written, when another writer took that step index first (a user's
+    save in between); the caller then reads the latest and appends after it.
+
+    One statement (an insert that yields to the branch's unique step index, returning
+    the new id), where reading the latest first cost a query and its data every step.
+    """
+    state = _state_after(previous, data, is_checkpoint, label)
+    query = InsertQuery(ProjectState, on_conflict=OnConflict.IGNORE)
+    fields = [f for f in ProjectState._meta.concrete_fields if not f.primary_key]
+    query.insert_values(fields, [state])
+    compiler = query.get_compiler(using=ProjectState.objects.db)
+    compiler.returning_fields = [ProjectState._meta.pk]  # RETURNING id: none when yielded
+    with compiler.connection.cursor() as cursor:
+        for sql, params in compiler.as_sql():
+            cursor.execute(sql, params)
+        inserted = cursor.fetchone()
+    if inserted is None:
+        return None
+    state.pk, state._state.adding, state._state.db = inserted[0], False, compiler.using
+    return state
+
+
+def _state_after(
+    previous: ProjectState, data: dict[str, Any] | None, is_checkpoint: bool,
+    label: StepLabel | None,
+) -> ProjectState:  # fmt: skip
+    return ProjectState(
         branch_id=previous.branch_id,
         step_index=previous.step_index + 1,
         data=previous.data if data is None else data,

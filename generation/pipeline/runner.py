@@ -133,7 +133,8 @@ class Runner:
         change = HANDLERS[action.kind](work)
         self._unless_cancelled()  # a step finished after Stop is not kept (step_commit
         committed = step_commit(run=self.run, lease=self.lease, change=change,  # (locked)
-                                asked_llm=self.agents.calls != calls)  # fmt: skip
+                                asked_llm=self.agents.calls != calls,
+                                follows=state)  # fmt: skip
         self.state = committed.state
         self.system_usage = committed.system_usage or self.system_usage
         return change.status is None

@@ -54,8 +54,9 @@ class Committed:
 
 
 def step_commit(
-    *, run: GenerationRun, lease: uuid.UUID, change: StepChange, asked_llm: bool = True
-) -> Committed:
+    *, run: GenerationRun, lease: uuid.UUID, change: StepChange, asked_llm: bool = True,
+    follows: ProjectState | None = None,
+) -> Committed:  # fmt: skip
     """One completed step, atomically, or LeaseLost and nothing; Cancelled and nothing
     when Stop was pressed while a step that does not park the run was at work.
 
@@ -63,6 +64,8 @@ def step_commit(
     ``asked_llm`` False: the step made no LLM request (a command, a question already
     planned), so the run's usage totals are those the run holds, not read again. Only
     this run's worker records its requests, and it holds the lease checked here.
+    ``follows``: the state the step started from, expected to be the branch's latest
+    (files_commit then appends after it without reading the latest first).
     """
     with transaction.atomic():
         locked = run_locked(run, lease, with_branch=True)
@@ -70,8 +73,8 @@ def step_commit(
             raise Cancelled  # a step finished after Stop is not kept
         data = change.data.model_dump(mode="json")
         state = files_commit(branch=run.branch, changes=change.files, data=data,
-                             label=change.label, savepoint=False,
-                             branch_locked=True)  # fmt: skip
+                             label=change.label, savepoint=False, branch_locked=True,
+                             follows=follows)  # fmt: skip
         locked.stage = change.stage or locked.stage
         locked.progress = change.data.progress()
         locked.heartbeat_at = timezone.now()

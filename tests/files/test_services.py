@@ -2,6 +2,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
 from files import selectors, services
@@ -214,3 +216,41 @@ def test_contents_only_a_deleted_project_used_are_pruned_and_shared_ones_stay(us
     assert services.contents_prune(older_than=timedelta(0)) == 1
     texts = set(FileContent.objects.values_list("text", flat=True))
     assert "SHARED = 1\n" in texts and "OWN = 1\n" not in texts
+
+
+def test_a_commit_that_follows_the_latest_state_appends_after_it_without_reading_it(branch):
+    first = services.file_save(branch=branch, path="a.txt", text="one\n")
+
+    # The new state (one insert, yielding to the unique step index), its file rows and
+    # event: no read of the branch's latest, its data or its manifest (kept from the save).
+    with CaptureQueriesContext(connection) as captured:
+        state = services.files_commit(
+            branch=branch, changes={"b.txt": "two\n"}, data={"x": 1}, follows=first
+        )
+
+    assert state.step_index == 2 and state.data == {"x": 1}
+    assert not [q for q in captured.captured_queries if q["sql"].startswith("SELECT")
+                and '"projects_projectstate"' in q["sql"]]  # fmt: skip
+    manifest = selectors.state_manifest(selectors.state_get(branch=branch, step=2))
+    assert sorted(manifest) == ["a.txt", "b.txt"]
+
+
+def test_a_commit_that_follows_a_state_another_writer_followed_first_lands_after_the_latest(
+    branch,
+):
+    """The pipeline's step expects its previous step to be the latest; a user's save in
+    between took that step index, so the step lands after the save, keeping its file."""
+    pipeline_step = services.file_save(branch=branch, path="app.py", text="v1\n")
+    users_save = services.file_save(branch=branch, path="notes.md", text="mine\n")
+
+    state = services.files_commit(
+        branch=branch, changes={"app.py": "v2\n"}, data={"step": "next"}, follows=pipeline_step
+    )
+
+    assert (users_save.step_index, state.step_index) == (2, 3)
+    assert ProjectState.objects.get(pk=state.pk).data == {"step": "next"}
+    manifest = selectors.state_manifest(selectors.state_get(branch=branch, step=3))
+    texts = {path: FileContent.objects.get(pk=h).text for path, h in manifest.items()}
+    assert texts == {"app.py": "v2\n", "notes.md": "mine\n"}
+    assert [e["path"] for e in _events(branch, "FileUpdated")] == ["app.py"]
+    assert branch.states.count() == 4  # 0 to 3: nothing half-written by the first try

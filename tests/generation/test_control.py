@@ -12,7 +12,7 @@ from django.utils import translation
 
 from execution.models import ExecutionLog
 from files.selectors import state_get, state_texts
-from files.services import branch_fork
+from files.services import branch_fork, file_save
 from generation.models import GenerationRun
 from generation.tasks import resume_stale_runs_task
 from llm.models import LLMRequest
@@ -287,3 +287,32 @@ def test_a_killed_pool_child_has_its_run_taken_over_by_the_next_child_at_once(
     assert run.status == "completed", run.reason
     assert files_of(project.branches.get(name="main")) == expected_files(transcript)
     assert run.events.filter(name="GenerationResumed", payload__after="crash").exists()
+
+
+def test_a_file_the_user_saves_while_a_step_works_is_kept_under_that_steps_commit(
+    user, worker, pipeline_settings, replay
+):
+    """The step expected to follow the state it started from; the user's save took that
+    step index, so the step lands after the save, on top of it, and nothing is lost."""
+    transcript = reference()
+    architect = next(e for e in transcript["responses"] if e.get("agent") == "Architect")
+    architect["fault"] = {"delay": 2}  # the save happens while the Architect is asked
+    replay.load_dict(transcript)
+    project = project_for(user)
+    run_id = run_start_api(user, project)
+    wait_for(run_id, "awaiting_input", worker=worker)
+    api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": "No."})
+    wait_until(lambda: any(r["agent"] == "Architect" for r in replay.requests))
+    branch = project.branches.get(name="main")
+    saved = file_save(branch=branch, path="NOTES.md", text="mine\n")
+
+    run = wait_for(run_id, "completed", "failed", worker=worker, timeout=120)
+
+    assert run.status == "completed", run.reason
+    steps = list(branch.states.order_by("step_index").values_list("step_index", "label_code"))
+    assert [index for index, _label in steps] == list(range(15))  # 14 steps and the save
+    assert steps[saved.step_index][1] == "edit"
+    architecture = state_get(branch=branch, step=saved.step_index + 1)
+    assert architecture.data["architecture"], "the Architect's step came right after the save"
+    assert dict(state_texts(state=architecture))["NOTES.md"] == "mine\n"
+    assert files_of(branch) == {**expected_files(transcript), "NOTES.md": "mine\n"}

@@ -49,10 +49,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, str]] = {
         "LLMRequestSent and -ResponseReceived per request, the commands' events, FileCreated",
     ),
     ("SELECT", "projects_projectstate"): (
-        14,
-        "the latest state: the first step of each drive, "
-        "each commit (under the branch lock), the "
-        "completion (2: its data, its commit)",
+        4,
+        "the latest state: the first step of each drive, the completion (2: its data, "
+        "its commit); a step's commit appends after the state its step started from",
     ),
     ("INSERT", "projects_projectstate"): (11, "one state per step and the completion"),
     ("SELECT", "projects_branch"): (1, "the branch locked by the completion's commit"),
