@@ -31,7 +31,12 @@ from projects import labels
 from projects.events import BranchCreated
 from projects.labels import StepLabel
 from projects.models import Branch, ProjectEvent, ProjectState
-from projects.services import state_append, state_append_unless_taken, state_latest_locked
+from projects.services import (
+    branch_lock,
+    state_append,
+    state_append_unless_taken,
+    state_latest_locked,
+)
 
 Changes = Mapping[str, str | None]  # path -> new text, or None to delete
 BRANCH_NAME = re.compile(r"[\w.-]{1,64}")
@@ -130,11 +135,13 @@ def files_commit(
     """
     clean = _validated(changes)
     with transaction.atomic(savepoint=savepoint):
+        if not branch_locked:  # a writer that does not wait for it could meet a save
+            branch_lock(branch=branch)  # at the same step index, and fail
         state = None
         if follows is not None:
             state = _append(branch, follows, clean, data, label, unless_taken=True)
         if state is None:
-            previous = state_latest_locked(branch=branch, locked=branch_locked)
+            previous = state_latest_locked(branch=branch, locked=True)
             state = _append(branch, previous, clean, data, label, unless_taken=False)
     assert state is not None  # appended after the latest, under the branch's lock
     return state
@@ -184,10 +191,12 @@ def _next_replay(
 
 
 def state_data_commit(
-    *, branch: Branch, data: dict[str, Any], label: StepLabel | None = None
-) -> ProjectState:
-    """A step that changes only the pipeline ``data``: the files stay as they were."""
-    return files_commit(branch=branch, changes={}, data=data, label=label)
+    *, branch: Branch, data: dict[str, Any], label: StepLabel | None = None,
+    follows: ProjectState | None = None,
+) -> ProjectState:  # fmt: skip
+    """A step that changes only the pipeline ``data``: the files stay as they were
+    (``follows`` as for files_commit)."""
+    return files_commit(branch=branch, changes={}, data=data, label=label, follows=follows)
 
 
 def _apply(before: Manifest, changes: dict[str, str | None]) -> Manifest:

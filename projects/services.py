@@ -114,8 +114,13 @@ def state_latest_locked(*, branch: Branch, locked: bool = False) -> ProjectState
     the second anyway). Call inside a transaction, then ``state_append``; ``locked``: the
     caller already holds that lock in this transaction."""
     if not locked:
-        Branch.objects.select_for_update().filter(pk=branch.pk).first()
+        branch_lock(branch=branch)
     return branch.states.latest("step_index")
+
+
+def branch_lock(*, branch: Branch) -> None:
+    """Lock the branch's row until the transaction ends: its writers append one at a time."""
+    Branch.objects.select_for_update().filter(pk=branch.pk).first()
 
 
 def state_append(

@@ -123,7 +123,8 @@ class Runner:
                              install_pending=installing.install_needed(
                                  branch=self.run.branch, state=state, data=data))  # fmt: skip
         if action.kind == ActionKind.DONE:
-            run_stop(run=self.run, lease=self.lease, status=GenerationRun.Status.COMPLETED)
+            run_stop(run=self.run, lease=self.lease, status=GenerationRun.Status.COMPLETED,
+                     latest=state)  # fmt: skip
             return False
         if action.kind == ActionKind.FAIL:
             assert data.debugging is not None  # FAIL: the fixes of an error ran out

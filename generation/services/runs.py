@@ -40,9 +40,14 @@ class RunConflict(Conflict):
     """The request does not fit the run's status (a second run, an answer nobody asked for…)."""
 
 
-def pipeline_commit(branch: Branch, data: PipelineState, label: StepLabel) -> ProjectState:
-    """A step that changes only the pipeline state (no file)."""
-    return state_data_commit(branch=branch, data=data.model_dump(mode="json"), label=label)
+def pipeline_commit(
+    branch: Branch, data: PipelineState, label: StepLabel, follows: ProjectState | None = None
+) -> ProjectState:
+    """A step that changes only the pipeline state (no file); ``follows``: the state
+    expected to be the branch's latest (files_commit)."""
+    return state_data_commit(
+        branch=branch, data=data.model_dump(mode="json"), label=label, follows=follows
+    )
 
 
 def run_start(
@@ -232,18 +237,20 @@ def run_cancel(*, run: GenerationRun) -> GenerationRun:
 
 
 def run_finish(
-    *, run: GenerationRun, status: str, code: str = "", params: dict[str, Any] | None = None
-) -> None:
+    *, run: GenerationRun, status: str, code: str = "", params: dict[str, Any] | None = None,
+    latest: ProjectState | None = None,
+) -> None:  # fmt: skip
     """Close the run (completed, failed or cancelled) with its event, in one transaction.
 
     Call with the run row read locked in the caller's transaction (its ``last_seq`` is
     saved with the rest). The iteration is marked as well, so a completed one can be
-    followed by a change request.
+    followed by a change request. ``latest``: the branch's latest state as the caller
+    knows it (the worker's last commit): marking the iteration then reads no state.
     """
     with transaction.atomic():
         run.finish(status, code=code, params=params)
         run.add_usage(**run_usage(run_id=run.pk))
-        last = _mark_iteration(run, status)
+        last = _mark_iteration(run, status, latest)
         runs_waiting_wake(user_id=run.user_id)
         events_append(run, [_finish_event(run, last)], saved_by_caller=True)
         run.save()
@@ -262,12 +269,19 @@ def _finish_event(run: GenerationRun, last: ProjectState | None) -> DomainEvent:
     )
 
 
-def _mark_iteration(run: GenerationRun, status: str) -> ProjectState | None:
-    """The state that marks the run's iteration complete, if it completed one."""
+def _mark_iteration(
+    run: GenerationRun, status: str, latest: ProjectState | None
+) -> ProjectState | None:
+    """The state that marks the run's iteration complete, if it completed one. A file
+    saved after ``latest`` keeps its data (a save changes files only), and the commit
+    lands after it (files_commit's ``follows``)."""
     if status != GenerationRun.Status.COMPLETED:
         return None
-    data = pipeline_state(run.branch)
+    if latest is None:
+        data = pipeline_state(run.branch)
+    else:
+        data = PipelineState.model_validate(latest.data)
     if not data.iterations:
         return None
     data.iteration_complete()
-    return pipeline_commit(run.branch, data, StepLabel(labels.COMPLETED))
+    return pipeline_commit(run.branch, data, StepLabel(labels.COMPLETED), follows=latest)

@@ -124,8 +124,12 @@ def run_fail(
         run_finish(run=locked, status=GenerationRun.Status.FAILED, code=code, params=params)
 
 
-def run_stop(*, run: GenerationRun, lease: uuid.UUID, status: str, code: str = "") -> None:
-    """Finish the run as completed or cancelled, if this worker still owns it."""
+def run_stop(
+    *, run: GenerationRun, lease: uuid.UUID, status: str, code: str = "",
+    latest: ProjectState | None = None,
+) -> None:  # fmt: skip
+    """Finish the run as completed or cancelled, if this worker still owns it; ``latest``:
+    the state the worker last committed or read (run_finish)."""
     with transaction.atomic():
         locked = run_locked(run, lease, with_branch=True)  # a completion commits a state
-        run_finish(run=locked, status=status, code=code)
+        run_finish(run=locked, status=status, code=code, latest=latest)

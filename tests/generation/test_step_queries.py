@@ -49,9 +49,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, str]] = {
         "LLMRequestSent and -ResponseReceived per request, the commands' events, FileCreated",
     ),
     ("SELECT", "projects_projectstate"): (
-        4,
-        "the latest state: the first step of each drive, the completion (2: its data, "
-        "its commit); a step's commit appends after the state its step started from",
+        2,
+        "the latest state: the first step of each drive; a step's commit, and the "
+        "completion's, append after the state the worker holds",
     ),
     ("INSERT", "projects_projectstate"): (11, "one state per step and the completion"),
     ("SELECT", "projects_branch"): (1, "the branch locked by the completion's commit"),
