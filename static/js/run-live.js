@@ -124,13 +124,15 @@
       running = { execution: execution, text: "$ " + message.command + "\n" };
     }
     if (terminal.dataset.execution !== execution) {
-      var before = terminal.dataset.empty ? "" : terminal.textContent.replace(/\n*$/, "\n\n");
+      if (terminal.dataset.empty) { terminal.textContent = ""; }
       delete terminal.dataset.empty;
+      // Appended, not rewritten: the sections above keep their marks (an interrupted one).
+      var ends = terminal.textContent.match(/\n{0,2}$/)[0].length;
       terminal.dataset.execution = execution;
-      terminal.textContent = before + running.text;
+      terminal.append((terminal.textContent ? "\n\n".slice(ends) : "") + running.text);
     }
     running.text += message.text;
-    terminal.textContent += message.text;
+    terminal.append(message.text);
     terminal.scrollTop = terminal.scrollHeight;
     if (message.final) { running = null; }
   }
