@@ -278,7 +278,8 @@ def outputs_unfinished_take(*, run_id: uuid.UUID | str) -> list[UnfinishedOutput
     first, removed from Redis. Best effort: [] when Redis cannot be read."""
     key = unfinished_key(run_id)
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=SEND_TIMEOUT)
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=SEND_TIMEOUT,
+                                      socket_connect_timeout=SEND_TIMEOUT)  # fmt: skip
         with client, client.pipeline(transaction=True) as pipe:
             pipe.hgetall(key)
             pipe.delete(key)
