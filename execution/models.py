@@ -53,6 +53,8 @@ class ExecutionLog(WriteOnceMixin, models.Model):
     duration_ms = models.PositiveIntegerField(_("duration, ms"), default=0)
     timed_out = models.BooleanField(_("timed out"), default=False)
     truncated = models.BooleanField(_("output truncated"), default=False)
+    # Its worker died while it ran: the output is what reached the page until then.
+    interrupted = models.BooleanField(_("interrupted"), default=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
 
     class Meta:

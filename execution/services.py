@@ -279,6 +279,17 @@ def _with_refusals(result: ExecutionResult, bridge: Bridge | None) -> ExecutionR
     return dataclasses.replace(result, stderr=result.stderr + notice) if notice else result
 
 
+def command_interrupted_record(
+    *, project_id: uuid.UUID, run_id: uuid.UUID, command: str, output: str, truncated: bool
+) -> ExecutionLog:
+    """The ExecutionLog of a command whose worker died while it ran: ``output`` is what it
+    printed until then (as far as it was relayed), its exit code unknown."""
+    return ExecutionLog.objects.create(
+        project_id=project_id, run_id=run_id, command=command, stdout=output,
+        truncated=truncated, interrupted=True,
+    )  # fmt: skip
+
+
 def commands_refused_report(*, branch: Branch, refused: dict[str, str]) -> None:
     """FilesRefused for what a command wrote that cannot be kept (symlinks, binaries…)."""
     if refused:

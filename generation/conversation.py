@@ -54,8 +54,10 @@ class RunThread:
     commands: list[tuple[ExecutionLog, str]] = field(default_factory=list)  # with outcome
 
 
-def command_outcome(*, exit_code: int | None, timed_out: bool) -> str:
+def command_outcome(*, exit_code: int | None, timed_out: bool, interrupted: bool = False) -> str:
     """A command's ending in words, for people who do not read exit codes."""
+    if interrupted:
+        return _("Interrupted: the worker running it stopped; above is what it printed until then")
     if timed_out:
         return _("Timed out")
     if exit_code is None:
@@ -93,8 +95,10 @@ def project_conversation(*, project: Project, last: int | None = None) -> list[R
             thread.change = asked[run.iteration] if run.iteration < len(asked) else ""
         mine = logs.get(run.pk, [])
         thread.commands = [
-            (log, command_outcome(exit_code=log.exit_code, timed_out=log.timed_out)) for log in mine
-        ]
+            (log, command_outcome(exit_code=log.exit_code, timed_out=log.timed_out,
+                                  interrupted=log.interrupted))
+            for log in mine
+        ]  # fmt: skip
         thread.messages = _messages(
             events.get(run.pk, []), {str(log.pk): log for log in mine}, requests.get(run.pk, [])
         )

@@ -7,13 +7,17 @@ effort: a Redis outage is logged, never allowed to fail the run.
 
 import asyncio
 import codecs
+import json
 import logging
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from redis import asyncio as aioredis
@@ -46,16 +50,19 @@ class _Sender:
         threading.Thread(target=self.loop.run_forever, name="publish", daemon=True).start()
 
     def send(self, project_id: uuid.UUID | str, message: dict, *, wait: bool = True) -> None:
-        publishing = self._publish(project_channel(project_id), encode(message))
-        future = asyncio.run_coroutine_threadsafe(publishing, self.loop)
+        self.submit(self.redis.publish(project_channel(project_id), encode(message)), wait=wait)
+
+    def submit(self, work: Awaitable[Any], *, wait: bool = True) -> None:
+        """Run ``work`` (a command on ``self.redis``) on the loop, after what came before."""
+        future = asyncio.run_coroutine_threadsafe(self._in_turn(work), self.loop)
         if wait:
             future.result(timeout=SEND_TIMEOUT)
         else:
             future.add_done_callback(_log_failure)
 
-    async def _publish(self, channel: str, data: bytes) -> None:
+    async def _in_turn(self, work: Awaitable[Any]) -> None:
         async with self.turn:
-            await self.redis.publish(channel, data)
+            await work
 
 
 def _log_failure(future) -> None:
@@ -74,12 +81,16 @@ _sender: _Sender | None = None
 _sender_lock = threading.Lock()
 
 
-def _send(project_id: uuid.UUID | str, message: dict, *, wait: bool = True) -> None:
+def _the_sender() -> _Sender:
     global _sender
     with _sender_lock:
         if _sender is None or _sender.pid != os.getpid():
             _sender = _Sender()
-    _sender.send(project_id, message, wait=wait)
+        return _sender
+
+
+def _send(project_id: uuid.UUID | str, message: dict, *, wait: bool = True) -> None:
+    _the_sender().send(project_id, message, wait=wait)
 
 
 def publish(project_id: uuid.UUID | str, messages: list[dict]) -> None:
@@ -114,8 +125,10 @@ class LiveBatch:
     Never waits for the send, so neither the thread watching a command nor an event loop
     stalls."""
 
-    def __init__(self, project_id, message: dict, every: float = 0.25) -> None:
+    def __init__(self, project_id, message: dict, every: float = 0.25,
+                 on_sent: Callable[[str, bool], None] | None = None) -> None:  # fmt: skip
         self.project_id, self.message, self.every = project_id, message, every
+        self.on_sent = on_sent  # sees each piece sent (and whether it was the last)
         self.pending = ""
         self.sent_at: float | None = None
 
@@ -139,6 +152,8 @@ class LiveBatch:
         self.pending, self.sent_at = "", time.monotonic()
         try:
             _send(self.project_id, message, wait=False)
+            if self.on_sent is not None:
+                self.on_sent(message["text"], final)
         except Exception:
             logger.warning("live text for project %s not sent", self.project_id, exc_info=True)
 
@@ -153,13 +168,21 @@ class OutputRelay:
     that prints a line and then works for a minute shows that line now, not at its end.
     Each relay names its execution, so the page keeps a rerun of the same command (after
     a worker restart) apart from the unfinished output of the run before.
+
+    What it has sent is also kept in Redis under the run (see ``outputs_unfinished_take``)
+    until it closes: the ExecutionLog then holds the whole. A worker that dies in the
+    command leaves it there for the run's next worker to keep as the interrupted attempt.
     """
 
     def __init__(self, project_id, run_id, command: str, every: float = 0.25,
                  limit: int = 64_000) -> None:  # fmt: skip
+        execution = uuid.uuid4().hex
         message = {"type": "pipeline.output", "run": str(run_id), "command": command,
-                   "execution": uuid.uuid4().hex}  # fmt: skip
-        self.batch, self.left = LiveBatch(project_id, message, every), limit
+                   "execution": execution}  # fmt: skip
+        self.unfinished = UnfinishedOutput(command=command, started=time.time())
+        self.key, self.field = unfinished_key(run_id), execution
+        self.batch = LiveBatch(project_id, message, every, on_sent=self._keep)
+        self.left = limit
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self.lock = threading.Lock()
         self.closed = threading.Event()
@@ -171,9 +194,21 @@ class OutputRelay:
 
     def __call__(self, chunk: bytes) -> None:
         with self.lock:
+            self.unfinished.truncated |= len(chunk) > self.left
             chunk = chunk[: max(self.left, 0)]
             self.left -= len(chunk)
             self.batch.add(self.decoder.decode(chunk))
+
+    def _keep(self, text: str, final: bool) -> None:
+        """The text so far to Redis after each piece sent (at most ``limit`` bytes), in
+        the order of the sends; gone once the command has ended."""
+        sender, key, field = _the_sender(), self.key, self.field
+        if final:
+            sender.submit(sender.redis.hdel(key, field), wait=False)
+            return
+        self.unfinished.text += text
+        value = json.dumps(self.unfinished.__dict__, ensure_ascii=False)
+        sender.submit(_keep_field(sender.redis, key, field, value), wait=False)
 
     def _flush_on_time(self) -> None:
         wait = self.batch.every
@@ -209,3 +244,48 @@ class TextRelay:
 
     def close(self) -> None:
         self.batch.close()
+
+
+UNFINISHED_PREFIX = "samokoder:output:run:"
+# A day: the run's next worker takes it within SAMOKODER_RUN_STALE_SECONDS and a sweep
+# (minutes); a run nobody resumes or stops by then loses only this partial text.
+UNFINISHED_KEEP = 86_400
+
+
+def unfinished_key(run_id: uuid.UUID | str) -> str:
+    return f"{UNFINISHED_PREFIX}{run_id}"
+
+
+@dataclass
+class UnfinishedOutput:
+    """A command's output as far as it was sent, kept while the command runs."""
+
+    command: str
+    started: float  # epoch seconds
+    text: str = ""
+    truncated: bool = False  # the relay's limit cut it
+
+
+async def _keep_field(client: aioredis.Redis, key: str, field: str, value: str) -> None:
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.hset(key, field, value)
+        pipe.expire(key, UNFINISHED_KEEP)
+        await pipe.execute()
+
+
+def outputs_unfinished_take(*, run_id: uuid.UUID | str) -> list[UnfinishedOutput]:
+    """The output of the run's commands that never ended (their worker died), oldest
+    first, removed from Redis. Best effort: [] when Redis cannot be read."""
+    key = unfinished_key(run_id)
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=SEND_TIMEOUT,
+                                      socket_connect_timeout=SEND_TIMEOUT)  # fmt: skip
+        with client, client.pipeline(transaction=True) as pipe:
+            pipe.hgetall(key)
+            pipe.delete(key)
+            kept, _ = pipe.execute()
+    except redis.RedisError:
+        logger.warning("the unfinished output of run %s was not read", run_id, exc_info=True)
+        return []
+    outputs = [UnfinishedOutput(**json.loads(value)) for value in kept.values()]
+    return sorted(outputs, key=lambda output: output.started)

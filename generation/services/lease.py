@@ -22,6 +22,7 @@ from generation import events
 from generation.models import GenerationRun
 from generation.selectors import runs_ahead
 from generation.services.eventlog import events_append
+from generation.services.outputs import outputs_interrupted_keep
 from llm.selectors import SystemUsage, run_usage_both
 
 
@@ -58,6 +59,8 @@ def run_claim(*, project_id: str, user_id: int) -> Claim | None:
             return None  # alive elsewhere
         if not resumed and not _slot_free(run):
             return None  # waits, queued; the end of one of its user's runs sends it again
+        if resumed:  # the command its worker died in, as far as the page saw it
+            outputs_interrupted_keep(run=run)
         lease = uuid.uuid4()
         system_usage = _take(run, lease)
         project = str(run.project_id)

@@ -26,6 +26,7 @@ from generation.schemas import PipelineState
 from generation.selectors import pipeline_state
 from generation.services.eventlog import events_append, state_updated
 from generation.services.lease import heartbeat_fresh
+from generation.services.outputs import outputs_interrupted_keep
 from llm.keys import key_source
 from llm.selectors import model_priced, run_usage
 from projects import labels
@@ -232,6 +233,8 @@ def run_cancel(*, run: GenerationRun) -> GenerationRun:
             run.cancel_requested = True
             run.save(update_fields=["cancel_requested"])
         else:  # nobody drives it (queued, waiting for an answer, or its worker died)
+            if run.status == GenerationRun.Status.RUNNING:
+                outputs_interrupted_keep(run=run)
             run_finish(run=run, status=GenerationRun.Status.CANCELLED, code="cancelled")
     return run
 

@@ -76,14 +76,28 @@
   var STOPPED = ["failed", "cancelled"];
   var statusBefore = "";
 
-  // When the run stops, what can be done next (Resume, Start again) is brought into view:
-  // on a phone the controls sit under the whole conversation, on a desktop at the foot
-  // of their own scrolling box.
+  var firstPanel = true;
+  var userScrolled = false;  // before the panel came: its arrival leaves their scroll alone
+  ["wheel", "touchmove"].forEach(function (name) {
+    window.addEventListener(name, function () { userScrolled = true; }, { passive: true, once: true });
+  });
+  window.addEventListener("keydown", function (event) {
+    if (/^(Page(Up|Down)|Arrow(Up|Down)|Home|End| )$/.test(event.key)) { userScrolled = true; }
+  });
+
+  // When the run stops, or a page opens on a stopped run, what can be done next (Resume,
+  // Start again) is brought into view: on a phone the controls sit under the whole
+  // conversation, on a desktop at the foot of their own scrolling box. Never against a
+  // scroll the user made, and only on the first render of a page opened on one.
   function nextStepsIntoView() {
     var root = panel();
-    var was = statusBefore;
+    if (root && root.dataset.run === undefined) { return; }  // the panel has not loaded yet
+    var was = statusBefore, opened = firstPanel && !userScrolled;
     statusBefore = root ? root.dataset.status : "";
-    if (!root || ACTIVE.indexOf(was) < 0 || STOPPED.indexOf(root.dataset.status) < 0) { return; }
+    firstPanel = firstPanel && !root;
+    if (!root || STOPPED.indexOf(root.dataset.status) < 0 || !(opened || ACTIVE.indexOf(was) >= 0)) {
+      return;
+    }
     var target = document.getElementById("run-start") || document.getElementById("run-change")
       || document.getElementById("no-key") || document.getElementById("run-resume");
     if (target) { target.scrollIntoView({ block: "nearest" }); }
@@ -110,13 +124,15 @@
       running = { execution: execution, text: "$ " + message.command + "\n" };
     }
     if (terminal.dataset.execution !== execution) {
-      var before = terminal.dataset.empty ? "" : terminal.textContent.replace(/\n*$/, "\n\n");
+      if (terminal.dataset.empty) { terminal.textContent = ""; }
       delete terminal.dataset.empty;
+      // Appended, not rewritten: the sections above keep their marks (an interrupted one).
+      var ends = terminal.textContent.match(/\n{0,2}$/)[0].length;
       terminal.dataset.execution = execution;
-      terminal.textContent = before + running.text;
+      terminal.append((terminal.textContent ? "\n\n".slice(ends) : "") + running.text);
     }
     running.text += message.text;
-    terminal.textContent += message.text;
+    terminal.append(message.text);
     terminal.scrollTop = terminal.scrollHeight;
     if (message.final) { running = null; }
   }

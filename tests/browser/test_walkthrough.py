@@ -1,13 +1,18 @@
 """Defects a first-time user met on the way (a walk through the whole app at 1280 and
 390 px, in English and Russian), each held in place by a short check in Chromium."""
 
+import re
+
 import pytest
+from django.db import transaction
 from playwright.sync_api import expect
 
 from accounts.services import key_store
 from files import services
+from generation import reasons
 from generation.models import GenerationRun
 from generation.services import run_start
+from generation.services.runs import run_finish
 from projects.services import project_create
 from tests.accounts.factories import PASSWORD, UserFactory
 
@@ -105,3 +110,52 @@ def test_after_stop_resume_and_start_again_are_in_view_without_scrolling(page, l
     expect(page.locator("#run-resume")).to_be_in_viewport(ratio=1)
     expect(page.locator("#run-start")).to_be_in_viewport(ratio=1)
     expect(page.locator("#id_model")).to_be_in_viewport(ratio=1)
+
+
+def _stopped(user, status: str) -> str:
+    """A project whose run stopped (cancelled, or failed in the sandbox) before this page."""
+    project = project_create(owner=user, name="Todo API", description=LONG_DESCRIPTION)
+    key_store(user=user, provider="openai", api_key="sk-walker-key-0000000000001234")
+    run = run_start(project=project, user=user, provider="openai")  # queued: no worker here
+    with transaction.atomic():
+        run = GenerationRun.objects.select_for_update().get(pk=run.pk)
+        if status == GenerationRun.Status.CANCELLED:
+            run_finish(run=run, status=status, code=reasons.CANCELLED)
+        else:
+            run_finish(run=run, status=status, code=reasons.SANDBOX, params={"detail": "gone"})
+    return f"/projects/{project.pk}/"
+
+
+@pytest.mark.parametrize("status", ["cancelled", "failed"])
+@pytest.mark.parametrize(
+    ("language", "size"), [("en", DESKTOP), ("ru", DESKTOP), ("en", PHONE), ("ru", PHONE)]
+)
+def test_a_stopped_run_opened_afresh_shows_resume_and_start_again(page, language, size, status):
+    page.set_viewport_size(size)
+    page.goto(_stopped(_log_in(page, language), status))
+
+    notice = "#run-cancelled" if status == "cancelled" else "#run-reason"
+    expect(page.locator(notice)).to_be_in_viewport()
+    expect(page.locator("#run-resume")).to_be_in_viewport(ratio=1)
+    expect(page.locator("#run-start")).to_be_in_viewport(ratio=1)
+    expect(page.locator("#id_model")).to_be_in_viewport(ratio=1)
+
+
+def test_a_stopped_run_opened_afresh_leaves_a_users_own_scroll_alone(page):
+    page.set_viewport_size(PHONE)
+    path = _stopped(_log_in(page), "cancelled")
+    held = []  # the panel waits until the user has scrolled
+    page.route(re.compile(r"/generation/\?"), lambda route: held.append(route))
+    page.goto(path)
+    page.wait_for_function("document.readyState === 'complete'")
+    page.mouse.move(200, 400)
+    page.mouse.wheel(0, 120)
+    page.wait_for_timeout(200)
+    before = page.evaluate("window.scrollY")
+    while not held:
+        page.wait_for_timeout(50)
+    held[0].continue_()
+    expect(page.locator("#run-cancelled")).to_be_attached()
+    page.wait_for_timeout(300)  # what a scroll into view would have done, done
+    assert page.evaluate("window.scrollY") == before
+    expect(page.locator("#run-start")).not_to_be_in_viewport()
