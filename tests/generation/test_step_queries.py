@@ -45,8 +45,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, str]] = {
     ),
     ("INSERT", "llm_llmrequest"): (8, "one row per LLM request"),
     ("INSERT", "projects_projectevent"): (
-        22,
-        "LLMRequestSent and -ResponseReceived per request, the commands' events, FileCreated",
+        14,
+        "LLMRequestSent with -ResponseReceived per request, the commands' events, FileCreated",
     ),
     ("SELECT", "projects_projectstate"): (
         2,
