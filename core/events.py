@@ -8,6 +8,7 @@ Payloads hold ids and names only, never secrets.
 
 import dataclasses
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from django.db import models
@@ -56,6 +57,25 @@ class ProjectScopedEvent(DomainEvent, abstract=True):
     project_id: str
 
 
+class CreatedAt(models.DateTimeField):
+    """``auto_now_add``, except that a time set on the row before its insert is kept: an
+    event recorded after it happened (in one insert with a later one) keeps its own.
+
+    Migrations see a plain ``DateTimeField(auto_now_add=True)``: the column is the same,
+    only the value Django fills in differs.
+    """
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> datetime:
+        value = getattr(model_instance, self.attname)
+        if add and value is not None:
+            return value
+        return super().pre_save(model_instance, add)
+
+    def deconstruct(self) -> Any:
+        name, _path, args, kwargs = super().deconstruct()
+        return name, "django.db.models.DateTimeField", args, kwargs
+
+
 class EventRecord(WriteOnceMixin, models.Model):
     """Append-only row for one event; concrete logs add their own foreign keys."""
 
@@ -63,7 +83,7 @@ class EventRecord(WriteOnceMixin, models.Model):
 
     name = models.CharField(max_length=64, db_index=True)
     payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = CreatedAt(auto_now_add=True, db_index=True)
 
     class Meta:
         abstract = True
@@ -74,6 +94,12 @@ class EventRecord(WriteOnceMixin, models.Model):
         return cls._default_manager.create(name=event.name, payload=event.payload(), **links)
 
     @classmethod
-    def record_many(cls, events: Sequence[DomainEvent], **links: Any) -> list[Self]:
-        rows = [cls(name=e.name, payload=e.payload(), **links) for e in events]
+    def record_many(
+        cls, events: Sequence[DomainEvent], *, at: Sequence[datetime | None] = (), **links: Any
+    ) -> list[Self]:
+        """``events`` in one insert; ``at``: when each of the first ones happened, when
+        that was before now (None, or past its end: now)."""
+        times = [*at, *[None] * (len(events) - len(at))]
+        rows = [cls(name=e.name, payload=e.payload(), created_at=when, **links)
+                for e, when in zip(events, times, strict=True)]  # fmt: skip
         return cls._default_manager.bulk_create(rows)

@@ -1,6 +1,6 @@
 """Recording requests (invariant 15): the LLMRequest row and the day's totals, together."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from core.ttlcache import TTLCache
 from llm.models import LLMRequest, ModelPrice, TokenUsage
+from llm.selectors import RunUsage, SystemUsage
 
 MILLION = Decimal(1_000_000)
 COST_PLACES = Decimal("0.000001")
@@ -94,3 +95,46 @@ def _usage_increment(rows: QuerySet[TokenUsage], attempt: Attempt, cost: Decimal
         cost=F("cost") + (cost or 0),
         unpriced_requests=F("unpriced_requests") + (1 if cost is None else 0),
     )
+
+
+@dataclass
+class Spent:
+    """What recorded requests add to a run's totals: the sums ``run_usage_both`` reads
+    over their rows, kept as they are recorded so that nobody need read them back.
+
+    Failed and cancelled attempts count as the aggregate counts them (a call, their
+    tokens, their cost when they have one). An answer on the platform's keys with no
+    cost names its model; a run asks one model, so there is never a choice of which.
+    """
+
+    prompt: int = 0
+    completion: int = 0
+    cost: Decimal = field(default_factory=Decimal)
+    calls: int = 0
+    system_calls: int = 0
+    unpriced_model: str | None = None
+
+    def add(self, row: LLMRequest) -> None:
+        """Count one recorded request (call after its transaction committed)."""
+        self.prompt += row.prompt_tokens
+        self.completion += row.completion_tokens
+        self.cost += row.cost or 0
+        self.calls += 1
+        if row.key_source != "system":
+            return
+        self.system_calls += 1
+        if row.status == LLMRequest.Status.SUCCESS and row.cost is None:
+            self.unpriced_model = min(filter(None, (self.unpriced_model, row.model)))
+
+    def onto(self, usage: RunUsage) -> RunUsage:
+        """The run's totals once these requests are added to ``usage``."""
+        return RunUsage(
+            prompt=usage["prompt"] + self.prompt, completion=usage["completion"] + self.completion,
+            cost=usage["cost"] + self.cost, calls=usage["calls"] + self.calls,
+        )  # fmt: skip
+
+    def onto_system(self, system: SystemUsage) -> SystemUsage:
+        """What the run asked of the platform's keys once these requests are added."""
+        models = [name for name in (system["unpriced_model"], self.unpriced_model) if name]
+        return SystemUsage(calls=system["calls"] + self.system_calls,
+                           unpriced_model=min(models, default=None))  # fmt: skip

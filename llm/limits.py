@@ -16,7 +16,7 @@ def usage_take(*, user_id: int, key_source: str) -> None:
     Requests on system keys are limited (RATELIMIT_LLM_SYSTEM, 50/h by default); on a
     user's own key only when RATELIMIT_LLM_BYOK is set.
     """
-    rate = settings.RATELIMIT_LLM_SYSTEM if key_source == "system" else settings.RATELIMIT_LLM_BYOK
+    rate = _rate(key_source)
     if not rate:
         return
     limit, unit = _parse(rate)
@@ -28,6 +28,15 @@ def usage_take(*, user_id: int, key_source: str) -> None:
         wait = period - now % period
         params = {"limit": limit, "period": rate.split("/")[1], "minutes": max(wait // 60, 1)}
         raise UsageLimitReached(params=params, retry_after=wait)
+
+
+def usage_limited(*, key_source: str) -> bool:
+    """Whether requests on that key source are counted (``usage_take`` does nothing else)."""
+    return bool(_rate(key_source))
+
+
+def _rate(key_source: str) -> str:
+    return settings.RATELIMIT_LLM_SYSTEM if key_source == "system" else settings.RATELIMIT_LLM_BYOK
 
 
 def _parse(rate: str) -> tuple[int, str]:

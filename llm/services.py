@@ -15,7 +15,15 @@ Call from async code, or from sync code through ``asgiref.sync.async_to_sync`` o
 database work runs on the caller's thread and connection. The gateway hands that work
 over in as few trips as it can: the key and the model's structured-output mode are read
 before the loop is entered (``prepare``), and each attempt's bookkeeping goes in one trip
-before it is sent and one after it is answered.
+and one transaction once it is answered (or failed, or cancelled): its LLMRequest row, the
+day's totals, and its LLMRequestSent and outcome events in one insert, the Sent event
+dated when the attempt was sent. Before an attempt only the usage limit needs a trip, on
+the first attempt and only where a limit applies (llm.limits); the stop check is the
+caller's ``stopped``, asked on the loop.
+
+So LLMRequestSent is written with the attempt's record, not before it is sent (invariant
+15 is about the record, which never was written earlier): a worker killed while a
+request is in flight leaves no Sent event, as it leaves no LLMRequest row.
 """
 
 import asyncio
@@ -28,14 +36,16 @@ import pydantic
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from core.events import DomainEvent
 from llm import errors, events
 from llm.accounting import Attempt, request_record
 from llm.capabilities import refuses_mode, structured_mode, structured_mode_learn
 from llm.keys import ResolvedKey, key_resolve, known_secrets
-from llm.limits import usage_take
+from llm.limits import usage_limited, usage_take
 from llm.masking import mask_text, mask_value
+from llm.models import LLMRequest
 from llm.providers.base import BaseLLMClient, OnText
 from llm.providers.registry import client_for
 from llm.retry import backoff_delay
@@ -48,6 +58,8 @@ SCHEMA_MISMATCH = "That answer does not match the schema:"
 ANSWER_AGAIN = "Answer again with the corrected JSON only."
 # Runs a sync function where the caller's database connection is: ``await sync(f, *args)``.
 SyncCall = Callable[..., Awaitable[Any]]
+# Told of each request once it is recorded, on the caller's thread (a run's totals).
+OnRecord = Callable[[LLMRequest], None]
 
 
 async def thread_sensitive(function: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -68,31 +80,47 @@ class CallContext:
     run_id: Any = None
 
 
+class _Sent:
+    """One attempt, as it is sent: its number, and when (the wall clock for its
+    LLMRequestSent event, the monotonic one for its latency)."""
+
+    def __init__(self, attempt: int) -> None:
+        self.attempt = attempt
+        self.at = timezone.now()
+        self.started = time.monotonic()
+
+    def elapsed_ms(self) -> int:
+        return round((time.monotonic() - self.started) * 1000)
+
+
 class LLMGateway:
     """One agent's access to one provider, with the key resolved once."""
 
     def __init__(
         self, context: CallContext, key: ResolvedKey, client: BaseLLMClient,
         stopped: Callable[[], bool] = lambda: False, *, mode: str | None = None,
-        sync: SyncCall = thread_sensitive,
+        sync: SyncCall = thread_sensitive, on_record: OnRecord | None = None,
     ) -> None:  # fmt: skip
         self.context, self.key, self.client = context, key, client
         self.secrets = known_secrets(key)
         self.stopped = stopped
         self.mode = mode  # structured output's, from the capability table (None: native)
         self.sync = sync
+        self.on_record = on_record
 
     @classmethod
     def prepare(
         cls, context: CallContext, stopped: Callable[[], bool] = lambda: False, *,
-        sync: SyncCall = thread_sensitive,
+        sync: SyncCall = thread_sensitive, on_record: OnRecord | None = None,
     ) -> "LLMGateway":  # fmt: skip
         """Resolve the key (KeyMissing when there is none), look up the model's
         structured-output mode and build the adapter; sync, on the caller's thread.
 
-        ``stopped`` is asked before every attempt and every wait: once it says True, the
-        gateway raises RequestCancelled instead of sending anything more. ``sync`` is how
-        the gateway's coroutines reach the caller's database connection.
+        ``stopped`` is asked before every attempt and every wait, on the event loop (so it
+        must be thread-safe and touch no database): once it says True, the gateway raises
+        RequestCancelled instead of sending anything more. ``sync`` is how the gateway's
+        coroutines reach the caller's database connection. ``on_record`` is given each
+        request's row once its transaction committed, on the caller's thread.
         """
         key = key_resolve(user_id=context.user_id, provider=context.provider)
         model = context.model or settings.LLM_DEFAULT_MODELS[context.provider]
@@ -104,7 +132,8 @@ class LLMGateway:
             timeout=settings.LLM_TIMEOUT,
         )
         mode = structured_mode(context.provider, model)
-        return cls(context, key, client_for(config), stopped, mode=mode, sync=sync)
+        return cls(context, key, client_for(config), stopped, mode=mode, sync=sync,
+                   on_record=on_record)  # fmt: skip
 
     @classmethod
     async def open(
@@ -210,38 +239,29 @@ class LLMGateway:
         """``call`` with the retries above; ``whole``: an answer cut off at the token limit
         is recorded as failed (its tokens counted) and raised as AnswerTruncated."""
         for attempt in range(1, settings.LLM_MAX_RETRIES + 2):
-            await self.sync(self._sending, attempt)
-            started = time.monotonic()
+            if attempt == 1 and usage_limited(key_source=self.key.source):
+                await self.sync(usage_take, user_id=self.context.user_id,
+                                key_source=self.key.source)  # fmt: skip
+            self._stop_if_asked()
+            sent = _Sent(attempt)
             try:
                 completion = await call()
             except asyncio.CancelledError:
                 # Recorded (tokens may have been spent), then the cancel goes on its way.
-                await self._failed(conversation, errors.RequestCancelled(), attempt, started)
+                await self._failed(conversation, errors.RequestCancelled(), sent)
                 raise
             except errors.LLMError as error:
-                await self._failed(conversation, error, attempt, started)
+                await self._failed(conversation, error, sent)
                 if not error.retryable or attempt > settings.LLM_MAX_RETRIES or not may_retry():
                     raise
                 self._stop_if_asked()
                 await asyncio.sleep(await self._wait(error, attempt))
                 continue
             if whole and completion.truncated:
-                raise await self._truncated(conversation, completion, attempt, started)
-            await self._succeeded(conversation, completion, attempt, started)
+                raise await self._truncated(conversation, completion, sent)
+            await self._succeeded(conversation, completion, sent)
             return completion
         raise AssertionError("unreachable: the last attempt raises or returns")
-
-    def _sending(self, attempt: int) -> None:
-        """Before an attempt, on the caller's thread: the first counts against the usage
-        limit; each is refused once a stop was asked, else LLMRequestSent."""
-        if attempt == 1:
-            usage_take(user_id=self.context.user_id, key_source=self.key.source)
-        self._stop_if_asked()
-        sent = events.LLMRequestSent(
-            provider=self.context.provider, model=self.model, agent=self.context.agent,
-            attempt=attempt,
-        )  # fmt: skip
-        self._event_record(sent)
 
     def _stop_if_asked(self) -> None:
         if self.stopped():
@@ -258,10 +278,9 @@ class LLMGateway:
             return wait
         return error.retry_after if error.retry_after is not None else backoff_delay(attempt)
 
-    async def _succeeded(
-        self, conversation: Conversation, completion: Completion, attempt: int, started: float
-    ) -> None:
-        latency = _elapsed_ms(started)
+    async def _succeeded(self, conversation: Conversation, completion: Completion,
+                         sent: _Sent) -> None:  # fmt: skip
+        latency = sent.elapsed_ms()
         received = events.LLMResponseReceived(
             provider=self.context.provider,
             model=self.model,
@@ -272,7 +291,7 @@ class LLMGateway:
         )
         await self._record(
             conversation,
-            attempt,
+            sent,
             latency,
             received,
             response=completion.text,
@@ -282,20 +301,19 @@ class LLMGateway:
         )
 
     async def _truncated(
-        self, conversation: Conversation, completion: Completion, attempt: int, started: float
+        self, conversation: Conversation, completion: Completion, sent: _Sent
     ) -> errors.AnswerTruncated:
         label = errors.provider_label(self.context.provider)
         values = {"provider": label, "limit": conversation.max_tokens}
         error = errors.AnswerTruncated(params=values)
-        await self._failed(conversation, error, attempt, started, completion)
+        await self._failed(conversation, error, sent, completion)
         return error
 
     async def _failed(
         self,
         conversation: Conversation,
         error: errors.LLMError,
-        attempt: int,
-        started: float,
+        sent: _Sent,
         completion: Completion | None = None,
     ) -> None:
         status = "rate_limited" if isinstance(error, errors.RateLimited) else "error"
@@ -317,8 +335,8 @@ class LLMGateway:
         )
         await self._record(
             conversation,
-            attempt,
-            _elapsed_ms(started),
+            sent,
+            sent.elapsed_ms(),
             failed,
             status=status,
             error_type=error.error_type,
@@ -329,13 +347,13 @@ class LLMGateway:
     async def _record(
         self,
         conversation: Conversation,
-        attempt: int,
+        sent: _Sent,
         latency_ms: int,
         event: DomainEvent,
         **outcome: Any,
     ) -> None:
-        """The attempt's LLMRequest row (and the day's totals) with its outcome's event,
-        in one trip to the caller's thread and one transaction."""
+        """The attempt's LLMRequest row (and the day's totals) with its LLMRequestSent
+        and outcome events, in one trip to the caller's thread and one transaction."""
         outcome["response"] = mask_text(outcome.get("response", ""), self.secrets)
         row = Attempt(
             user_id=self.context.user_id,
@@ -347,15 +365,23 @@ class LLMGateway:
             key_source=self.key.source,
             prompt=mask_value(conversation.as_dicts(), self.secrets),
             latency_ms=latency_ms,
-            attempt=attempt,
+            attempt=sent.attempt,
             **{"prompt_tokens": 0, "completion_tokens": 0, **outcome},
         )
-        await self.sync(self._recorded, row, event)
+        await self.sync(self._recorded, row, sent, event)
 
-    def _recorded(self, row: Attempt, event: DomainEvent) -> None:
+    def _recorded(self, row: Attempt, sent: _Sent, event: DomainEvent) -> None:
         with transaction.atomic():
-            request_record(row, savepoint=False)
-            self._event_record(event)
+            request = request_record(row, savepoint=False)
+            if self.context.project_id is not None:
+                was_sent = events.LLMRequestSent(
+                    provider=self.context.provider, model=self.model,
+                    agent=self.context.agent, attempt=sent.attempt,
+                )  # fmt: skip
+                ProjectEvent.record_many([was_sent, event], at=[sent.at],
+                                         project_id=self.context.project_id)  # fmt: skip
+        if self.on_record is not None:
+            self.on_record(request)
 
     async def _emit(self, event: DomainEvent) -> None:
         await self.sync(self._event_record, event)
@@ -363,7 +389,3 @@ class LLMGateway:
     def _event_record(self, event: DomainEvent) -> None:
         if self.context.project_id is not None:
             ProjectEvent.record(event, project_id=self.context.project_id)
-
-
-def _elapsed_ms(started: float) -> int:
-    return round((time.monotonic() - started) * 1000)

@@ -6,7 +6,8 @@ kept from one call to the next), streams the answer's text to the browser as it 
 and gives the gateway's client back before returning. The gateway's database work comes
 back to the step's thread, on its connection. A stop (the run's ``cancel`` event, set by
 the heartbeat) interrupts the call in flight within ``CANCEL_CHECK_SECONDS`` and raises
-``Cancelled``; the gateway sends nothing after.
+``Cancelled``; the gateway sends nothing after. What the gateways record is added up
+(``spent``) for the step's commit, which adds it to the run's totals.
 """
 
 import asyncio
@@ -22,6 +23,8 @@ from generation.agents import Agent
 from generation.models import GenerationRun
 from generation.publish import TextRelay, publish_transient
 from generation.services.steps import Cancelled
+from llm.accounting import Spent
+from llm.models import LLMRequest
 from llm.services import CallContext, LLMGateway
 
 CANCEL_CHECK_SECONDS = 0.1  # how often a call in flight looks at the run's cancel event
@@ -33,7 +36,7 @@ class AgentCalls:
     def __init__(self, run: GenerationRun, cancel: threading.Event | None = None) -> None:
         self.run = run
         self.cancel = cancel or threading.Event()
-        self.calls = 0  # agent calls begun (a step's commit reads the run's usage after one)
+        self.spent = Spent()  # the requests recorded since the last step's commit
 
     def answer(self, agent: Agent, **values):
         """One typed answer from ``agent``."""
@@ -88,12 +91,20 @@ class AgentCalls:
         finally:
             await llm.aclose()
 
+    def spent_take(self) -> Spent:
+        """The requests recorded since the last take (a step's commit adds them to the
+        run), counting afresh from here."""
+        spent, self.spent = self.spent, Spent()
+        return spent
+
     def _open(self, agent: Agent, caller: LoopCaller) -> LLMGateway:
         if self.cancel.is_set():
             raise Cancelled
-        self.calls += 1
         return LLMGateway.prepare(self._context(agent), stopped=self.cancel.is_set,
-                                  sync=caller.sync)  # fmt: skip
+                                  sync=caller.sync, on_record=self._recorded)  # fmt: skip
+
+    def _recorded(self, request: LLMRequest) -> None:
+        self.spent.add(request)  # on the step's thread, as the gateway's database work
 
     async def _unless_cancelled(self, call: Coroutine[Any, Any, Any]) -> Any:
         """``call``'s result, or Cancelled as soon as the run's cancel event is set (the

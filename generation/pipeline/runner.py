@@ -82,7 +82,7 @@ class Runner:
         self.run, self.lease, self.cancel = claim.run, claim.lease, cancel
         self.after_crash = claim.after_crash
         self.agents = AgentCalls(self.run, cancel)
-        self.system_usage = claim.system_usage  # then each commit's that asked an agent
+        self.system_usage = claim.system_usage  # then plus what each step spent
         self.state: ProjectState | None = None  # the state the last step committed
 
     def loop(self) -> None:
@@ -130,22 +130,21 @@ class Runner:
             assert data.debugging is not None  # FAIL: the fixes of an error ran out
             raise installing.out_of_fixes(data.debugging)
         work = StepWork(self.run, self.agents, self.cancel, state, data, action)
-        calls = self.agents.calls
         change = HANDLERS[action.kind](work)
-        self._unless_cancelled()  # a step finished after Stop is not kept (step_commit
-        committed = step_commit(run=self.run, lease=self.lease, change=change,  # (locked)
-                                asked_llm=self.agents.calls != calls,
-                                follows=state)  # fmt: skip
-        self.state = committed.state
-        self.system_usage = committed.system_usage or self.system_usage
+        # A step finished after Stop is not kept (step_commit, locked, asks again).
+        self._unless_cancelled()
+        spent = self.agents.spent_take()
+        self.state = step_commit(run=self.run, lease=self.lease, change=change, spent=spent,
+                                 follows=state)  # fmt: skip
+        self.system_usage = spent.onto_system(self.system_usage)
         return change.status is None
 
 
 def _guard(run: GenerationRun, system: SystemUsage) -> None:
     """Budget (cost, LLM calls) and wall clock, checked before every step.
 
-    The totals are those the claim and each step's commit wrote (and read, for
-    ``system``: the run's calls on the platform's keys).
+    The totals are those the claim read and each step's commit added to (and, for
+    ``system``, the run's calls on the platform's keys, the runner adds them up).
     """
     if run.llm_calls >= run.max_llm_calls:
         raise StopRun(reasons.BUDGET_CALLS, limit=run.max_llm_calls)

@@ -20,7 +20,8 @@ from generation.schemas import PipelineState
 from generation.services.eventlog import events_append, state_updated
 from generation.services.lease import run_locked
 from generation.services.runs import run_finish, runs_waiting_wake
-from llm.selectors import SystemUsage, run_usage_both
+from llm.accounting import Spent
+from llm.selectors import RunUsage
 from projects.labels import StepLabel
 from projects.models import ProjectState
 
@@ -43,27 +44,18 @@ class StepChange:
     label: StepLabel | None = None  # what the step did, for the step picker
 
 
-@dataclass(frozen=True)
-class Committed:
-    """The step's new state, and what the run has asked of the platform's keys so far
-    (read with the run's totals: the guard before the next step needs it); None when
-    the step asked no agent, so nothing changed."""
-
-    state: ProjectState
-    system_usage: SystemUsage | None
-
-
 def step_commit(
-    *, run: GenerationRun, lease: uuid.UUID, change: StepChange, asked_llm: bool = True,
+    *, run: GenerationRun, lease: uuid.UUID, change: StepChange, spent: Spent | None = None,
     follows: ProjectState | None = None,
-) -> Committed:  # fmt: skip
+) -> ProjectState:  # fmt: skip
     """One completed step, atomically, or LeaseLost and nothing; Cancelled and nothing
     when Stop was pressed while a step that does not park the run was at work.
 
-    ``run`` ends as the row was saved (what a refresh would read, without the query).
-    ``asked_llm`` False: the step made no LLM request (a command, a question already
-    planned), so the run's usage totals are those the run holds, not read again. Only
-    this run's worker records its requests, and it holds the lease checked here.
+    ``run`` ends as the row was saved (what a refresh would read, without the query);
+    the step's new state is returned. ``spent``: the LLM requests recorded since the
+    run's totals were last saved (by the claim, which reads them, or the previous
+    commit), added to them. Only this run's worker records its requests, and it holds
+    the lease checked here.
     ``follows``: the state the step started from, expected to be the branch's latest
     (files_commit then appends after it without reading the latest first).
     """
@@ -86,10 +78,8 @@ def step_commit(
             runs_waiting_wake(user_id=locked.user_id)  # a parked run holds no slot
         if change.question is not None and not parks_cancelled:
             locked.question = change.question
-        system_usage = None
-        if asked_llm:
-            usage, system_usage = run_usage_both(run_id=locked.pk)
-            locked.add_usage(**usage)
+        if spent is not None:
+            locked.add_usage(**spent.onto(_usage_held(locked)))
         completed = events.GenerationStepCompleted(
             project_id=str(run.project_id), step_index=state.step_index, stage=locked.stage,
             agent=change.agent,
@@ -100,7 +90,12 @@ def step_commit(
         if parks_cancelled:
             run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
     _adopt(run, locked)
-    return Committed(state=state, system_usage=system_usage)
+    return state
+
+
+def _usage_held(run: GenerationRun) -> RunUsage:
+    return RunUsage(prompt=run.prompt_tokens, completion=run.completion_tokens,
+                    cost=run.cost, calls=run.llm_calls)  # fmt: skip
 
 
 def _adopt(run: GenerationRun, saved: GenerationRun) -> None:

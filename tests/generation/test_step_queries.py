@@ -40,13 +40,13 @@ EXPECTED: dict[tuple[str, str], tuple[int, str]] = {
     ("UPDATE", "generation_generationrun"): (13, "the run saved: 2 claims, 10 commits, the end"),
     ("SELECT", "accounts_user"): (2, "the user's row locked by each claim (its slot)"),
     ("SELECT", "llm_llmrequest"): (
-        10,
-        "the run's usage totals: 2 claims, each commit of a step that asked an agent",
+        3,
+        "the run's usage totals: 2 claims, the end (a step's commit adds what it spent)",
     ),
     ("INSERT", "llm_llmrequest"): (8, "one row per LLM request"),
     ("INSERT", "projects_projectevent"): (
-        22,
-        "LLMRequestSent and -ResponseReceived per request, the commands' events, FileCreated",
+        14,
+        "LLMRequestSent with -ResponseReceived per request, the commands' events, FileCreated",
     ),
     ("SELECT", "projects_projectstate"): (
         2,

@@ -255,6 +255,19 @@ def test_system_key_is_used_when_the_user_has_none_and_is_limited(replay, settin
     assert set(LLMRequest.objects.values_list("key_source", flat=True)) == {"system"}
 
 
+def test_a_users_own_key_is_limited_when_a_limit_is_set_for_own_keys(wired, settings, user):
+    settings.RATELIMIT_LLM_BYOK = "1/h"
+    wired.load_dict({"version": 1, "responses": [{"text": "ok", "repeat": True}]})
+    gateway = _gateway(user, "openai")
+
+    async_to_sync(gateway.send)(HELLO)
+    with pytest.raises(errors.UsageLimitReached):
+        async_to_sync(gateway.send)(HELLO)
+
+    assert len(wired.requests) == 1
+    assert LLMRequest.objects.count() == 1  # the refused one was never sent, nor recorded
+
+
 def test_unknown_model_cost_is_unknown_not_zero(wired, user):
     wired.load_dict({"version": 1, "responses": [{"text": "hi"}]})
     context = CallContext(
@@ -451,3 +464,20 @@ def test_no_attempt_follows_a_stop_even_when_the_error_is_retryable(wired, user)
 
     assert len(wired.requests) == 1
     assert LLMRequest.objects.count() == 1
+
+
+def test_each_attempt_is_recorded_with_its_sent_event_dated_when_it_was_sent(wired, user, project):
+    slow = {"delay": 0.3}
+    wired.load_dict({"version": 1, "responses": [{"fault": {"status": 500, **slow}},
+                                                 {"text": "Hello!", "fault": slow}]})  # fmt: skip
+    async_to_sync(_gateway(user, "openai", project).send)(HELLO)
+
+    logged = ProjectEvent.objects.filter(project=project, name__startswith="LLM").order_by("id")
+    names = [(event.name, event.payload.get("attempt")) for event in logged]
+    assert names == [("LLMRequestSent", 1), ("LLMRequestFailed", None),
+                     ("LLMRequestSent", 2), ("LLMResponseReceived", None)]  # fmt: skip
+    times = [event.created_at for event in logged]
+    assert times == sorted(times)
+    for sent, outcome in (times[0:2], times[2:4]):
+        assert (outcome - sent).total_seconds() >= 0.3  # the Sent event's time: when sent
+    assert LLMRequest.objects.count() == 2

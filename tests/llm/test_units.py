@@ -9,7 +9,7 @@ from accounts.services import key_store
 from llm import errors
 from llm.accounting import cost_for
 from llm.keys import key_resolve
-from llm.limits import usage_take
+from llm.limits import usage_limited, usage_take
 from llm.masking import mask_text, mask_value
 from llm.providers.groq import GroqClient
 from llm.providers.openai import OpenAIClient
@@ -69,6 +69,14 @@ def test_system_key_requests_are_limited_per_user(user, other_user, settings):
     usage_take(user_id=other_user.pk, key_source="system")  # someone else is not affected
     for _ in range(10):
         usage_take(user_id=user.pk, key_source="user")  # own keys: not limited by default
+
+
+def test_a_key_source_is_counted_only_when_a_limit_is_set_for_it(settings):
+    settings.RATELIMIT_LLM_SYSTEM, settings.RATELIMIT_LLM_BYOK = "3/h", ""
+    assert usage_limited(key_source="system")
+    assert not usage_limited(key_source="user")  # the gateway then makes no trip for it
+    settings.RATELIMIT_LLM_BYOK = "100/d"
+    assert usage_limited(key_source="user")
 
 
 @pytest.mark.parametrize(
