@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.durability import commit_unflushed
 from execution.backends.base import (
     ExecutionResult,
     Limits,
@@ -231,6 +232,8 @@ def command_run(
         )  # fmt: skip
     result = _with_refusals(result, bridge)
     with transaction.atomic():  # the log and its event: one commit, not two
+        if run_id is not None:  # a pipeline's command: its step, redone on resume, runs it
+            commit_unflushed()
         log = ExecutionLog.objects.create(
             project=project, container=container, run_id=run_id, command=command,
             stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code,

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from core.durability import commit_unflushed
 from core.events import DomainEvent
 from files.services import files_commit
 from generation import events
@@ -63,6 +64,7 @@ def step_commit(
         locked = run_locked(run, lease, with_branch=True)
         if locked.cancel_requested and not change.status:
             raise Cancelled  # a step finished after Stop is not kept
+        commit_unflushed()  # lost in a database crash, the step is redone on resume
         data = change.data.model_dump(mode="json")
         state = files_commit(branch=run.branch, changes=change.files, data=data,
                              label=change.label, savepoint=False, branch_locked=True,

@@ -26,6 +26,7 @@ TABLE = re.compile(r'^(?:(UPDATE) |(SELECT|INSERT|DELETE)\b.*?\b(?:FROM|INTO) )"
 # before in this process; tests/llm/test_cached_lookups.py counts them.
 CACHED = {"accounts_providerkey", "llm_modelprice", "llm_modelcapability", "llm_tokenusage"}
 STEPS = 11  # states the two drives commit
+COMMANDS = 3  # the tests run twice and the command step once
 
 # What the reference run's drives send, and why: 2 claims, 10 steps (8 LLM requests, 3
 # commands), the iteration's completion (a state) and the run's end.
@@ -101,6 +102,10 @@ def test_a_reference_run_sends_these_queries_per_step(user, pipeline_settings, r
     expected = {key: n for key, (n, _why) in sorted(EXPECTED.items())}
     lines = "\n".join(f"  {n:3} {kind} {table}: {why}"
                       for (kind, table), (n, why) in sorted(EXPECTED.items()))  # fmt: skip
+    # Each step's commit and each command's log commit without waiting for the disk
+    # (core.durability: redone on resume); the LLM requests' records wait for it.
+    unflushed = sum("SET LOCAL synchronous_commit TO OFF" in sql for sql in sent)
+    assert unflushed == (STEPS - 1 + COMMANDS if connection.vendor == "postgresql" else 0)
     assert actual == expected, (
         f"{sum(actual.values())} queries in {steps} steps ({sum(actual.values()) / steps:.1f} "
         f"a step): {actual}\nexpected {sum(expected.values())}:\n{lines}"
