@@ -26,6 +26,11 @@ from llm.selectors import RunUsage
 from projects.labels import StepLabel
 from projects.models import ProjectState
 
+# The run's columns a step's commit may change (and the events' last_seq): the UPDATE
+# names these rather than all of the run's.
+STEP_FIELDS = ["stage", "progress", "heartbeat_at", "status", "lease", "question",
+               "prompt_tokens", "completion_tokens", "cost", "llm_calls", "last_seq"]  # fmt: skip
+
 
 class Cancelled(Exception):
     """A stop was asked; the run finishes as cancelled without committing the step."""
@@ -88,7 +93,7 @@ def step_commit(
         )  # fmt: skip
         new = [*change.events, completed, state_updated(locked, state)]
         events_append(locked, new, saved_by_caller=True)  # locked by run_locked above
-        locked.save()
+        locked.save(update_fields=STEP_FIELDS)
         if parks_cancelled:
             run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
     _adopt(run, locked)
