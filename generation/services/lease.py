@@ -86,12 +86,15 @@ def _slot_free(run: GenerationRun) -> bool:
 
 def _take(run: GenerationRun, lease: uuid.UUID) -> SystemUsage:
     """The run's fields as this worker takes it (the caller saves them); its usage on the
-    platform's keys, read with its totals."""
+    platform's keys, read with its totals. A run never claimed before (no event in its
+    log yet) has asked nothing: requests are made only under a claim's lease."""
     now = timezone.now()
     run.status, run.lease, run.heartbeat_at = GenerationRun.Status.RUNNING, lease, now
     run.worker = worker_id()
-    usage, system_usage = run_usage_both(run_id=run.pk)
-    run.add_usage(**usage)
+    system_usage = SystemUsage(calls=0, unpriced_model=None)
+    if run.last_seq:
+        usage, system_usage = run_usage_both(run_id=run.pk)
+        run.add_usage(**usage)
     run.cancel_requested = False
     run.started_at = run.started_at or now
     run.clock_started_at = run.clock_started_at or now

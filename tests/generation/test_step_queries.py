@@ -41,8 +41,9 @@ EXPECTED: dict[tuple[str, str], tuple[int, str]] = {
     ("UPDATE", "generation_generationrun"): (13, "the run saved: 2 claims, 10 commits, the end"),
     ("SELECT", "accounts_user"): (2, "the user's row locked by each claim (its slot)"),
     ("SELECT", "llm_llmrequest"): (
-        3,
-        "the run's usage totals: 2 claims, the end (a step's commit adds what it spent)",
+        2,
+        "the run's usage totals: the second claim (the first: none yet), the end (a "
+        "step's commit adds what it spent)",
     ),
     ("INSERT", "llm_llmrequest"): (8, "one row per LLM request"),
     ("INSERT", "projects_projectevent"): (
