@@ -33,7 +33,6 @@ from projects.labels import StepLabel
 from projects.models import Branch, ProjectEvent, ProjectState
 from projects.services import (
     branch_lock,
-    state_append,
     state_append_unless_taken,
     state_latest_locked,
 )
@@ -130,29 +129,30 @@ def files_commit(
     ``branch_locked``: the caller holds the branch's row lock in its transaction already
     (the pipeline's step takes it with the run's), one round trip fewer. ``follows``: the
     state the caller expects to be the branch's latest (the pipeline's previous step); the
-    new one is appended after it without reading the latest, unless another writer took
-    that step meanwhile: then after the latest, as without it.
+    new one is appended after it without reading the latest or locking the branch, unless
+    another writer took that step meanwhile: then after the latest, under the branch's
+    lock, as without it. Every append yields to a step index taken first, so a writer
+    without the lock never makes one with it fail.
     """
     clean = _validated(changes)
     with transaction.atomic(savepoint=savepoint):
-        if not branch_locked:  # a writer that does not wait for it could meet a save
-            branch_lock(branch=branch)  # at the same step index, and fail
         state = None
-        if follows is not None:
-            state = _append(branch, follows, clean, data, label, unless_taken=True)
-        if state is None:
+        if follows is not None:  # no lock: the branch's unique step index decides
+            state = _append(branch, follows, clean, data, label)
+        if state is None and not branch_locked:
+            branch_lock(branch=branch)
+        while state is None:  # after the latest; a writer without the lock may take it
             previous = state_latest_locked(branch=branch, locked=True)
-            state = _append(branch, previous, clean, data, label, unless_taken=False)
-    assert state is not None  # appended after the latest, under the branch's lock
+            state = _append(branch, previous, clean, data, label)
     return state
 
 
 def _append(
     branch: Branch, previous: ProjectState, clean: dict[str, str | None],
-    data: dict[str, Any] | None, label: StepLabel | None, *, unless_taken: bool,
+    data: dict[str, Any] | None, label: StepLabel | None,
 ) -> ProjectState | None:  # fmt: skip
     """The state after ``previous`` with ``clean`` applied, its file rows and events;
-    ``unless_taken``: None, nothing written, when another writer took its index."""
+    None, nothing written, when another writer took its step index first."""
     before = state_replay(previous)
     after = _apply(before.manifest, clean)
     if any(text is not None for text in clean.values()):  # only a write can grow it
@@ -160,8 +160,9 @@ def _append(
     delta = _delta(before.manifest, after)
     replay = _next_replay(previous.step_index + 1, before, delta, after)
     checkpoint = replay.checkpoint_step == previous.step_index + 1
-    append = state_append_unless_taken if unless_taken else state_append
-    state = append(previous=previous, data=data, is_checkpoint=checkpoint, label=label)
+    state = state_append_unless_taken(
+        previous=previous, data=data, is_checkpoint=checkpoint, label=label
+    )
     if state is None:
         return None
     rows = after if checkpoint else delta

@@ -287,5 +287,10 @@ def outputs_unfinished_take(*, run_id: uuid.UUID | str) -> list[UnfinishedOutput
     except redis.RedisError:
         logger.warning("the unfinished output of run %s was not read", run_id, exc_info=True)
         return []
-    outputs = [UnfinishedOutput(**json.loads(value)) for value in kept.values()]
+    outputs = []
+    for value in kept.values():
+        try:  # kept by another release of the worker, perhaps: skipped, never in the way
+            outputs.append(UnfinishedOutput(**json.loads(value)))
+        except (TypeError, ValueError):
+            logger.warning("unreadable unfinished output of run %s skipped", run_id)
     return sorted(outputs, key=lambda output: output.started)

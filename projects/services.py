@@ -5,7 +5,7 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import NotSupportedError, transaction
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
 from django.utils.translation import gettext as _
@@ -109,33 +109,23 @@ def project_delete(*, project: Project) -> None:
 
 
 def state_latest_locked(*, branch: Branch, locked: bool = False) -> ProjectState:
-    """The branch's latest state, with the branch row locked until the transaction ends,
-    so two writers cannot take the same next step (the unique constraint would refuse
-    the second anyway). Call inside a transaction, then ``state_append``; ``locked``: the
-    caller already holds that lock in this transaction."""
+    """The branch's latest state, with the branch row locked until the transaction ends:
+    writers that lock it append one after the other (the unique step index decides
+    against one that does not). Call inside a transaction, then
+    ``state_append_unless_taken``; ``locked``: the caller already holds that lock in
+    this transaction."""
     if not locked:
         branch_lock(branch=branch)
     return branch.states.latest("step_index")
 
 
 def branch_lock(*, branch: Branch) -> None:
-    """Lock the branch's row until the transaction ends: its writers append one at a time."""
-    Branch.objects.select_for_update().filter(pk=branch.pk).first()
+    """Lock the branch's row until the transaction ends: its writers append one at a time.
 
-
-def state_append(
-    *,
-    previous: ProjectState,
-    data: dict[str, Any] | None,
-    is_checkpoint: bool,
-    label: StepLabel | None = None,
-) -> ProjectState:
-    """The step after ``previous`` (from ``state_latest_locked``), named by ``label``;
-    ``data`` None keeps the previous step's. Whether it is a checkpoint (holds every
-    path, not only the changed ones) is the file store's choice (files.services)."""
-    state = _state_after(previous, data, is_checkpoint, label)
-    state.save()
-    return state
+    FOR NO KEY UPDATE: a step appended with no lock (``state_append_unless_taken``)
+    checks its foreign key to the branch at its commit, with a key-share lock this does
+    not block; FOR UPDATE would, while that step's index blocks this writer: a deadlock."""
+    Branch.objects.select_for_update(no_key=True).filter(pk=branch.pk).first()
 
 
 def state_append_unless_taken(
@@ -145,19 +135,23 @@ def state_append_unless_taken(
     is_checkpoint: bool,
     label: StepLabel | None = None,
 ) -> ProjectState | None:
-    """``state_append`` for a writer that knows which state it follows without reading
-    the branch's latest (the pipeline's step: the state its previous step committed):
-    None, and nothing written, when another writer took that step index first (a user's
-    save in between); the caller then reads the latest and appends after it.
+    """The step after ``previous``, named by ``label``; ``data`` None keeps the previous
+    step's; whether it is a checkpoint (holds every path, not only the changed ones) is
+    the file store's choice (files.services). None, and nothing written, when another
+    writer took that step index first: the caller then reads the latest and tries after
+    it. A writer that knows which state it follows (the pipeline's step: the one its
+    previous step committed) need neither read the latest nor lock the branch first.
 
-    One statement (an insert that yields to the branch's unique step index, returning
-    the new id), where reading the latest first cost a query and its data every step.
+    One statement: an insert that yields to the branch's unique step index, returning
+    the new id (what ``state_latest_locked`` and a plain insert took two for).
     """
     state = _state_after(previous, data, is_checkpoint, label)
     query = InsertQuery(ProjectState, on_conflict=OnConflict.IGNORE)
     fields = [f for f in ProjectState._meta.concrete_fields if not f.primary_key]
     query.insert_values(fields, [state])
     compiler = query.get_compiler(using=ProjectState.objects.db)
+    if not compiler.connection.features.can_return_columns_from_insert:
+        raise NotSupportedError("Appending a step needs INSERT … RETURNING (SQLite 3.35+).")
     compiler.returning_fields = [ProjectState._meta.pk]  # RETURNING id: none when yielded
     with compiler.connection.cursor() as cursor:
         for sql, params in compiler.as_sql():

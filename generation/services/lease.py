@@ -139,17 +139,22 @@ def run_heartbeat(*, run_id: uuid.UUID, lease: uuid.UUID) -> bool | None:
 
 
 def run_locked(run: GenerationRun, lease: uuid.UUID, *, with_branch: bool = False) -> GenerationRun:
-    """The run's row, locked, if ``lease`` still holds it; LeaseLost otherwise.
+    """The run's row, locked, if ``lease`` still holds it and it is as this worker last
+    saved it (``run``, its log's last event); LeaseLost otherwise. A worker whose last
+    commit a crash of the database server lost (core.durability) so stops instead of
+    building on a step that is not there; the run resumes from the last one that is.
 
     ``with_branch``: its branch's row is locked by the same query (run first, then branch,
     the order every writer takes them in), for a caller about to append a state to it.
     """
     if with_branch:
         runs = GenerationRun.objects.select_related("branch")
-        locked = runs.select_for_update(of=("self", "branch")).get(pk=run.pk)
+        # NO KEY: rows that refer to these (a step's state and events, appended with no
+        # lock) check that at their commit, and must not wait for this lock (branch_lock).
+        locked = runs.select_for_update(of=("self", "branch"), no_key=True).get(pk=run.pk)
     else:
         locked = GenerationRun.objects.select_for_update().get(pk=run.pk)
-    if locked.lease != lease:
+    if locked.lease != lease or locked.last_seq != run.last_seq:
         raise LeaseLost(str(run.pk))
     return locked
 

@@ -32,6 +32,11 @@ STEP_FIELDS = ["stage", "progress", "heartbeat_at", "status", "lease", "question
                "prompt_tokens", "completion_tokens", "cost", "llm_calls", "last_seq"]  # fmt: skip
 
 
+# What a step that does not park the run changes, with no lock taken (_commit_as_held).
+HELD_FIELDS = ["stage", "progress", "heartbeat_at", "prompt_tokens", "completion_tokens",
+               "cost", "llm_calls", "last_seq"]  # fmt: skip
+
+
 class Cancelled(Exception):
     """A stop was asked; the run finishes as cancelled without committing the step."""
 
@@ -64,12 +69,66 @@ def step_commit(
     the lease checked here.
     ``follows``: the state the step started from, expected to be the branch's latest
     (files_commit then appends after it without reading the latest first).
+
+    A step that does not park the run commits without locking the run's row first when
+    the row is still as this worker last saved it (``_commit_as_held``); otherwise, and
+    for a question, it commits under the row's lock, which finds out why.
     """
+    if not change.status:
+        state = _commit_as_held(run, lease, change, spent, follows)
+        if state is not None:
+            return state
+    return _commit_locked(run, lease, change, spent, follows)
+
+
+class _NotAsHeld(Exception):
+    """The run's row changed since this worker saved it: the unlocked commit is undone."""
+
+
+def _commit_as_held(
+    run: GenerationRun, lease: uuid.UUID, change: StepChange, spent: Spent | None,
+    follows: ProjectState | None,
+) -> ProjectState | None:  # fmt: skip
+    """The step committed with no lock taken before writing: its state and events go in,
+    then one UPDATE of the run that holds only while the row has this worker's lease, no
+    stop asked and no event appended by anyone else since this worker saved it (the
+    columns a lock would have been taken to check). None, and nothing kept, when it
+    does not hold. One query fewer than locking first, and no row lock held meanwhile:
+    the state's insert yields to the branch's unique step index (files_commit), so a
+    user's save, which locks the branch, cannot be overtaken either."""
+    draft = _copy(run)
+    draft.stage = change.stage or draft.stage
+    draft.progress = change.data.progress()
+    draft.heartbeat_at = timezone.now()
+    if spent is not None:
+        draft.add_usage(**spent.onto(_usage_held(draft)))
+    try:
+        with transaction.atomic():
+            commit_unflushed()  # lost in a database crash, redone on resume (run_locked)
+            state = files_commit(branch=run.branch, changes=change.files,
+                                 data=change.data.model_dump(mode="json"), label=change.label,
+                                 savepoint=False, follows=follows)  # fmt: skip
+            events_append(draft, _step_events(change, draft, state), saved_by_caller=True)
+            held = GenerationRun.objects.filter(pk=run.pk, lease=lease, last_seq=run.last_seq,
+                                                cancel_requested=False)  # fmt: skip
+            if not held.update(**{name: getattr(draft, name) for name in HELD_FIELDS}):
+                raise _NotAsHeld
+    except _NotAsHeld:
+        return None
+    _adopt(run, draft)
+    return state
+
+
+def _commit_locked(
+    run: GenerationRun, lease: uuid.UUID, change: StepChange, spent: Spent | None,
+    follows: ProjectState | None,
+) -> ProjectState:  # fmt: skip
     with transaction.atomic():
         locked = run_locked(run, lease, with_branch=True)
         if locked.cancel_requested and not change.status:
             raise Cancelled  # a step finished after Stop is not kept
-        commit_unflushed()  # lost in a database crash, the step is redone on resume
+        # Flushed: a question parks the run (or ends it, Stopped meanwhile), which a
+        # crash must not undo after the user saw it.
         data = change.data.model_dump(mode="json")
         state = files_commit(branch=run.branch, changes=change.files, data=data,
                              label=change.label, savepoint=False, branch_locked=True,
@@ -87,17 +146,30 @@ def step_commit(
             locked.question = change.question
         if spent is not None:
             locked.add_usage(**spent.onto(_usage_held(locked)))
-        completed = events.GenerationStepCompleted(
-            project_id=str(run.project_id), step_index=state.step_index, stage=locked.stage,
-            agent=change.agent,
-        )  # fmt: skip
-        new = [*change.events, completed, state_updated(locked, state)]
-        events_append(locked, new, saved_by_caller=True)  # locked by run_locked above
+        # locked by run_locked above
+        events_append(locked, _step_events(change, locked, state), saved_by_caller=True)
         locked.save(update_fields=STEP_FIELDS)
         if parks_cancelled:
             run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
     _adopt(run, locked)
     return state
+
+
+def _step_events(change: StepChange, run: GenerationRun, state: ProjectState) -> list[DomainEvent]:
+    """The step's own events, then GenerationStepCompleted and ProjectStateUpdated."""
+    completed = events.GenerationStepCompleted(
+        project_id=str(run.project_id), step_index=state.step_index, stage=run.stage,
+        agent=change.agent,
+    )  # fmt: skip
+    return [*change.events, completed, state_updated(run, state)]
+
+
+def _copy(run: GenerationRun) -> GenerationRun:
+    """A detached copy of the run's columns, to be changed and adopted only once saved."""
+    columns = {f.attname: getattr(run, f.attname) for f in GenerationRun._meta.concrete_fields}
+    copy = GenerationRun(**columns)
+    copy._state.adding, copy._state.db = False, run._state.db
+    return copy
 
 
 def _usage_held(run: GenerationRun) -> RunUsage:

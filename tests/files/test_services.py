@@ -1,8 +1,10 @@
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 
@@ -254,3 +256,42 @@ def test_a_commit_that_follows_a_state_another_writer_followed_first_lands_after
     assert texts == {"app.py": "v2\n", "notes.md": "mine\n"}
     assert [e["path"] for e in _events(branch, "FileUpdated")] == ["app.py"]
     assert branch.states.count() == 4  # 0 to 3: nothing half-written by the first try
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_under_the_branch_lock_lands_after_a_step_taken_without_it(user):
+    """The pipeline's step takes its step index with no lock (``follows``); a user's save
+    that read the latest before that step committed waits for it, then lands after it
+    instead of failing on the unique step index."""
+    branch = project_create(owner=user, name="Race").branches.get()
+    first = services.file_save(branch=branch, path="a.txt", text="1\n")
+    taken, release, saved = threading.Event(), threading.Event(), []
+
+    def pipeline_step() -> None:
+        try:
+            with transaction.atomic():
+                services.files_commit(branch=branch, changes={"b.txt": "2\n"}, follows=first)
+                taken.set()
+                release.wait(10)  # the step's transaction stays open while the user saves
+        finally:
+            connection.close()
+
+    def users_save() -> None:
+        try:
+            saved.append(services.file_save(branch=branch, path="c.txt", text="3\n"))
+        finally:
+            connection.close()
+
+    step = threading.Thread(target=pipeline_step)
+    step.start()
+    assert taken.wait(10)
+    save = threading.Thread(target=users_save)
+    save.start()
+    time.sleep(0.5)  # the save has read step 1 as the latest and waits on step 2
+    release.set()
+    step.join(10)
+    save.join(20)
+
+    assert [s.step_index for s in saved] == [3]
+    manifest = selectors.state_manifest(selectors.state_get(branch=branch, step=3))
+    assert sorted(manifest) == ["a.txt", "b.txt", "c.txt"]

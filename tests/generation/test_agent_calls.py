@@ -40,7 +40,14 @@ def test_a_stop_cancels_the_call_in_flight_and_the_kept_client_serves_the_next(r
         {"agent": "SpecWriter", "text": json.dumps(SPEC)},
     ]})  # fmt: skip
     cancel = threading.Event()
-    threading.Timer(0.3, cancel.set).start()
+
+    def stop_once_sent() -> None:  # in flight: the replay server has the request
+        deadline = time.monotonic() + 10
+        while not replay.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        cancel.set()
+
+    threading.Thread(target=stop_once_sent, daemon=True).start()
 
     started = time.monotonic()
     with pytest.raises(Cancelled):
