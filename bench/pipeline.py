@@ -32,39 +32,35 @@ directly, as the worker would. Figures are printed, never asserted.
 
     python scripts/with_redis.py python bench/pipeline.py
 
-Measured 2026-11-30 in two runs (ROUNDS 3, load 3-5 on the shared 2 cores), at cd2a449
--> now, after one long-lived event loop per worker with SDK clients kept (core.loop,
-llm.providers.pool), two trips to the step's thread per LLM attempt instead of six (one
-commit fewer), and a step commit that locks run and branch in one query:
-- PostgreSQL: 31.0 -> 24.7 and 28.4 -> 27.1 ms a step, median rounds (1.25x, 1.05x);
-  lowest rounds 27.2 -> 19.7 and 25.4 -> 21.7 ms (1.38x, 1.17x); 20.2 -> 18.8 queries a
-  step. Issue 18's goal (10 ms) is still missed.
-- SQLite: 25.9 -> 18.3 and 21.8 -> 17.8 ms a step (1.41x, 1.22x); lowest rounds 16.3 ->
-  15.1 and 21.5 -> 15.2 ms; 22.5 -> 21.3 queries a step.
-- LLM time per run (a client's construction counted in it before): 179-199 -> 140-184 ms
-  on PostgreSQL, 199-200 -> 164-171 ms on SQLite.
-- One agent call alone (the gateway, a structured answer at zero latency, SQLite): 20.1 ->
-  7.3 ms, 40 calls each way interleaved.
-- The profile of the PostgreSQL column: SQL 7-8 ms a step (18.8 queries), Python and the
-  rest 11 ms (thread hand-overs under the GIL, the replay server and the sandbox's
-  watcher share this process). Commits are not what is left: the same runs with
-  ``synchronous_commit=off`` were no faster (19.8-20.6 against 18.0-24.2 ms).
-
-Measured 2026-11-30 in two more runs (ROUNDS 3, load about 2 on the shared 2 cores: a CI
-run beside), at 58f42a5 -> now, after a step starts from the state the step before it
-committed (not read again), a step that asked no agent keeps the run's usage totals, and
-a claim and a run's end send fewer queries (tests/generation/test_step_queries.py counts
-them: 158 -> 132 for the reference run's 11 steps, BEGIN and cached lookups left out):
-- Queries a step: PostgreSQL 18.8 -> 16.5 and 19.0 -> 16.5; SQLite 21.3 -> 18.9 and
-  21.5 -> 18.9 (exact: the same in both runs but for the bench's own).
-- Overhead, median rounds: PostgreSQL 24.2 -> 27.1 and 30.2 -> 33.7 ms (0.89x, 0.90x),
-  lowest rounds 23.4 -> 18.6 and 21.9 -> 23.8 ms (1.26x, 0.92x); SQLite 16.5 -> 17.0 and
-  22.6 -> 19.8 ms (0.97x, 1.14x), lowest rounds 15.7 -> 14.5 and 17.4 -> 14.0 ms. The
-  two fewer queries (about 1 ms of SQL at 0.5 ms each) are within this machine's noise.
-  The child of section 1 alone (``--overhead-only``, fresh database each), the trees in
-  ABBA order, 5 and 2 runs each: PostgreSQL 29.6 -> 25.7 ms (medians; 20.7-36.8 against
-  21.0-26.1), SQLite 18.1-19.5 -> 14.8-15.4 ms. Issue 18's goal (10 ms) is still missed.
-  The profile: SQL 8.4-12.3 ms a step (16.5 queries), Python and the rest 10.9-12.0 ms.
+Measured (figures from different days are not comparable; the ratios in one run are):
+- 2026-11-30, cd2a449 -> 58f42a5: one event loop per worker with SDK clients kept
+  (core.loop, llm.providers.pool), two trips to the step's thread per LLM attempt instead
+  of six, run and branch locked in one query. PostgreSQL 31.0 -> 24.7 and 28.4 -> 27.1 ms
+  a step (median rounds of two runs), 20.2 -> 18.8 queries; SQLite 25.9 -> 18.3 and
+  21.8 -> 17.8 ms. One agent call alone: 20.1 -> 7.3 ms.
+- 2026-11-30, 58f42a5 -> f23d633: a step starts from the state the previous one committed,
+  a step that asked no agent keeps the run's totals, fewer queries to claim and end a run.
+  PostgreSQL 18.8 -> 16.5 queries a step; the time saved was within the noise (the child
+  alone, ABBA, medians: 29.6 -> 25.7 ms).
+- 2026-12-01, f23d633 -> now (make bench, ROUNDS 3, quiet machine): PostgreSQL 18.5 -> 13.7 ms
+  a step (1.35x; lowest rounds 17.9 -> 12.5 ms, 1.43x), 16.5 -> 14.1 queries; SQLite
+  11.0 -> 8.7 ms (1.27x), 18.9 -> 15.5 queries. What changed: a step's state is appended
+  after the one it started from by one insert that yields to the branch's unique step
+  index (no read of the latest); an LLM attempt is one trip and one transaction
+  (LLMRequestSent written with its record); a commit adds what its requests spent
+  instead of aggregating them; a plain step commits with no lock first (one guarded
+  UPDATE of the run); plain steps and the pipeline's command logs do not wait for the
+  WAL flush (core.durability). The earlier finding that ``synchronous_commit=off`` made
+  no difference no longer held once the queries were fewer: off for every commit, the
+  child gave 14.7 -> 11.8 ms (3 runs each); off for the redo-able ones only, 13.0 ms.
+  Issue 18's goal (10 ms) is still missed. The profile: SQL 6.0 ms a step for 14.1
+  statements (the costliest: an LLM request's insert 0.7 ms, the events' inserts 0.7 and
+  0.6 ms, the state's 0.6 ms, the run's UPDATE 0.5 ms, the SET LOCAL 0.5 ms) and Python
+  and the rest 8.3 ms: per statement, Django's query building and psycopg's client-side
+  binding cost about as much again as the round trip (about 0.5 ms of CPU for an ORM
+  query here, 0.03 ms for a bare ``SELECT 1``); a step's commit waits about 1 ms for the
+  flush when it must (an LLM request's record); the claim and the run's end, once per
+  drive, are about 2 ms of each step of this 11-step run.
 """
 
 import json
