@@ -142,7 +142,7 @@ def files_commit(
         if state is None and not branch_locked:
             branch_lock(branch=branch)
         while state is None:  # after the latest; a writer without the lock may take it
-            previous = state_latest_locked(branch=branch, locked=True)
+            previous = state_latest_locked(branch=branch)
             state = _append(branch, previous, clean, data, label)
     return state
 

@@ -108,14 +108,11 @@ def project_delete(*, project: Project) -> None:
         )
 
 
-def state_latest_locked(*, branch: Branch, locked: bool = False) -> ProjectState:
-    """The branch's latest state, with the branch row locked until the transaction ends:
-    writers that lock it append one after the other (the unique step index decides
-    against one that does not). Call inside a transaction, then
-    ``state_append_unless_taken``; ``locked``: the caller already holds that lock in
-    this transaction."""
-    if not locked:
-        branch_lock(branch=branch)
+def state_latest_locked(*, branch: Branch) -> ProjectState:
+    """The branch's latest state, read while the caller holds the branch's lock
+    (``branch_lock``) in its transaction: writers that lock it append one after the
+    other (the unique step index decides against one that does not). Then
+    ``state_append_unless_taken``."""
     return branch.states.latest("step_index")
 
 
@@ -145,7 +142,14 @@ def state_append_unless_taken(
     One statement: an insert that yields to the branch's unique step index, returning
     the new id (what ``state_latest_locked`` and a plain insert took two for).
     """
-    state = _state_after(previous, data, is_checkpoint, label)
+    state = ProjectState(
+        branch_id=previous.branch_id,
+        step_index=previous.step_index + 1,
+        data=previous.data if data is None else data,
+        is_checkpoint=is_checkpoint,
+        label_code=label.code if label else "",
+        label_params=label.params if label else {},
+    )
     query = InsertQuery(ProjectState, on_conflict=OnConflict.IGNORE)
     fields = [f for f in ProjectState._meta.concrete_fields if not f.primary_key]
     query.insert_values(fields, [state])
@@ -161,17 +165,3 @@ def state_append_unless_taken(
         return None
     state.pk, state._state.adding, state._state.db = inserted[0], False, compiler.using
     return state
-
-
-def _state_after(
-    previous: ProjectState, data: dict[str, Any] | None, is_checkpoint: bool,
-    label: StepLabel | None,
-) -> ProjectState:  # fmt: skip
-    return ProjectState(
-        branch_id=previous.branch_id,
-        step_index=previous.step_index + 1,
-        data=previous.data if data is None else data,
-        is_checkpoint=is_checkpoint,
-        label_code=label.code if label else "",
-        label_params=label.params if label else {},
-    )

@@ -26,15 +26,12 @@ from llm.selectors import RunUsage
 from projects.labels import StepLabel
 from projects.models import ProjectState
 
-# The run's columns a step's commit may change (and the events' last_seq): the UPDATE
-# names these rather than all of the run's.
-STEP_FIELDS = ["stage", "progress", "heartbeat_at", "status", "lease", "question",
-               "prompt_tokens", "completion_tokens", "cost", "llm_calls", "last_seq"]  # fmt: skip
-
-
-# What a step that does not park the run changes, with no lock taken (_commit_as_held).
+# The run's columns a step's commit changes (_advance, and the events' last_seq): the
+# UPDATE names these rather than all of the run's. A step that parks the run also
+# changes its status, lease and question (under the row's lock: _commit_locked).
 HELD_FIELDS = ["stage", "progress", "heartbeat_at", "prompt_tokens", "completion_tokens",
                "cost", "llm_calls", "last_seq"]  # fmt: skip
+STEP_FIELDS = [*HELD_FIELDS, "status", "lease", "question"]
 
 
 class Cancelled(Exception):
@@ -97,11 +94,7 @@ def _commit_as_held(
     the state's insert yields to the branch's unique step index (files_commit), so a
     user's save, which locks the branch, cannot be overtaken either."""
     draft = _copy(run)
-    draft.stage = change.stage or draft.stage
-    draft.progress = change.data.progress()
-    draft.heartbeat_at = timezone.now()
-    if spent is not None:
-        draft.add_usage(**spent.onto(_usage_held(draft)))
+    _advance(draft, change, spent)
     try:
         with transaction.atomic():
             commit_unflushed()  # lost in a database crash, redone on resume (run_locked)
@@ -133,9 +126,7 @@ def _commit_locked(
         state = files_commit(branch=run.branch, changes=change.files, data=data,
                              label=change.label, savepoint=False, branch_locked=True,
                              follows=follows)  # fmt: skip
-        locked.stage = change.stage or locked.stage
-        locked.progress = change.data.progress()
-        locked.heartbeat_at = timezone.now()
+        _advance(locked, change, spent)
         # Stop pressed while a step that parks the run (a question) was running: the step
         # is kept, and the run stops instead of waiting for an answer nobody will give.
         parks_cancelled = bool(change.status) and locked.cancel_requested
@@ -144,8 +135,6 @@ def _commit_locked(
             runs_waiting_wake(user_id=locked.user_id)  # a parked run holds no slot
         if change.question is not None and not parks_cancelled:
             locked.question = change.question
-        if spent is not None:
-            locked.add_usage(**spent.onto(_usage_held(locked)))
         # locked by run_locked above
         events_append(locked, _step_events(change, locked, state), saved_by_caller=True)
         locked.save(update_fields=STEP_FIELDS)
@@ -153,6 +142,15 @@ def _commit_locked(
             run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
     _adopt(run, locked)
     return state
+
+
+def _advance(run: GenerationRun, change: StepChange, spent: Spent | None) -> None:
+    """The run's progress after the step: its stage, progress, a beat, what it spent."""
+    run.stage = change.stage or run.stage
+    run.progress = change.data.progress()
+    run.heartbeat_at = timezone.now()
+    if spent is not None:
+        run.add_usage(**spent.onto(_usage_held(run)))
 
 
 def _step_events(change: StepChange, run: GenerationRun, state: ProjectState) -> list[DomainEvent]:
