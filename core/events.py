@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Self
 from django.db import models
 
 from core.immutable import WriteOnceMixin
+from core.rows import rows_insert
 
 _EVENT_TYPES: dict[str, type["DomainEvent"]] = {}
 
@@ -91,7 +92,7 @@ class EventRecord(WriteOnceMixin, models.Model):
 
     @classmethod
     def record(cls, event: DomainEvent, **links: Any) -> Self:
-        return cls._default_manager.create(name=event.name, payload=event.payload(), **links)
+        return rows_insert([cls(name=event.name, payload=event.payload(), **links)])[0]
 
     @classmethod
     def record_many(
@@ -102,4 +103,4 @@ class EventRecord(WriteOnceMixin, models.Model):
         times = [*at, *[None] * (len(events) - len(at))]
         rows = [cls(name=e.name, payload=e.payload(), created_at=when, **links)
                 for e, when in zip(events, times, strict=True)]  # fmt: skip
-        return cls._default_manager.bulk_create(rows)
+        return rows_insert(rows)

@@ -117,6 +117,8 @@ def _manifest_files(state: ProjectState, spec: Runtime) -> dict[str, str]:
     """The texts of the runtime's manifest and lock file at ``state`` (those present)."""
     wanted = (spec.manifest, spec.lock)
     hashes = {path: h for path, h in state_manifest(state).items() if path in wanted}
+    if not hashes:  # no manifest (the pipeline asks before every step): no query to build
+        return {}
     texts = dict(FileContent.objects.filter(pk__in=hashes.values()).values_list("pk", "text"))
     return {path: texts[h] for path, h in hashes.items()}
 

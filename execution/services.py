@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.durability import commit_unflushed
+from core.rows import rows_insert
 from execution.backends.base import (
     ExecutionResult,
     Limits,
@@ -234,11 +235,11 @@ def command_run(
     with transaction.atomic():  # the log and its event: one commit, not two
         if run_id is not None:  # a pipeline's command: its step, redone on resume, runs it
             commit_unflushed()
-        log = ExecutionLog.objects.create(
+        [log] = rows_insert([ExecutionLog(
             project=project, container=container, run_id=run_id, command=command,
             stdout=result.stdout, stderr=result.stderr, exit_code=result.exit_code,
             duration_ms=result.duration_ms, timed_out=result.timed_out, truncated=result.truncated,
-        )  # fmt: skip
+        )])  # fmt: skip
         _record_command(project, command, result, limit)
     if result.disk_exceeded:  # nothing it left is kept, and the space is given back
         workspace_clear(fs)

@@ -196,8 +196,10 @@ def state_data_commit(
     follows: ProjectState | None = None,
 ) -> ProjectState:  # fmt: skip
     """A step that changes only the pipeline ``data``: the files stay as they were
-    (``follows`` as for files_commit)."""
-    return files_commit(branch=branch, changes={}, data=data, label=label, follows=follows)
+    (``follows`` as for files_commit). Nothing in it can be refused (refusals are about
+    files), so it needs no savepoint of its own inside the caller's transaction."""
+    return files_commit(branch=branch, changes={}, data=data, label=label, follows=follows,
+                        savepoint=False)  # fmt: skip
 
 
 def _apply(before: Manifest, changes: dict[str, str | None]) -> Manifest:

@@ -5,9 +5,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from core.rows import rows_insert, rows_update
 from core.ttlcache import TTLCache
 from llm.models import LLMRequest, ModelPrice, TokenUsage
 from llm.selectors import RunUsage, SystemUsage
@@ -72,7 +72,7 @@ def request_record(attempt: Attempt, *, savepoint: bool = True) -> LLMRequest:
         completion_tokens=attempt.completion_tokens,
     )
     with transaction.atomic(savepoint=savepoint):
-        row = LLMRequest.objects.create(cost=cost, **attempt.__dict__)
+        [row] = rows_insert([LLMRequest(cost=cost, **attempt.__dict__)])
         _usage_add(attempt, cost)
     return row
 
@@ -82,19 +82,16 @@ def _usage_add(attempt: Attempt, cost: Decimal | None) -> None:
     (one query, not two, on every other)."""
     day: dict[str, Any] = {"user_id": attempt.user_id, "day": timezone.localdate(),
                            "provider": attempt.provider, "model": attempt.model}  # fmt: skip
-    if not _usage_increment(TokenUsage.objects.filter(**day), attempt, cost):
+    if not _usage_increment(day, attempt, cost):
         usage, _created = TokenUsage.objects.get_or_create(**day)
-        _usage_increment(TokenUsage.objects.filter(pk=usage.pk), attempt, cost)
+        _usage_increment({"pk": usage.pk}, attempt, cost)
 
 
-def _usage_increment(rows: QuerySet[TokenUsage], attempt: Attempt, cost: Decimal | None) -> int:
-    return rows.update(
-        requests=F("requests") + 1,
-        prompt_tokens=F("prompt_tokens") + attempt.prompt_tokens,
-        completion_tokens=F("completion_tokens") + attempt.completion_tokens,
-        cost=F("cost") + (cost or 0),
-        unpriced_requests=F("unpriced_requests") + (1 if cost is None else 0),
-    )
+def _usage_increment(where: dict[str, Any], attempt: Attempt, cost: Decimal | None) -> int:
+    added = {"requests": 1, "prompt_tokens": attempt.prompt_tokens,
+             "completion_tokens": attempt.completion_tokens, "cost": cost or Decimal(0),
+             "unpriced_requests": 1 if cost is None else 0}  # fmt: skip
+    return rows_update(TokenUsage, where=where, add=added)
 
 
 @dataclass

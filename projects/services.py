@@ -5,12 +5,11 @@ from typing import Any
 from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import NotSupportedError, transaction
-from django.db.models.constants import OnConflict
-from django.db.models.sql import InsertQuery
+from django.db import transaction
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from core.rows import rows_insert
 from projects.events import ProjectCreated, ProjectRenamed
 from projects.labels import CREATED, StepLabel
 from projects.models import Branch, Project, ProjectEvent, ProjectState
@@ -150,18 +149,5 @@ def state_append_unless_taken(
         label_code=label.code if label else "",
         label_params=label.params if label else {},
     )
-    query = InsertQuery(ProjectState, on_conflict=OnConflict.IGNORE)
-    fields = [f for f in ProjectState._meta.concrete_fields if not f.primary_key]
-    query.insert_values(fields, [state])
-    compiler = query.get_compiler(using=ProjectState.objects.db)
-    if not compiler.connection.features.can_return_columns_from_insert:
-        raise NotSupportedError("Appending a step needs INSERT … RETURNING (SQLite 3.35+).")
-    compiler.returning_fields = [ProjectState._meta.pk]  # RETURNING id: none when yielded
-    with compiler.connection.cursor() as cursor:
-        for sql, params in compiler.as_sql():
-            cursor.execute(sql, params)
-        inserted = cursor.fetchone()
-    if inserted is None:
-        return None
-    state.pk, state._state.adding, state._state.db = inserted[0], False, compiler.using
-    return state
+    inserted = rows_insert([state], skip_taken=True)  # RETURNING id: none when yielded
+    return inserted[0] if inserted else None

@@ -1,6 +1,7 @@
 """The run's event log: appended with per-run sequence numbers, published after commit."""
 
 from core.events import DomainEvent
+from core.rows import rows_insert
 from generation import events
 from generation.models import GenerationRun, PipelineEvent
 from generation.publish import publish_after_commit
@@ -26,7 +27,7 @@ def events_append(
                       name=event.name, payload=event.payload())
         for i, event in enumerate(new)
     ]  # fmt: skip
-    PipelineEvent.objects.bulk_create(rows)
+    rows_insert(rows)
     run.last_seq = first + len(rows) - 1
     if not saved_by_caller:
         GenerationRun.objects.filter(pk=run.pk).update(last_seq=run.last_seq)

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
+from core.rows import row_save
 from generation import events
 from generation.models import GenerationRun
 from generation.selectors import runs_ahead
@@ -46,13 +47,15 @@ def run_claim(*, project_id: str, user_id: int) -> Claim | None:
     """Take the project's active run for this worker: a queued one, or a running one whose
     heartbeat is stale (its worker died); None when there is none to take."""
     with transaction.atomic():
-        run = (
-            GenerationRun.objects.select_related("branch__project")
-            .select_for_update(of=("self",))
-            .filter(project_id=project_id, user_id=user_id, status__in=GenerationRun.ACTIVE)
-            .first()
+        active = GenerationRun.objects.select_related("branch__project").select_for_update(
+            of=("self",)
         )
-        if run is None or run.status == GenerationRun.Status.AWAITING_INPUT:
+        try:  # at most one (generation_one_active_run_per_project): no ordering to pay for
+            run = active.get(project_id=project_id, user_id=user_id,
+                             status__in=GenerationRun.ACTIVE)  # fmt: skip
+        except GenerationRun.DoesNotExist:
+            return None
+        if run.status == GenerationRun.Status.AWAITING_INPUT:
             return None
         resumed = run.status == GenerationRun.Status.RUNNING
         if resumed and heartbeat_fresh(run) and not _gone_from_here(run.worker):
@@ -69,7 +72,7 @@ def run_claim(*, project_id: str, user_id: int) -> Claim | None:
         first = run.last_seq == 0
         claimed = started if first else events.GenerationResumed(project_id=project, after=after)
         events_append(run, [claimed], saved_by_caller=True)  # read locked above
-        run.save()
+        row_save(run)
     return Claim(run=run, lease=lease, system_usage=system_usage, after_crash=resumed)
 
 

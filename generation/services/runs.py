@@ -18,6 +18,7 @@ from accounts.models import User
 from core.errors import Conflict
 from core.events import DomainEvent
 from core.providers import PROVIDERS, provider_label
+from core.rows import row_save
 from files.selectors import state_get
 from files.services import state_data_commit
 from generation import events
@@ -250,13 +251,14 @@ def run_finish(
     followed by a change request. ``latest``: the branch's latest state as the caller
     knows it (the worker's last commit): marking the iteration then reads no state.
     """
-    with transaction.atomic():
+    # In the caller's transaction (it holds the run's lock): no savepoint of its own.
+    with transaction.atomic(savepoint=False):
         run.finish(status, code=code, params=params)
         run.add_usage(**run_usage(run_id=run.pk))
         last = _mark_iteration(run, status, latest)
         runs_waiting_wake(user_id=run.user_id)
         events_append(run, [_finish_event(run, last)], saved_by_caller=True)
-        run.save()
+        row_save(run)
 
 
 def _finish_event(run: GenerationRun, last: ProjectState | None) -> DomainEvent:

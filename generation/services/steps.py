@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.durability import commit_unflushed
 from core.events import DomainEvent
+from core.rows import row_save, rows_update
 from files.services import files_commit
 from generation import events
 from generation.models import GenerationRun
@@ -102,9 +103,10 @@ def _commit_as_held(
                                  data=change.data.model_dump(mode="json"), label=change.label,
                                  savepoint=False, follows=follows)  # fmt: skip
             events_append(draft, _step_events(change, draft, state), saved_by_caller=True)
-            held = GenerationRun.objects.filter(pk=run.pk, lease=lease, last_seq=run.last_seq,
-                                                cancel_requested=False)  # fmt: skip
-            if not held.update(**{name: getattr(draft, name) for name in HELD_FIELDS}):
+            held = {"pk": run.pk, "lease": lease, "last_seq": run.last_seq,
+                    "cancel_requested": False}  # fmt: skip
+            advanced = {name: getattr(draft, name) for name in HELD_FIELDS}
+            if not rows_update(GenerationRun, where=held, values=advanced):
                 raise _NotAsHeld
     except _NotAsHeld:
         return None
@@ -137,7 +139,7 @@ def _commit_locked(
             locked.question = change.question
         # locked by run_locked above
         events_append(locked, _step_events(change, locked, state), saved_by_caller=True)
-        locked.save(update_fields=STEP_FIELDS)
+        row_save(locked, STEP_FIELDS)
         if parks_cancelled:
             run_finish(run=locked, status=GenerationRun.Status.CANCELLED, code="cancelled")
     _adopt(run, locked)
