@@ -118,9 +118,10 @@ def container_get_or_create(
 
     It mounts one branch's dependency folders (Docker binds them at creation), so a
     command on another branch replaces it."""
-    running = Container.objects.filter(
+    found = Container.objects.filter(
         project=project, backend=manager.name, status=Container.Status.RUNNING
-    ).first()
+    ).order_by()[:1]  # one per project: no ordering to compile
+    running = next(iter(found), None)
     if running is not None and running.labels.get(BRANCH_LABEL) == str(branch.pk):
         return running
     if running is not None:
