@@ -8,7 +8,7 @@ import uuid
 from asgiref.sync import async_to_sync, sync_to_async
 
 from generation.livefeed import LiveMessage, project_feed
-from generation.publish import OutputRelay
+from generation.publish import OutputRelay, _Sender, publish_transient
 
 
 def relayed(project_id, feed, count: int) -> list[dict]:
@@ -107,3 +107,27 @@ def test_each_relay_names_its_own_execution_so_a_rerun_is_kept_apart():
 
     messages = relayed(project_id, feed, 3)
     assert messages[0]["execution"] != messages[1]["execution"] == messages[2]["execution"]
+
+
+def test_messages_sent_in_a_burst_arrive_once_each_and_in_order():
+    project_id = uuid.uuid4()
+
+    def feed():  # faster than Redis answers: the sender's turns carry several at once
+        for i in range(300):
+            publish_transient(project_id, {"type": "pipeline.activity", "i": i})
+
+    assert [m["i"] for m in relayed(project_id, feed, 300)] == list(range(300))
+
+
+def test_a_redis_outage_is_logged_never_raised_to_the_caller(settings, caplog):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    sender = _Sender()
+
+    started = time.monotonic()
+    sender.send(uuid.uuid4(), {"type": "pipeline.activity"})
+    assert time.monotonic() - started < 0.5  # queued, not sent by the caller
+
+    deadline = time.monotonic() + 10
+    while "live messages not sent" not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "live messages not sent: 1" in caplog.text
