@@ -88,7 +88,7 @@ POSTGRES_URL = os.environ.get(
 )
 # The "before" columns: the project at this commit (before the change the docstring's
 # figures measure), run from its own unpacked tree.
-BEFORE_COMMIT = "f23d633"
+BEFORE_COMMIT = "11974dd"
 TRANSCRIPT = ROOT / "tests" / "generation" / "transcripts" / "reference.json"
 DESCRIPTION = (
     "A command-line word counter: `python3 wordcount.py FILE` prints the number of lines, "

@@ -3,9 +3,10 @@
 A queryset is compiled anew on every call. On these machines that costs about 0.25 ms of
 CPU for a one-row ``bulk_create`` and 0.7 ms for an ``update()`` with ``F()`` terms,
 against 0.13 ms for sending the same SQL directly; a generation step sends some ten such
-writes (issue 18: orchestration overhead). ``rows_insert`` and ``row_update`` build the
-statement Django would, from the model's fields, once per model and shape and database,
-and prepare each value as Django does (``Field.pre_save``, ``Field.get_db_prep_save``).
+writes (issue 18: orchestration overhead). ``rows_insert``, ``rows_update`` and
+``row_save`` build the statement Django would, from the model's fields, once per model,
+shape and database, and prepare each value as Django does (``Field.pre_save``,
+``Field.get_db_prep_save``).
 
 They do what ``bulk_create`` and ``update()`` do and nothing more: no signals (this
 project uses none), no ``save()`` overrides (a row inserted here is a new row, which is
