@@ -14,7 +14,7 @@ all ``WriteOnceMixin`` allows anyway), no expressions as values.
 """
 
 from collections.abc import Mapping, Sequence
-from functools import cache
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from django.db import NotSupportedError, connections, models, router
@@ -26,15 +26,17 @@ def rows_insert(objs: Sequence[M], *, skip_taken: bool = False) -> list[M]:
     """Insert ``objs`` (new rows of one model) in one statement; their primary keys are
     set and they count as saved, as after ``bulk_create``.
 
-    ``skip_taken``: a row that would break a unique constraint is left out (ON CONFLICT
-    DO NOTHING) and missing from what is returned (an auto-increment key is needed to
-    tell which; with one row, that row or none)."""
+    ``skip_taken``: one row (with an auto-increment key, which tells whether it went
+    in), left out if it would break a unique constraint (ON CONFLICT DO NOTHING): then
+    [] is returned and nothing written."""
     if not objs:
         return []
     model = type(objs[0])
     alias = router.db_for_write(model)
     connection = connections[alias]
     fields, returning = _insert_fields(model)
+    if skip_taken and (len(objs) > 1 or not returning):
+        raise ValueError("skip_taken takes one row with an auto-increment key (to tell)")
     if returning and not connection.features.can_return_columns_from_insert:
         raise NotSupportedError("rows_insert needs INSERT … RETURNING (SQLite 3.35+).")
     sql = _insert_sql(model, len(objs), skip_taken, alias)
@@ -46,9 +48,7 @@ def rows_insert(objs: Sequence[M], *, skip_taken: bool = False) -> list[M]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         keys = [row[0] for row in cursor.fetchall()] if returning else None
-    if keys is not None and len(keys) != len(objs):
-        if len(objs) != 1:
-            raise ValueError("skip_taken with several rows cannot tell which were inserted")
+    if keys == []:  # skipped: its unique key was taken
         return []
     for index, obj in enumerate(objs):
         if keys is not None:
@@ -84,6 +84,8 @@ def row_save(obj: models.Model, fields: Sequence[str] | None = None) -> None:
     """Save ``fields`` (names; all but the key when None) of a stored row, as
     ``obj.save(update_fields=fields)`` would; the row must exist."""
     opts = obj._meta
+    if fields is not None and not fields:
+        return  # as save(update_fields=[]): nothing to do
     chosen = (
         [opts.get_field(name) for name in fields]
         if fields is not None
@@ -102,7 +104,7 @@ def _insert_fields(model: type[models.Model]) -> tuple[list[models.Field], bool]
     return fields, auto
 
 
-@cache
+@lru_cache(maxsize=256)  # a shape per model and row count: bounded
 def _insert_sql(model: type[models.Model], count: int, skip_taken: bool, alias: str) -> str:
     quote = connections[alias].ops.quote_name
     fields, returning = _insert_fields(model)
@@ -118,7 +120,7 @@ def _insert_sql(model: type[models.Model], count: int, skip_taken: bool, alias: 
     return sql
 
 
-@cache
+@lru_cache(maxsize=256)
 def _update_sql(
     model: type[models.Model],
     values: tuple[str, ...],
@@ -139,5 +141,6 @@ def _update_sql(
 
 def _field(model: type[models.Model], name: str) -> models.Field:
     field = model._meta.pk if name == "pk" else model._meta.get_field(name)
-    assert isinstance(field, models.Field) and field.concrete, name
+    if not isinstance(field, models.Field) or not field.concrete:
+        raise ValueError(f"{model._meta.label}.{name} is not a column")
     return field

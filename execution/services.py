@@ -118,10 +118,9 @@ def container_get_or_create(
 
     It mounts one branch's dependency folders (Docker binds them at creation), so a
     command on another branch replaces it."""
-    found = Container.objects.filter(
+    running = Container.objects.filter(
         project=project, backend=manager.name, status=Container.Status.RUNNING
-    ).order_by()[:1]  # one per project: no ordering to compile
-    running = next(iter(found), None)
+    ).first()
     if running is not None and running.labels.get(BRANCH_LABEL) == str(branch.pk):
         return running
     if running is not None:

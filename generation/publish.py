@@ -21,6 +21,8 @@ import redis
 from django.conf import settings
 from django.db import transaction
 from redis import asyncio as aioredis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from generation.livefeed import encode, project_channel
 
@@ -51,8 +53,11 @@ class _Sender:
 
     def __init__(self) -> None:
         self.pid = os.getpid()
+        # No retries: a batch Redis did not take is dropped (logged), not sent twice or
+        # late; the next turn tries again with what came since.
         self.redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=SEND_TIMEOUT,
-                                          socket_connect_timeout=SEND_TIMEOUT)  # fmt: skip
+                                          socket_connect_timeout=SEND_TIMEOUT,
+                                          retry=Retry(NoBackoff(), 0))  # fmt: skip
         self.queue: queue.SimpleQueue[Command] = queue.SimpleQueue()
         threading.Thread(target=self._run, name="publish", daemon=True).start()
 
@@ -276,6 +281,8 @@ class UnfinishedOutput:
 
 
 def _keep_field(pipe: redis.client.Pipeline, key: str, field: str, value: str) -> None:
+    # Not in MULTI: a batch that fails part way may leave the hash without its expiry;
+    # the next piece sent, or the run's next claim (which deletes it), sets it right.
     pipe.hset(key, field, value)
     pipe.expire(key, UNFINISHED_KEEP)
 

@@ -18,7 +18,6 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import User
-from core.durability import commit_unflushed
 from core.rows import row_save
 from generation import events
 from generation.models import GenerationRun
@@ -65,9 +64,6 @@ def run_claim(*, project_id: str, user_id: int) -> Claim | None:
             return None  # waits, queued; the end of one of its user's runs sends it again
         if resumed:  # the command its worker died in, as far as the page saw it
             outputs_interrupted_keep(run=run)
-        # Lost in a database crash, the run is still to be claimed (or resumed) again,
-        # and this worker, its lease gone, stops at its next commit (run_locked).
-        commit_unflushed()
         lease = uuid.uuid4()
         system_usage = _take(run, lease)
         project = str(run.project_id)

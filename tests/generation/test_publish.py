@@ -5,6 +5,7 @@ import itertools
 import time
 import uuid
 
+import redis
 from asgiref.sync import async_to_sync, sync_to_async
 
 from generation.livefeed import LiveMessage, project_feed
@@ -119,15 +120,21 @@ def test_messages_sent_in_a_burst_arrive_once_each_and_in_order():
     assert [m["i"] for m in relayed(project_id, feed, 300)] == list(range(300))
 
 
-def test_a_redis_outage_is_logged_never_raised_to_the_caller(settings, caplog):
+def test_a_redis_outage_is_logged_never_raised_and_the_sender_goes_on(settings, caplog):
+    working = settings.REDIS_URL
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     sender = _Sender()
+    settings.REDIS_URL = working
 
     started = time.monotonic()
     sender.send(uuid.uuid4(), {"type": "pipeline.activity"})
     assert time.monotonic() - started < 0.5  # queued, not sent by the caller
-
     deadline = time.monotonic() + 10
     while "live messages not sent" not in caplog.text and time.monotonic() < deadline:
         time.sleep(0.05)
     assert "live messages not sent: 1" in caplog.text
+
+    sender.redis = redis.Redis.from_url(working)  # Redis is back: the same thread sends
+    project_id = uuid.uuid4()
+    [message] = relayed(project_id, lambda: sender.send(project_id, {"after": "outage"}), 1)
+    assert message["after"] == "outage"

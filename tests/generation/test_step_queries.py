@@ -27,7 +27,6 @@ TABLE = re.compile(r'^(?:(UPDATE) |(SELECT|INSERT|DELETE)\b.*?\b(?:FROM|INTO) )"
 CACHED = {"accounts_providerkey", "llm_modelprice", "llm_modelcapability", "llm_tokenusage"}
 STEPS = 11  # states the two drives commit
 COMMANDS = 3  # the tests run twice and the command step once
-CLAIMS = 2  # before the question, after the answer
 
 # What the reference run's drives send, and why: 2 claims, 10 steps (8 LLM requests, 3
 # commands), the iteration's completion (a state) and the run's end.
@@ -103,11 +102,10 @@ def test_a_reference_run_sends_these_queries_per_step(user, pipeline_settings, r
     lines = "\n".join(f"  {n:3} {kind} {table}: {why}"
                       for (kind, table), (n, why) in sorted(EXPECTED.items()))  # fmt: skip
     # The commits of the steps that neither park nor end the run (all but the question
-    # and the completion), each command's log and the two claims do not wait for the
-    # disk (core.durability: redone on resume); the LLM requests' records and the rest do.
+    # and the completion) and each command's log do not wait for the disk
+    # (core.durability: redone on resume); the LLM requests' records and the rest do.
     unflushed = sum("SET LOCAL synchronous_commit TO OFF" in sql for sql in sent)
-    redone = STEPS - 2 + COMMANDS + CLAIMS
-    assert unflushed == (redone if connection.vendor == "postgresql" else 0)
+    assert unflushed == (STEPS - 2 + COMMANDS if connection.vendor == "postgresql" else 0)
     assert actual == expected, (
         f"{sum(actual.values())} queries in {steps} steps ({sum(actual.values()) / steps:.1f} "
         f"a step): {actual}\nexpected {sum(expected.values())}:\n{lines}"
