@@ -69,8 +69,9 @@ Measured (figures from different days are not comparable; the ratios in one run 
   step's state, the run's guarded UPDATE and its saves); live messages leave through one
   plain thread that sends what is queued as one Redis pipeline (with publishing turned
   off, a step had been about 1.5 ms cheaper: four messages a step through an event
-  loop); a claim commits without the flush; a claim and a command's sandbox lookup
-  compile no ordering. Tried and dropped, no gain within the noise: psycopg's pipeline
+  loop); a claim compiles no ordering. Measured with two more changes that review then
+  undid (a claim that did not wait for the disk, a sandbox lookup with no ordering;
+  together about 0.2 ms a step). Tried and dropped, no gain within the noise: psycopg's pipeline
   mode for a step's and an LLM record's statements, server-side binding with prepared
   statements, dropping the log tables' unused indexes, a shorter GIL switch interval,
   the replay server in a process of its own. Issue 18's goal (10 ms) is still missed;
