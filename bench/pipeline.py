@@ -62,27 +62,29 @@ Measured (figures from different days are not comparable; the ratios in one run 
   flush when it must (an LLM request's record); the claim and the run's end, once per
   drive, are about 2 ms of each step of this 11-step run.
 - 2026-12-01 (session 9), 11974dd -> now (make bench, ROUNDS 3): PostgreSQL 13.3 -> 11.5 ms
-  a step (1.16x; lowest rounds 12.4 -> 9.0 ms, 1.37x), 14.1 -> 13.5 queries; SQLite
-  8.2 -> 6.5 ms (1.26x). This file alone, minutes before: PostgreSQL 14.2 -> 11.0 ms
-  (1.29x; lowest rounds 13.3 -> 9.3 ms). What changed: the hottest writes send SQL built
-  once per shape (core.rows: the events, an LLM request's record and the day's totals, a
-  step's state, the run's guarded UPDATE and its saves); live messages leave through one
-  plain thread that sends what is queued as one Redis pipeline (with publishing turned
-  off, a step had been about 1.5 ms cheaper: four messages a step through an event
-  loop); a claim compiles no ordering. Measured with two more changes that review then
-  undid (a claim that did not wait for the disk, a sandbox lookup with no ordering;
-  together about 0.2 ms a step). Tried and dropped, no gain within the noise: psycopg's pipeline
-  mode for a step's and an LLM record's statements, server-side binding with prepared
-  statements, dropping the log tables' unused indexes, a shorter GIL switch interval,
-  the replay server in a process of its own. Issue 18's goal (10 ms) is still missed;
-  what is left a step, timed around each part (PostgreSQL, ~10.3 ms that run): the
-  step's commit 3.5 ms (six round trips: BEGIN, SET LOCAL, the state, the events, the
-  run, COMMIT), an LLM request's record 2.4 ms (0.73 a step; its COMMIT waits for the
-  disk, about 1 ms), a command's own 1.9 ms (its sandbox row, workspace, log and
-  event), the claims 1.0 ms and the run's end 0.6 ms (once or twice a run). A round
-  trip costs 0.13 ms at the least here (``SELECT 1``) and 0.3-0.4 ms for a small
-  insert, most of it the client's and the machine's scheduling, not the server's
-  (EXPLAIN ANALYZE: 0.03 ms).
+  a step (1.16x; lowest rounds 12.4 -> 9.0 ms, 1.37x), 14.1 -> 13.5 queries; SQLite 8.2 ->
+  6.5 ms (1.26x). This file alone, minutes before: PostgreSQL 14.2 -> 11.0 ms (1.29x; lowest
+  rounds 13.3 -> 9.3 ms). What changed: the hottest writes send SQL built once per shape
+  (core.rows: the events, an LLM request's record and the day's totals, a step's state, the
+  run's guarded UPDATE and its saves); live messages leave through one plain thread that
+  sends what is queued as one Redis pipeline (with publishing turned off, a step had been
+  about 1.5 ms cheaper: four messages a step through an event loop); a claim compiles no
+  ordering. Measured with two more changes that review then undid (a claim that did not wait
+  for the disk, a sandbox lookup with no ordering; together about 0.2 ms a step). Main as
+  submitted (8f4f6d5), this file alone after CI on a quiet machine: PostgreSQL 10.4 -> 8.5
+  ms (1.21x; the goal met in that run), SQLite 7.1 -> 4.9 ms. The machine's speed swings
+  more than the change does: 11974dd measured 10.4 to 14.2 ms a step the same day. Tried and
+  dropped, no gain within the noise: psycopg's pipeline mode for a step's and an LLM
+  record's statements, server-side binding with prepared statements, dropping the log
+  tables' unused indexes, a shorter GIL switch interval, the replay server in a process of
+  its own. Issue 18's goal (10 ms) was missed in the full make bench run (11.5 ms); what is
+  left a step, timed around each part (PostgreSQL, ~10.3 ms that run): the step's commit 3.5
+  ms (six round trips: BEGIN, SET LOCAL, the state, the events, the run, COMMIT), an LLM
+  request's record 2.4 ms (0.73 a step; its COMMIT waits for the disk, about 1 ms), a
+  command's own 1.9 ms (its sandbox row, workspace, log and event), the claims 1.0 ms and
+  the run's end 0.6 ms (once or twice a run). A round trip costs 0.13 ms at the least here
+  (``SELECT 1``) and 0.3-0.4 ms for a small insert, most of it the client's and the
+  machine's scheduling, not the server's (EXPLAIN ANALYZE: 0.03 ms).
 """
 
 import json
