@@ -14,7 +14,7 @@ all ``WriteOnceMixin`` allows anyway), no expressions as values.
 """
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from django.db import NotSupportedError, connections, models, router
@@ -96,11 +96,12 @@ def row_save(obj: models.Model, fields: Sequence[str] | None = None) -> None:
         raise obj.DoesNotExist(f"{opts.label} {obj.pk} is gone")  # type: ignore[attr-defined]
 
 
-def _insert_fields(model: type[models.Model]) -> tuple[list[models.Field], bool]:
+@cache  # one entry per model: read on every insert, never changes
+def _insert_fields(model: type[models.Model]) -> tuple[tuple[models.Field, ...], bool]:
     """The columns an insert names (all but an auto-increment key, which it returns)."""
     pk = model._meta.pk
     auto = isinstance(pk, models.AutoField)
-    fields = [f for f in model._meta.concrete_fields if not (auto and f.primary_key)]
+    fields = tuple(f for f in model._meta.concrete_fields if not (auto and f.primary_key))
     return fields, auto
 
 
@@ -139,6 +140,7 @@ def _update_sql(
     return f"UPDATE {table} SET {', '.join(sets)} WHERE {tests}"  # noqa: S608 (as above)
 
 
+@cache  # one entry per model and field name: read for every value of an update
 def _field(model: type[models.Model], name: str) -> models.Field:
     field = model._meta.pk if name == "pk" else model._meta.get_field(name)
     if not isinstance(field, models.Field) or not field.concrete:
