@@ -5,13 +5,15 @@
    cgroup per command, and, when a Docker daemon answers, by `docker exec` in an already
    running container, its workspace bind-mounted or copied in and out through the Docker
    API (the mode for a remote DOCKER_HOST); medians side by side from one run. The two
-   bubblewrap rows run again as they were before (bench/sandbox_before.py): before the
-   one-thread watch and the v1 `tasks` join, and before issue 18 (through /bin/sh, the
-   exit found by Popen's polling, a group's removal retried every 20 ms). The goal of
+   bubblewrap rows run again as they were before (bench/sandbox_before.py): with the
+   command's group made and removed on its path (before the keeper), with prlimit after
+   the joining shell and setpriv too (before dash's ulimit), before
+   the one-thread watch and the v1 `tasks` join, and before issue 18 (through /bin/sh,
+   the exit found by Popen's polling, a group's removal retried every 20 ms). The goal of
    issue 18 (at most 1.6x bare) is checked against the rows of today.
-   Then the profile of the goal's row: each link of its exec chain (sh joining the cgroup,
-   setpriv, prlimit, bwrap and its namespaces, python3) timed by strace, and the host's
-   own work around it by cProfile.
+   Then the profile of the goal's row: each link of its exec chain (dash joining the
+   cgroup and setting the rlimits, setpriv, bwrap and its namespaces, python3) timed by strace,
+   and the host's own work around it by cProfile.
 2. Tenant isolation (issue 14): one project's command keeps busy loops on every core
    while another project's `python3 -c pass` is timed; the ratio to its idle median is
    printed, with how often the burner's cgroup throttled it.
@@ -89,7 +91,7 @@ def overhead_calls(manager, handle) -> list[tuple[str, Callable[[], object]]]:
     def bubblewrap(cgroups: bool, before: str = "") -> Callable[[], object]:
         def call() -> object:
             settings.SAMOKODER_SANDBOX_CGROUPS = cgroups
-            old = as_before(manager, issue_18=before == "issue 18") if before else None
+            old = as_before(manager, since=before) if before else None
             with old or contextlib.nullcontext():
                 return manager.execute(handle, COMMAND, timeout=30)
 
@@ -101,6 +103,7 @@ def overhead_calls(manager, handle) -> list[tuple[str, Callable[[], object]]]:
         ("bare subprocess", lambda: subprocess.run(["/usr/bin/python3", "-c", "pass"], check=True)),
         ("raw bwrap (the floor)", lambda: subprocess.run(raw, check=True)),
         ("bubblewrap, rlimits only", bubblewrap(cgroups=False)),
+        ("  with prlimit", bubblewrap(cgroups=False, before="ulimit")),
         ("  before the one-thread watch", bubblewrap(cgroups=False, before="watch")),
         ("  as before issue 18", bubblewrap(cgroups=False, before="issue 18")),
     ]
@@ -108,6 +111,8 @@ def overhead_calls(manager, handle) -> list[tuple[str, Callable[[], object]]]:
     if manager.cgroups() is not None:
         calls += [
             ("bubblewrap + cgroup", bubblewrap(cgroups=True)),
+            ("  groups made inline", bubblewrap(cgroups=True, before="keeper")),
+            ("  and with prlimit", bubblewrap(cgroups=True, before="ulimit")),
             ("  before the tasks join", bubblewrap(cgroups=True, before="watch")),
             ("  as before issue 18", bubblewrap(cgroups=True, before="issue 18")),
         ]
@@ -116,9 +121,8 @@ def overhead_calls(manager, handle) -> list[tuple[str, Callable[[], object]]]:
 
 # What each link of the exec chain is, by the name exec_links gives it.
 LINKS = {
-    "sh": "sh: joins the cgroup, execs",
+    "dash": "dash: joins the cgroup, rlimits",
     "setpriv": "setpriv: drops to the uid",
-    "prlimit": "prlimit: sets the rlimits",
     "bwrap": "bwrap: reads its options",
     "bwrap, forked": "bwrap's child: namespaces, mounts",
     "bwrap, forked, forked": "bwrap's init: forks, execs",
@@ -141,12 +145,10 @@ def chain_argv(manager, handle, group) -> list[str]:
     """The argv ``manager.execute`` runs for COMMAND, joining ``group`` when there is one."""
     from django.conf import settings
 
-    from execution.backends import bubblewrap
-
     uid = settings.SAMOKODER_SANDBOX_UID if os.geteuid() == 0 else None
     raw = [shutil.which("bwrap") or "bwrap", *manager._arguments(handle.workspace, ()),
            "/usr/bin/python3", "-c", "pass"]  # fmt: skip
-    return [*bubblewrap._joining(group), *manager._launcher(uid, group is not None), *raw]
+    return [*manager._launcher(uid, group), *raw]
 
 
 def print_chain(manager, handle, goal_ms: float) -> None:

@@ -5,6 +5,10 @@
 - before the one-thread watch (issue 18, second pass): two reader threads for the output
   and a pidfd for the exit; a group joined by writing the command's pid to cgroup.procs
   (the machine-wide lock and its RCU grace period).
+- before dash's ulimit (issue 18, fourth pass): three programs before bwrap, not two: sh
+  joining the group, setpriv dropping to the uid, prlimit setting the rlimits.
+- before the keeper (the same pass): a command's group made before it starts and removed
+  before it returns, not ahead and after on a thread of its own.
 """
 
 import contextlib
@@ -93,27 +97,56 @@ def threaded_collect(manager, exit_waiter) -> Callable:
     return collect
 
 
-def procs_joining(group) -> list[str]:
-    """The joining shell writing its pid to each group's cgroup.procs."""
-    if group is None:
-        return []
-    files = [folder / "cgroup.procs" for folder in sorted(set(group.folders.values()))]
-    joins = [f"echo $$ > {shlex.quote(str(path))}" for path in files]
-    return ["/bin/sh", "-c", " && ".join([*joins, 'exec "$@"']), "samokoder-sandbox"]
+def old_launcher(manager, *, procs: bool) -> Callable:
+    """``manager._launcher`` as it was: sh joining the group as root (writing its pid to
+    cgroup.procs with ``procs``, else 0 to tasks), setpriv, then prlimit."""
+    limits, mb = manager.limits, 1024 * 1024
+
+    def launcher(uid, group):
+        joining = []
+        if group is not None:
+            name = "cgroup.procs" if procs else "tasks"
+            files = [folder / name for folder in sorted(set(group.folders.values()))]
+            value = "$$" if procs else "0"
+            joins = [f"echo {value} > {shlex.quote(str(path))}" for path in files]
+            joining = ["/bin/sh", "-c", " && ".join([*joins, 'exec "$@"']), "samokoder-sandbox"]
+        nproc = [] if group is not None else [f"--nproc={limits.pids}"]
+        prlimit = ["/usr/bin/prlimit", f"--as={limits.memory_mb * mb}",
+                   f"--fsize={limits.file_size_mb * mb}", *nproc, "--core=0", "--"]  # fmt: skip
+        setpriv = [] if uid is None else [
+            "/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]  # fmt: skip
+        return [*joining, *setpriv, *prlimit]
+
+    return launcher
 
 
 @contextlib.contextmanager
-def as_before(manager, *, issue_18: bool) -> Iterator[None]:
-    """``manager`` as before the one-thread watch, and with ``issue_18`` as before issue 18."""
+def as_before(manager, *, since: str) -> Iterator[None]:
+    """``manager`` as before ``since``: "keeper", "ulimit", "watch" (and the tasks join) or
+    "issue 18"; each also as before those after it."""
     from execution.backends import bubblewrap, cgroups
 
-    saved = manager._collect, bubblewrap._joining, bubblewrap._argv, cgroups.REMOVE_FIRST_PAUSE
-    manager._collect = threaded_collect(manager, polling_exit if issue_18 else pidfd_exit)
-    bubblewrap._joining = procs_joining
-    if issue_18:
+    saved = manager._collect, manager._launcher, bubblewrap._argv, cgroups.REMOVE_FIRST_PAUSE
+    saved_cgroup = manager._cgroup
+    manager._cgroup = lambda: inline_cgroup(manager)
+    if since != "keeper":
+        manager._launcher = old_launcher(manager, procs=since != "ulimit")
+    if since not in ("keeper", "ulimit"):
+        exit_waiter = polling_exit if since == "issue 18" else pidfd_exit
+        manager._collect = threaded_collect(manager, exit_waiter)
+    if since == "issue 18":
         bubblewrap._argv = lambda command: ["/bin/sh", "-c", command]
         cgroups.REMOVE_FIRST_PAUSE = OLD_REMOVE_PAUSE
     try:
         yield
     finally:
-        manager._collect, bubblewrap._joining, bubblewrap._argv, cgroups.REMOVE_FIRST_PAUSE = saved
+        manager._collect, manager._launcher, bubblewrap._argv, cgroups.REMOVE_FIRST_PAUSE = saved
+        manager._cgroup = saved_cgroup
+
+
+def inline_cgroup(manager) -> contextlib.AbstractContextManager:
+    """The command's group made before it starts and removed before it returns."""
+    from execution.backends.cgroups import CommandCgroup
+
+    support = manager.cgroups()
+    return CommandCgroup(support, manager.limits) if support else contextlib.nullcontext()

@@ -37,7 +37,7 @@ from execution.backends.base import (
     WorkspaceWatch,
     wait_until,
 )
-from execution.backends.cgroups import CgroupSupport, CommandCgroup, cgroup_support
+from execution.backends.cgroups import GROUPS, CgroupSupport, CommandCgroup, cgroup_support
 from execution.backends.uids import uid_lease
 from execution.backends.watching import ProcessWatch
 from execution.workspace import hand_over
@@ -95,7 +95,7 @@ class BubblewrapProcessManager(ProcessManager):
                     hand_over(mount.source, uid=uid)
             started = time.monotonic()
             process = subprocess.Popen(  # noqa: S603
-                [*_joining(group), *self._launcher(uid, group is not None), *sandbox],
+                [*self._launcher(uid, group), *sandbox],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -130,7 +130,7 @@ class BubblewrapProcessManager(ProcessManager):
 
     def _cgroup(self) -> contextlib.AbstractContextManager[CommandCgroup | None]:
         support = self.cgroups()
-        return CommandCgroup(support, self.limits) if support else contextlib.nullcontext()
+        return GROUPS.group(support, self.limits) if support else contextlib.nullcontext()
 
     def _require_bwrap(self) -> str:
         found = _found("bwrap", os.environ.get("PATH"))
@@ -171,28 +171,40 @@ class BubblewrapProcessManager(ProcessManager):
             arguments += [bind, str(mount.source), mount.target]
         return [*arguments, "--"]
 
-    def _launcher(self, uid: int | None, in_cgroup: bool) -> list[str]:
-        """setpriv (as root: drop to the command's uid, no groups) then prlimit (the
-        limits), both exec'ing the next: no Python runs in the child, so a worker's other
-        threads (heartbeat, publishing) cannot deadlock it as preexec_fn could. Root is
-        exempt from RLIMIT_NPROC, hence the uid first. In a cgroup the process count is
-        the group's own, and RLIMIT_NPROC is left out."""
-        limits, mb = self.limits, 1024 * 1024
-        nproc = [] if in_cgroup else [f"--nproc={limits.pids}"]
-        prlimit = [
-            self._tool("prlimit"), f"--as={limits.memory_mb * mb}",
-            f"--fsize={limits.file_size_mb * mb}", *nproc, "--core=0", "--",
-        ]  # fmt: skip
+    def _launcher(self, uid: int | None, group: CommandCgroup | None) -> list[str]:
+        """What runs before bwrap: dash joins ``group`` and sets the rlimits with its
+        ``ulimit`` (soft and hard), then, as root, execs setpriv, which drops to ``uid``
+        with no groups and execs bwrap. So the command is in its group and under its limits
+        before it can fork, and no Python runs in the child (a worker's other threads,
+        heartbeat and publishing, could deadlock it as preexec_fn could).
+
+        Root is exempt from RLIMIT_NPROC, hence the uid; in a group the process count is
+        the group's own, and RLIMIT_NPROC is left out. Popen could drop the uid itself,
+        but then it forks the whole worker instead of vfork'ing it: 2 ms more a command
+        than setpriv's exec (bench/sandbox.py, 2026-12-01)."""
+        limits = self.limits
+        joins = (
+            [f"echo 0 > {shlex.quote(str(path))}" for path in group.join_files()] if group else []
+        )
+        rlimits = [
+            f"ulimit -v {limits.memory_mb * 1024}",  # address space, in kB
+            f"ulimit -f {limits.file_size_mb * 2048}",  # file size, in 512-byte blocks
+            "ulimit -c 0",  # no core files
+        ]
+        if group is None:
+            rlimits.append(f"ulimit -p {limits.pids}")  # dash's -p: RLIMIT_NPROC
+        script = " && ".join([*joins, *rlimits, 'exec "$@"'])
+        dash = [self._tool("dash"), "-c", script, "samokoder-sandbox"]
         if uid is None:
-            return prlimit
-        setpriv = [self._tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
-        return [*setpriv, *prlimit]
+            return dash
+        return [*dash, self._tool("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups"]
 
     @staticmethod
     def _tool(name: str) -> str:
         found = _found(name, "/usr/bin:/bin")
         if found is None:
-            raise SandboxUnavailable(f"{name} (util-linux) is missing: apt-get install util-linux.")
+            package = "dash" if name == "dash" else "util-linux"
+            raise SandboxUnavailable(f"{name} is missing: apt-get install {package}.")
         return found
 
     def _collect(
@@ -257,12 +269,3 @@ def _argv(command: str) -> list[str]:
         if runs_itself and shutil.which(program, path=SANDBOX_PATH) is not None:
             return words
     return ["/bin/sh", "-c", command]
-
-
-def _joining(group: CommandCgroup | None) -> list[str]:
-    """A shell that moves itself into ``group`` and then execs the rest of the line, so
-    the command is in its group before it can fork (no Python runs in the child)."""
-    if group is None:
-        return []
-    joins = [f"echo 0 > {shlex.quote(str(path))}" for path in group.join_files()]
-    return ["/bin/sh", "-c", " && ".join([*joins, 'exec "$@"']), "samokoder-sandbox"]

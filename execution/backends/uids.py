@@ -30,12 +30,14 @@ def leases_folder() -> Path:
 @contextlib.contextmanager
 def uid_lease(*, first: int, count: int, prefer: int | None = None) -> Iterator[int]:
     """Hold one uid of ``first .. first + count - 1`` no other command holds; when all
-    are held, wait for one (tried in random order, so waiters spread out).
+    are held, wait for one (tried from a random one on, so waiters spread out).
 
     ``prefer`` (the uid that owns the workspace already) is tried first: a workspace
     handed to the uid it belongs to has nothing to change hands (see ``hand_over``)."""
     folder = leases_folder()
-    order = random.sample(range(first, first + count), count)
+    # A random start, not a shuffle of the range (0.15 ms for 64 uids); no secret here.
+    start = random.randrange(count)  # noqa: S311
+    order = [first + (start + n) % count for n in range(count)]
     if prefer in order:
         order.remove(prefer)
         order.insert(0, prefer)

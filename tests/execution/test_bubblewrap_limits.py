@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from execution.backends import cgroups
 from execution.backends.base import Limits, SandboxUnavailable
 from execution.backends.bubblewrap import BubblewrapProcessManager
-from execution.backends.cgroups import cgroup_support
+from execution.backends.cgroups import GROUPS, cgroup_support
 from execution.models import Container
 from execution.services import command_execute, container_stop
 from files.services import file_save
@@ -189,10 +190,64 @@ def test_a_commands_cgroups_are_gone_when_it_ends(workspaces):
     before = {group for parent in parents for group in parent.glob("samokoder-*")}
 
     result = manager.execute(handle, "(sleep 30 &); echo started", timeout=30)
+    GROUPS.settle()  # its groups are removed after it returned, off its path
 
     assert result.stdout.strip() == "started"
     after = {group for parent in parents for group in parent.glob("samokoder-*")}
-    assert after - before == set()
+    # What is left is groups made ahead (for these limits the next command's, one in each
+    # hierarchy; others for earlier tests' limits), holding nothing.
+    ahead = {folder for group in GROUPS.ready() for folder in group.folders.values()}
+    ours = [group for group in GROUPS.ready() if group.limits == manager.limits]
+    assert len(ours) == 1 and set(ours[0].folders.values()) <= after
+    assert after - before <= ahead and not any(_members(folder) for folder in ahead)
+
+
+def test_a_group_made_ahead_is_used_once_and_one_gone_stale_is_not(monkeypatch, workspaces):
+    manager = bubblewrap()
+    handle = sandbox(manager, workspaces, "ahead")
+    manager.execute(handle, "true", timeout=30)
+    GROUPS.settle()
+    ahead = [group for group in GROUPS.ready() if group.limits == manager.limits]
+    assert len(ahead) == 1
+
+    assert _pids_group_of_a_running_command(manager, handle) == ahead[0].folders["pids"].name
+    GROUPS.settle()
+
+    assert not any(folder.exists() for folder in ahead[0].folders.values())  # used once
+    ready = [group for group in GROUPS.ready() if group.limits == manager.limits]
+    assert len(ready) == 1 and ready[0] is not ahead[0]  # and the next one is ready
+    monkeypatch.setattr(cgroups, "READY_FOR", 0.0)  # as if it had waited past its time
+    stale = ready[0]
+    assert _pids_group_of_a_running_command(manager, handle) != stale.folders["pids"].name
+    GROUPS.settle()
+    assert not any(folder.exists() for folder in stale.folders.values())
+    GROUPS.close()  # as at the worker's exit: nothing is left ready
+    assert GROUPS.ready() == [] and not any(
+        folder.exists() for group in [*ahead, stale] for folder in group.folders.values()
+    )
+
+
+def _pids_group_of_a_running_command(manager, handle) -> str:
+    """The name of the pids group a sleeping command runs in, seen from the host (inside,
+    its cgroup namespace shows it as the root)."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=manager.execute,
+        args=(handle, "sleep 29.7"),
+        kwargs={"timeout": 60, "cancel": stop},
+    )
+    thread.start()
+    try:
+        for _ in range(200):  # a few ms; 20 s on a crowded machine
+            sleeping = _processes_mentioning("sleep 29.7")
+            if sleeping:
+                break
+            stop.wait(0.1)
+        lines = Path(f"/proc/{min(sleeping)}/cgroup").read_text().splitlines()
+        return next(line.rsplit("/", 1)[1] for line in lines if ":pids:" in line)
+    finally:
+        stop.set()
+        thread.join(30)
 
 
 def _processes_mentioning(*marks: str) -> set[int]:
@@ -213,7 +268,6 @@ def test_every_process_of_a_running_command_is_in_its_groups_and_nothing_else(wo
     manager = bubblewrap()
     handle = sandbox(manager, workspaces, "joined")
     parents = set(cgroup_support().parents.values())
-    before = {group for parent in parents for group in parent.glob("samokoder-*")}
     stop = threading.Event()
     thread = threading.Thread(
         target=manager.execute,
@@ -227,9 +281,10 @@ def test_every_process_of_a_running_command_is_in_its_groups_and_nothing_else(wo
             if len(_processes_mentioning("sleep 29.5")) >= 3:  # the shell and two sleeps
                 break
             stop.wait(0.1)
-        # Other workers' tests may make groups meanwhile: this command's hold its processes.
-        new = {group for parent in parents for group in parent.glob("samokoder-*")} - before
-        members = {group: _members(group) for group in new}
+        # Other commands' groups (another worker's, the next one made ahead) are there too:
+        # this command's are those holding its processes.
+        every = {group for parent in parents for group in parent.glob("samokoder-*")}
+        members = {group: _members(group) for group in every}
     finally:
         stop.set()
         thread.join(30)

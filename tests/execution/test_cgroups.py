@@ -128,3 +128,33 @@ def test_the_hourly_sweep_removes_old_empty_groups_and_nothing_else():
         for folder in (old, fresh):
             if folder.exists():
                 folder.rmdir()
+
+
+def test_a_forked_worker_starts_with_no_group_made_ahead_of_its_parents():
+    import os
+
+    from execution.backends.cgroups import GROUPS, cgroup_support
+
+    support = cgroup_support()
+    if not support.version:
+        pytest.skip("no writable cgroups here")  # a failure in CI, where skips are not allowed
+    limits = Limits(pids=33)
+    with GROUPS.group(support, limits):
+        pass
+    GROUPS.settle()
+    ahead = [group for group in GROUPS.ready() if group.limits == limits]
+    assert len(ahead) == 1
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # a prefork pool's child: its parent's group is not its to take
+        os.write(write, str(len(GROUPS.ready())).encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    try:
+        assert os.read(read, 16) == b"0"
+        assert [group for group in GROUPS.ready() if group.limits == limits] == ahead
+    finally:
+        os.close(read)
+        os.close(write)
+        GROUPS.close()
+    assert not any(folder.exists() for folder in ahead[0].folders.values())
