@@ -312,6 +312,8 @@ class CgroupKeeper:
         """Remove what is ready and what is waiting to be removed (at exit)."""
         with self._lock:
             ready, self._ready = self._ready, {}
+            if self._thread is None:  # never used here: nothing to wait for
+                return
         for _, group in ready.values():
             self._later(group.remove)
         self.settle(timeout=REMOVE_PATIENCE * 2)
