@@ -193,7 +193,8 @@ class OutputRelay:
         execution = uuid.uuid4().hex
         message = {"type": "pipeline.output", "run": str(run_id), "command": command,
                    "execution": execution}  # fmt: skip
-        self.unfinished = UnfinishedOutput(command=command, started=time.time())
+        self.unfinished = UnfinishedOutput(command=command, started=time.time(),
+                                           execution=execution)  # fmt: skip
         self.key, self.field = unfinished_key(run_id), execution
         self.batch = LiveBatch(project_id, message, every, on_sent=self._keep)
         self.left = limit
@@ -278,6 +279,7 @@ class UnfinishedOutput:
     started: float  # epoch seconds
     text: str = ""
     truncated: bool = False  # the relay's limit cut it
+    execution: str = ""  # the relay's, as its live messages name it
 
 
 def _keep_field(pipe: redis.client.Pipeline, key: str, field: str, value: str) -> None:
@@ -290,21 +292,35 @@ def _keep_field(pipe: redis.client.Pipeline, key: str, field: str, value: str) -
 def outputs_unfinished_take(*, run_id: uuid.UUID | str) -> list[UnfinishedOutput]:
     """The output of the run's commands that never ended (their worker died), oldest
     first, removed from Redis. Best effort: [] when Redis cannot be read."""
+    return _unfinished(run_id, take=True)
+
+
+def outputs_unfinished_read(*, run_id: uuid.UUID | str) -> list[UnfinishedOutput]:
+    """The output so far of the run's commands that have not ended, oldest first, left in
+    Redis (for a page loaded while one runs). Best effort: [] when Redis cannot be read."""
+    return _unfinished(run_id, take=False)
+
+
+def _unfinished(run_id: uuid.UUID | str, *, take: bool) -> list[UnfinishedOutput]:
     key = unfinished_key(run_id)
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=SEND_TIMEOUT,
                                       socket_connect_timeout=SEND_TIMEOUT)  # fmt: skip
         with client, client.pipeline(transaction=True) as pipe:
             pipe.hgetall(key)
-            pipe.delete(key)
-            kept, _ = pipe.execute()
+            if take:
+                pipe.delete(key)
+            kept = pipe.execute()[0]
     except redis.RedisError:
         logger.warning("the unfinished output of run %s was not read", run_id, exc_info=True)
         return []
     outputs = []
-    for value in kept.values():
+    for field, value in kept.items():
         try:  # kept by another release of the worker, perhaps: skipped, never in the way
-            outputs.append(UnfinishedOutput(**json.loads(value)))
+            output = UnfinishedOutput(**json.loads(value))
         except (TypeError, ValueError):
             logger.warning("unreadable unfinished output of run %s skipped", run_id)
+            continue
+        output.execution = output.execution or field.decode()
+        outputs.append(output)
     return sorted(outputs, key=lambda output: output.started)

@@ -115,13 +115,28 @@
 
   // Every command of the run stays on screen: a new one is appended under the last. Each
   // execution is its own section (a rerun after a worker restart starts a new one), and a
-  // terminal re-rendered meanwhile gets the running command's output so far back.
+  // terminal re-rendered meanwhile gets the running command's output so far back. A page
+  // loaded while a command runs has its output so far from the server (data-unfinished):
+  // the messages go on from there, and whichever of the two copies is longer is shown.
   function output(message) {
     var terminal = document.getElementById("terminal");
     if (!terminal) { return; }
     var execution = message.execution || message.command;
+    var shown = null;
+    terminal.querySelectorAll("[data-unfinished]").forEach(function (section) {
+      if (section.dataset.unfinished === execution) { shown = section; }
+    });
     if (!running || running.execution !== execution) {
-      running = { execution: execution, text: "$ " + message.command + "\n" };
+      running = { execution: execution, text: shown ? shown.textContent : "$ " + message.command + "\n" };
+    }
+    if (shown) {
+      if (running.text.length > shown.textContent.length) { shown.textContent = running.text; }
+      terminal.dataset.execution = execution;
+      running.text = shown.textContent + message.text;
+      shown.append(message.text);
+      terminal.scrollTop = terminal.scrollHeight;
+      if (message.final) { running = null; }
+      return;
     }
     if (terminal.dataset.execution !== execution) {
       if (terminal.dataset.empty) { terminal.textContent = ""; }

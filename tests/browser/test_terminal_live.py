@@ -32,11 +32,11 @@ WATCH = """() => {
 }"""
 
 
-def _transcript() -> dict:
+def _transcript(command: str = COMMAND) -> dict:
     transcript = reference()
     developer = next(e for e in transcript["responses"] if e["agent"] == "Developer")
     plan = json.loads(developer["text"])
-    plan["steps"][2]["content"] = COMMAND
+    plan["steps"][2]["content"] = command
     developer["text"] = json.dumps(plan)
     return transcript
 
@@ -73,3 +73,27 @@ def test_the_terminal_shows_a_commands_first_lines_before_it_ends(
     assert live.count(f"$ {COMMAND}\n") == 1, live
     output = live.split(f"$ {COMMAND}\n", 1)[1]
     assert output == "one\ntwo\nthree\n", live  # in order, nothing lost or doubled
+
+
+def test_a_page_opened_while_a_command_runs_shows_its_output_so_far_then_the_rest(
+    page, asgi_server, worker, pipeline_settings, replay
+):
+    command = COMMAND.replace("sleep 2", "sleep 5")  # time to open another page meanwhile
+    replay.load_dict(_transcript(command))
+    user, project = _watching(page, asgi_server, "midway@example.com")
+    run_id = run_start_api(user, project)
+    wait_for(run_id, "awaiting_input", worker=worker)
+    api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": ANSWER})
+    page.wait_for_function("window.seen.twoFirst !== null", timeout=60_000)
+
+    late = page.context.new_page()  # the same user, a second tab, opened in the sleep
+    late.goto(f"{asgi_server.url}/projects/{project.pk}/")
+    late.locator("#tab-terminal-tab").click()
+    expect(late.locator("#terminal [data-unfinished]")).to_contain_text(f"$ {command}\none\ntwo\n")
+    expect(late.locator("body[data-socket=open]")).to_be_attached()
+    late.evaluate(WATCH)
+    late.wait_for_function("window.seen.live !== ''", timeout=60_000)
+
+    live = late.evaluate("window.seen.live")
+    assert live.count(f"$ {command}\n") == 1, live
+    assert live.split(f"$ {command}\n", 1)[1] == "one\ntwo\nthree\n", live  # none doubled

@@ -121,3 +121,29 @@ def test_another_users_run_takes_none_of_it(user):
     assert not ExecutionLog.objects.filter(project=theirs.project).exists()
     (log,) = outputs_interrupted_keep(run=mine)
     assert log.project_id == mine.project_id and log.stdout == "secret\n"
+
+
+def test_a_page_loaded_while_a_command_runs_shows_its_output_so_far_once(user, client):
+    run = _running(user)
+    relay = _relayed(run, b"one\n", "ёж <b>\n".encode())
+    client.force_login(user)
+    panel = f"/projects/{run.project_id}/generation/"
+
+    shown = client.get(panel).content.decode()
+
+    # Its own section, named as the live messages name it, so they go on from there.
+    section = f'<span data-unfinished="{relay.field}">$ sleep 2; echo done\none\nёж &lt;b&gt;\n'
+    assert section + "</span></pre>" in shown
+    assert "No command has run yet." not in shown and "data-empty" not in shown
+    assert _kept(run)  # read, not taken: the run's next worker may still need it
+    ExecutionLog.objects.create(
+        project_id=run.project_id, run_id=run.pk, command="sleep 2; echo done",
+        stdout="one\nёж <b>\ndone\n", exit_code=0,
+    )  # fmt: skip
+    ended = client.get(panel).content.decode()  # its log is in, its relay not yet closed
+    assert "data-unfinished" not in ended and ended.count("$ sleep 2; echo done") == 1
+    GenerationRun.objects.filter(pk=run.pk).update(status="awaiting_input")
+    assert "data-unfinished" not in client.get(panel).content.decode()
+    other = UserFactory()
+    client.force_login(other)
+    assert client.get(panel).status_code == 404
