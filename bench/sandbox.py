@@ -133,10 +133,9 @@ LINKS = {
 HOST_WORK = [
     ("uid lease", "uids.py", "uid_lease"),
     ("hand-over", "workspace.py", "hand_over"),
-    ("cgroup made", "cgroups.py", "__enter__"),
+    ("cgroup taken", "cgroup_keeper.py", "group"),  # made and removed on the keeper's thread
     ("Popen", "subprocess.py", "__init__"),
     ("usage read", "cgroups.py", "usage"),
-    ("cgroup removed", "cgroups.py", "remove"),
 ]
 TRACED_RUNS = 10
 
@@ -191,6 +190,8 @@ def interleaved(calls: list[tuple[str, Callable[[], object]]]) -> list[tuple[str
     change in the machine's load falls on every row alike. The median CPU time of each
     (the bench's and all it starts, see cpu_seconds) goes to CPU_MS: on a crowded machine the
     wall time is mostly waiting for a core, the CPU time much less so."""
+    from execution.backends.cgroup_keeper import GROUPS
+
     timings: list[list[float]] = [[] for _ in calls]
     cpu: list[list[float]] = [[] for _ in calls]
     for _ in range(RUNS):
@@ -198,6 +199,10 @@ def interleaved(calls: list[tuple[str, Callable[[], object]]]) -> list[tuple[str
             started, cpu_started = time.perf_counter(), cpu_seconds()
             call()
             kept.append((time.perf_counter() - started) * 1000)
+            # What a call left the keeper's thread (its group's removal, the next one's
+            # making) is done before the next call is timed, as between two commands of a
+            # run: off this row's wall time and the next one's, but in this row's CPU time.
+            GROUPS.settle()
             spent.append((cpu_seconds() - cpu_started) * 1000)
     for (name, _), spent in zip(calls, cpu, strict=True):
         if CPU_GROUP is not None:

@@ -37,7 +37,8 @@ from execution.backends.base import (
     WorkspaceWatch,
     wait_until,
 )
-from execution.backends.cgroups import GROUPS, CgroupSupport, CommandCgroup, cgroup_support
+from execution.backends.cgroup_keeper import GROUPS
+from execution.backends.cgroups import CgroupSupport, CommandCgroup, cgroup_support
 from execution.backends.uids import uid_lease
 from execution.backends.watching import ProcessWatch
 from execution.workspace import hand_over

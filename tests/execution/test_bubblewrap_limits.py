@@ -6,19 +6,22 @@ not shared across threads inside a test transaction) except where the whole sync
 is the point.
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from execution.backends import cgroups
+from execution.backends import cgroup_keeper
 from execution.backends.base import Limits, SandboxUnavailable
 from execution.backends.bubblewrap import BubblewrapProcessManager
-from execution.backends.cgroups import GROUPS, cgroup_support
+from execution.backends.cgroup_keeper import GROUPS
+from execution.backends.cgroups import cgroup_support
 from execution.models import Container
 from execution.services import command_execute, container_stop
 from files.services import file_save
@@ -185,41 +188,46 @@ def test_a_commands_cgroups_are_gone_when_it_ends(workspaces):
     manager = bubblewrap()
     handle = sandbox(manager, workspaces, "tidy")
     parents = set(cgroup_support().parents.values())
+    manager.execute(handle, "true", timeout=30)
+    assert GROUPS.settle()
+    taken = [group for group in GROUPS.ready() if group.limits == manager.limits]
     # Groups of other commands on this machine (another worker's, one a killed worker
     # left) are none of this test's business: only what this command made must go.
     before = {group for parent in parents for group in parent.glob("samokoder-*")}
 
     result = manager.execute(handle, "(sleep 30 &); echo started", timeout=30)
-    GROUPS.settle()  # its groups are removed after it returned, off its path
+    assert GROUPS.settle()  # its groups are removed after it returned, off its path
 
     assert result.stdout.strip() == "started"
+    assert len(taken) == 1 and not any(folder.exists() for folder in taken[0].folders.values())
     after = {group for parent in parents for group in parent.glob("samokoder-*")}
-    # What is left is groups made ahead (for these limits the next command's, one in each
-    # hierarchy; others for earlier tests' limits), holding nothing.
-    ahead = {folder for group in GROUPS.ready() for folder in group.folders.values()}
+    # What is new is the next command's group, made ahead (one in each hierarchy), empty.
     ours = [group for group in GROUPS.ready() if group.limits == manager.limits]
-    assert len(ours) == 1 and set(ours[0].folders.values()) <= after
-    assert after - before <= ahead and not any(_members(folder) for folder in ahead)
+    assert len(ours) == 1 and after - before == set(ours[0].folders.values())
+    assert not any(_members(folder) for folder in ours[0].folders.values())
 
 
 def test_a_group_made_ahead_is_used_once_and_one_gone_stale_is_not(monkeypatch, workspaces):
     manager = bubblewrap()
     handle = sandbox(manager, workspaces, "ahead")
     manager.execute(handle, "true", timeout=30)
-    GROUPS.settle()
+    assert GROUPS.settle()
     ahead = [group for group in GROUPS.ready() if group.limits == manager.limits]
     assert len(ahead) == 1
 
-    assert _pids_group_of_a_running_command(manager, handle) == ahead[0].folders["pids"].name
-    GROUPS.settle()
+    with _running(manager, handle, "sleep 29.7", sleeps=1) as sleeping:
+        assert _pids_group(min(sleeping)) == ahead[0].folders["pids"].name
+    assert GROUPS.settle()
 
     assert not any(folder.exists() for folder in ahead[0].folders.values())  # used once
     ready = [group for group in GROUPS.ready() if group.limits == manager.limits]
     assert len(ready) == 1 and ready[0] is not ahead[0]  # and the next one is ready
-    monkeypatch.setattr(cgroups, "READY_FOR", 0.0)  # as if it had waited past its time
+    monkeypatch.setattr(cgroup_keeper, "READY_FOR", 0.0)  # as if it had waited past its time
     stale = ready[0]
-    assert _pids_group_of_a_running_command(manager, handle) != stale.folders["pids"].name
-    GROUPS.settle()
+    with _running(manager, handle, "sleep 29.7", sleeps=1) as sleeping:
+        assert _pids_group(min(sleeping)).startswith("samokoder-")
+        assert _pids_group(min(sleeping)) != stale.folders["pids"].name
+    assert GROUPS.settle()
     assert not any(folder.exists() for folder in stale.folders.values())
     GROUPS.close()  # as at the worker's exit: nothing is left ready
     assert GROUPS.ready() == [] and not any(
@@ -227,27 +235,47 @@ def test_a_group_made_ahead_is_used_once_and_one_gone_stale_is_not(monkeypatch, 
     )
 
 
-def _pids_group_of_a_running_command(manager, handle) -> str:
-    """The name of the pids group a sleeping command runs in, seen from the host (inside,
-    its cgroup namespace shows it as the root)."""
+@contextlib.contextmanager
+def _running(manager, handle, command: str, *, sleeps: int) -> Iterator[set[int]]:
+    """``command`` running in a thread until the block ends, once ``sleeps`` processes
+    whose own command line starts with its first sleep run; yields their pids."""
+    mark = command.split("&")[0].split(";")[0].strip()
     stop = threading.Event()
     thread = threading.Thread(
-        target=manager.execute,
-        args=(handle, "sleep 29.7"),
-        kwargs={"timeout": 60, "cancel": stop},
+        target=manager.execute, args=(handle, command), kwargs={"timeout": 60, "cancel": stop}
     )
     thread.start()
     try:
         for _ in range(200):  # a few ms; 20 s on a crowded machine
-            sleeping = _processes_mentioning("sleep 29.7")
-            if sleeping:
+            sleeping = _processes_starting(mark)
+            if len(sleeping) >= sleeps:
                 break
             stop.wait(0.1)
-        lines = Path(f"/proc/{min(sleeping)}/cgroup").read_text().splitlines()
-        return next(line.rsplit("/", 1)[1] for line in lines if ":pids:" in line)
+        yield sleeping
     finally:
         stop.set()
         thread.join(30)
+
+
+def _pids_group(pid: int) -> str:
+    """The name of the pids group ``pid`` is in, seen from the host (inside the sandbox
+    its cgroup namespace shows it as the root)."""
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    return next(line.rsplit("/", 1)[1] for line in lines if ":pids:" in line)
+
+
+def _processes_starting(mark: str) -> set[int]:
+    """Processes whose own command line starts with ``mark`` (not the launcher's, which
+    has it among its arguments)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError):  # not a process, or one gone meanwhile
+            continue
+        if cmdline.startswith(mark):
+            found.add(int(entry.name))
+    return found
 
 
 def _processes_mentioning(*marks: str) -> set[int]:
@@ -268,26 +296,12 @@ def test_every_process_of_a_running_command_is_in_its_groups_and_nothing_else(wo
     manager = bubblewrap()
     handle = sandbox(manager, workspaces, "joined")
     parents = set(cgroup_support().parents.values())
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=manager.execute,
-        args=(handle, "sleep 29.5 & sleep 29.5; wait"),
-        kwargs={"timeout": 60, "cancel": stop},
-    )
-    thread.start()
-    try:
-        for _ in range(200):  # until both sleeps run (a few ms; 20 s on a crowded machine)
-            command = _processes_mentioning(str(handle.workspace), "sleep 29.5")
-            if len(_processes_mentioning("sleep 29.5")) >= 3:  # the shell and two sleeps
-                break
-            stop.wait(0.1)
+    with _running(manager, handle, "sleep 29.5 & sleep 29.5; wait", sleeps=2):
+        command = _processes_mentioning(str(handle.workspace), "sleep 29.5")
         # Other commands' groups (another worker's, the next one made ahead) are there too:
         # this command's are those holding its processes.
         every = {group for parent in parents for group in parent.glob("samokoder-*")}
         members = {group: _members(group) for group in every}
-    finally:
-        stop.set()
-        thread.join(30)
 
     ours = {group: found for group, found in members.items() if found & command}
     assert {group.parent for group in ours} == parents  # one group in each hierarchy

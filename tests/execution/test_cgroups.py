@@ -133,7 +133,8 @@ def test_the_hourly_sweep_removes_old_empty_groups_and_nothing_else():
 def test_a_forked_worker_starts_with_no_group_made_ahead_of_its_parents():
     import os
 
-    from execution.backends.cgroups import GROUPS, cgroup_support
+    from execution.backends.cgroup_keeper import GROUPS
+    from execution.backends.cgroups import cgroup_support
 
     support = cgroup_support()
     if not support.version:
@@ -141,7 +142,7 @@ def test_a_forked_worker_starts_with_no_group_made_ahead_of_its_parents():
     limits = Limits(pids=33)
     with GROUPS.group(support, limits):
         pass
-    GROUPS.settle()
+    assert GROUPS.settle()
     ahead = [group for group in GROUPS.ready() if group.limits == limits]
     assert len(ahead) == 1
     read, write = os.pipe()
