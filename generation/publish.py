@@ -91,6 +91,7 @@ async def live_publish(project_id: uuid.UUID | str, message: dict) -> None:
 
 
 SEND_TIMEOUT = 5.0
+READ_TIMEOUT = 1.0  # a page reading what a running command printed so far
 _sender: _Sender | None = None
 _sender_lock = threading.Lock()
 
@@ -137,7 +138,8 @@ class LiveBatch:
     """Live-only text for the project's sockets, in batches: the first piece at once, then
     at most one message every ``every`` seconds, and the rest (``final``) on close.
     Never waits for the send, so neither the thread watching a command nor an event loop
-    stalls."""
+    stalls. Each message says where its text starts (``offset``, in characters), so a
+    page that has part of it already (from the server) adds only the rest."""
 
     def __init__(self, project_id, message: dict, every: float = 0.25,
                  on_sent: Callable[[str, bool], None] | None = None) -> None:  # fmt: skip
@@ -145,6 +147,7 @@ class LiveBatch:
         self.on_sent = on_sent  # sees each piece sent (and whether it was the last)
         self.pending = ""
         self.sent_at: float | None = None
+        self.offset = 0  # characters sent so far
 
     def add(self, text: str) -> None:
         self.pending += text
@@ -162,8 +165,9 @@ class LiveBatch:
         self._send(final=True)
 
     def _send(self, *, final: bool) -> None:
-        message = {**self.message, "text": self.pending, "final": final}
+        message = {**self.message, "text": self.pending, "final": final, "offset": self.offset}
         self.pending, self.sent_at = "", time.monotonic()
+        self.offset += len(message["text"])
         try:
             _send(self.project_id, message)
             if self.on_sent is not None:
@@ -193,8 +197,7 @@ class OutputRelay:
         execution = uuid.uuid4().hex
         message = {"type": "pipeline.output", "run": str(run_id), "command": command,
                    "execution": execution}  # fmt: skip
-        self.unfinished = UnfinishedOutput(command=command, started=time.time(),
-                                           execution=execution)  # fmt: skip
+        self.unfinished = UnfinishedOutput(command=command, started=time.time())
         self.key, self.field = unfinished_key(run_id), execution
         self.batch = LiveBatch(project_id, message, every, on_sent=self._keep)
         self.left = limit
@@ -222,7 +225,8 @@ class OutputRelay:
             sender.submit(lambda pipe: pipe.hdel(key, field))
             return
         self.unfinished.text += text
-        value = json.dumps(self.unfinished.__dict__, ensure_ascii=False)
+        kept = {name: value for name, value in vars(self.unfinished).items() if name != "execution"}
+        value = json.dumps(kept, ensure_ascii=False)
         sender.submit(lambda pipe: _keep_field(pipe, key, field, value))
 
     def _flush_on_time(self) -> None:
@@ -279,7 +283,7 @@ class UnfinishedOutput:
     started: float  # epoch seconds
     text: str = ""
     truncated: bool = False  # the relay's limit cut it
-    execution: str = ""  # the relay's, as its live messages name it
+    execution: str = ""  # its field in the run's hash (the relay's), not in the JSON kept
 
 
 def _keep_field(pipe: redis.client.Pipeline, key: str, field: str, value: str) -> None:
@@ -292,20 +296,21 @@ def _keep_field(pipe: redis.client.Pipeline, key: str, field: str, value: str) -
 def outputs_unfinished_take(*, run_id: uuid.UUID | str) -> list[UnfinishedOutput]:
     """The output of the run's commands that never ended (their worker died), oldest
     first, removed from Redis. Best effort: [] when Redis cannot be read."""
-    return _unfinished(run_id, take=True)
+    return _unfinished(run_id, take=True, timeout=SEND_TIMEOUT)
 
 
 def outputs_unfinished_read(*, run_id: uuid.UUID | str) -> list[UnfinishedOutput]:
     """The output so far of the run's commands that have not ended, oldest first, left in
-    Redis (for a page loaded while one runs). Best effort: [] when Redis cannot be read."""
-    return _unfinished(run_id, take=False)
+    Redis (for a page loaded while one runs). Best effort: [] when Redis cannot be read
+    within a second (the page is not held up for it)."""
+    return _unfinished(run_id, take=False, timeout=READ_TIMEOUT)
 
 
-def _unfinished(run_id: uuid.UUID | str, *, take: bool) -> list[UnfinishedOutput]:
+def _unfinished(run_id: uuid.UUID | str, *, take: bool, timeout: float) -> list[UnfinishedOutput]:
     key = unfinished_key(run_id)
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=SEND_TIMEOUT,
-                                      socket_connect_timeout=SEND_TIMEOUT)  # fmt: skip
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout,
+                                      socket_connect_timeout=timeout)  # fmt: skip
         with client, client.pipeline(transaction=True) as pipe:
             pipe.hgetall(key)
             if take:
@@ -317,10 +322,7 @@ def _unfinished(run_id: uuid.UUID | str, *, take: bool) -> list[UnfinishedOutput
     outputs = []
     for field, value in kept.items():
         try:  # kept by another release of the worker, perhaps: skipped, never in the way
-            output = UnfinishedOutput(**json.loads(value))
+            outputs.append(UnfinishedOutput(**json.loads(value), execution=field.decode()))
         except (TypeError, ValueError):
             logger.warning("unreadable unfinished output of run %s skipped", run_id)
-            continue
-        output.execution = output.execution or field.decode()
-        outputs.append(output)
     return sorted(outputs, key=lambda output: output.started)

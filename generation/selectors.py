@@ -1,14 +1,17 @@
 """Reads of the Code Generation context; every one is scoped to its user (invariant 5)."""
 
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
+from execution.models import ExecutionLog
 from files.selectors import state_get
 from generation.models import GenerationRun, PipelineEvent
+from generation.publish import UnfinishedOutput, outputs_unfinished_read
 from generation.schemas import PipelineState
 from projects.models import Branch, Project
 
@@ -100,3 +103,20 @@ def run_cancel_asked(*, run_id: uuid.UUID, lease: uuid.UUID) -> bool | None:
         .values_list("cancel_requested", flat=True)
         .first()
     )
+
+
+def outputs_running(*, run: GenerationRun) -> list[UnfinishedOutput]:
+    """The output so far of ``run``'s commands that have not ended, oldest first (for a
+    page loaded while one runs). One whose ExecutionLog is in but whose relay has not yet
+    closed is left out, so a page loaded in between shows it once."""
+    if run.status != GenerationRun.Status.RUNNING:
+        return []
+    return [output for output in outputs_unfinished_read(run_id=run.pk)
+            if not output_ended(run=run, output=output)]  # fmt: skip
+
+
+def output_ended(*, run: GenerationRun, output: UnfinishedOutput) -> bool:
+    """Whether the command of ``output`` has an ExecutionLog of ``run`` since it began."""
+    started = datetime.fromtimestamp(output.started, tz=UTC)
+    logs = ExecutionLog.objects.filter(run_id=run.pk, command=output.command)
+    return logs.filter(created_at__gte=started).exists()

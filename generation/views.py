@@ -20,7 +20,6 @@ from accounts.requests import AuthenticatedHttpRequest
 from generation import conversation, display, selectors, services
 from generation.forms import AnswerForm, ChangeForm, RunStartForm
 from generation.models import GenerationRun
-from generation.services.outputs import outputs_running
 from llm.keys import provider_default, providers_available
 from llm.selectors import runs_requests
 from projects.selectors import branch_get, project_get
@@ -61,7 +60,7 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
         "labels": {**display.event_labels(), **conversation.answer_labels()},
         "queue_position": selectors.run_queue_position(run=run) if run else None,
         "requests": runs_requests(run_ids=[run.pk]) if run else [],
-        "running_output": outputs_running(run=run) if run and current else [],
+        "running_output": selectors.outputs_running(run=run) if run and current else [],
         "providers": providers,
         "start_form": _start_form(request.user, run, providers) if providers else None,
         "change_form": ChangeForm(),

@@ -111,45 +111,88 @@
     nearBottom = conversation.scrollHeight - conversation.scrollTop - conversation.clientHeight < 80;
   });
 
-  var running = null;  // the command whose output is arriving: {execution, text so far}
+  // The command whose output is arriving: its text from character `from` to `length` of
+  // its output (`from` is 0 unless pieces were missed), counted in code points as the
+  // server counts them.
+  var running = null;
 
   // Every command of the run stays on screen: a new one is appended under the last. Each
-  // execution is its own section (a rerun after a worker restart starts a new one), and a
-  // terminal re-rendered meanwhile gets the running command's output so far back. A page
-  // loaded while a command runs has its output so far from the server (data-unfinished):
-  // the messages go on from there, and whichever of the two copies is longer is shown.
+  // execution is its own section (a rerun after a worker restart starts a new one). A
+  // page loaded (or a terminal re-rendered) while a command runs has its output so far
+  // from the server (data-unfinished, data-length); each piece says where in the output
+  // it starts (offset), so what the page has is never added twice, and a gap (pieces
+  // sent before this page listened) has the panel fetched once more to fill it.
   function output(message) {
     var terminal = document.getElementById("terminal");
     if (!terminal) { return; }
     var execution = message.execution || message.command;
-    var shown = null;
-    terminal.querySelectorAll("[data-unfinished]").forEach(function (section) {
-      if (section.dataset.unfinished === execution) { shown = section; }
-    });
     if (!running || running.execution !== execution) {
-      running = { execution: execution, text: shown ? shown.textContent : "$ " + message.command + "\n" };
+      running = { execution: execution, from: 0, text: "", length: 0, refetched: false };
     }
-    if (shown) {
-      if (running.text.length > shown.textContent.length) { shown.textContent = running.text; }
-      terminal.dataset.execution = execution;
-      running.text = shown.textContent + message.text;
-      shown.append(message.text);
-      terminal.scrollTop = terminal.scrollHeight;
-      if (message.final) { running = null; }
-      return;
+    var section = unfinished(terminal, execution);
+    if (section && section.dataset.length !== undefined) { adopt(section); }
+    if (!section) {
+      if (message.final && !message.text) { running = null; return; }  // its log is shown
+      section = opened(terminal, message.command, execution);
     }
-    if (terminal.dataset.execution !== execution) {
-      if (terminal.dataset.empty) { terminal.textContent = ""; }
-      delete terminal.dataset.empty;
-      // Appended, not rewritten: the sections above keep their marks (an interrupted one).
-      var ends = terminal.textContent.match(/\n{0,2}$/)[0].length;
-      terminal.dataset.execution = execution;
-      terminal.append((terminal.textContent ? "\n\n".slice(ends) : "") + running.text);
+    var piece = Array.from(message.text);
+    var offset = typeof message.offset === "number" ? message.offset : running.length;
+    if (offset > running.length) {
+      running.from = offset;
+      running.text = "";
+      running.length = offset;
+      if (!running.refetched) { running.refetched = true; refresh(); }
     }
-    running.text += message.text;
-    terminal.append(message.text);
+    var fresh = piece.slice(running.length - offset).join("");
+    running.text += fresh;
+    running.length = Math.max(running.length, offset + piece.length);
+    section.append(fresh);
     terminal.scrollTop = terminal.scrollHeight;
     if (message.final) { running = null; }
+  }
+
+  function unfinished(terminal, execution) {
+    var section = null;
+    terminal.querySelectorAll("[data-unfinished]").forEach(function (found) {
+      if (found.dataset.unfinished === execution) { section = found; }
+    });
+    return section;
+  }
+
+  // A terminal re-rendered while a command runs: its copy joined with this page's now,
+  // not at the next piece (which may be a while coming).
+  function rejoin() {
+    var terminal = document.getElementById("terminal");
+    var section = running && terminal ? unfinished(terminal, running.execution) : null;
+    if (section && section.dataset.length !== undefined) { adopt(section); }
+  }
+
+  // The server's copy of the running output (complete from its start) joined with what
+  // this page has beyond it.
+  function adopt(section) {
+    var length = Number(section.dataset.length);
+    delete section.dataset.length;
+    if (length >= running.from) {
+      running.text = section.textContent + Array.from(running.text).slice(length - running.from).join("");
+      running.from = 0;
+      running.refetched = false;  // whole again: a later gap may fetch once more
+      running.length = Math.max(length, running.length);
+      section.textContent = running.text;
+    } else {  // it lacks what was missed too: the two side by side
+      section.append(running.text);
+    }
+  }
+
+  // A new section, appended, not rewritten: the sections above keep their marks.
+  function opened(terminal, command, execution) {
+    if (terminal.dataset.empty) { terminal.textContent = ""; }
+    delete terminal.dataset.empty;
+    var ends = terminal.textContent.match(/\n{0,2}$/)[0].length;
+    var section = document.createElement("span");
+    section.dataset.unfinished = execution;
+    section.textContent = running.text;
+    terminal.append((terminal.textContent ? "\n\n".slice(ends) : "") + "$ " + command + "\n", section);
+    return section;
   }
 
   var streams = {};
@@ -302,6 +345,7 @@
     var conversation = document.getElementById("conversation");
     if (conversation) { conversation.scrollTop = nearBottom ? conversation.scrollHeight : keptScroll; }
     nextStepsIntoView();
+    rejoin();
     if (!connected) { connect(); return; }
     var root = panel();
     if (root && root.dataset.run && Number(root.dataset.seq || 0) < (lastSeq[root.dataset.run] || 0)) {

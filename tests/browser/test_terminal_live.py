@@ -89,7 +89,8 @@ def test_a_page_opened_while_a_command_runs_shows_its_output_so_far_then_the_res
     late = page.context.new_page()  # the same user, a second tab, opened in the sleep
     late.goto(f"{asgi_server.url}/projects/{project.pk}/")
     late.locator("#tab-terminal-tab").click()
-    expect(late.locator("#terminal [data-unfinished]")).to_contain_text(f"$ {command}\none\ntwo\n")
+    expect(late.locator("#terminal")).to_contain_text(f"$ {command}\none\ntwo\n")
+    expect(late.locator("#terminal [data-unfinished]").first).to_have_text("one\ntwo\n")
     expect(late.locator("body[data-socket=open]")).to_be_attached()
     late.evaluate(WATCH)
     late.wait_for_function("window.seen.live !== ''", timeout=60_000)
@@ -97,3 +98,40 @@ def test_a_page_opened_while_a_command_runs_shows_its_output_so_far_then_the_res
     live = late.evaluate("window.seen.live")
     assert live.count(f"$ {command}\n") == 1, live
     assert live.split(f"$ {command}\n", 1)[1] == "one\ntwo\nthree\n", live  # none doubled
+
+
+STEADY = "for i in $(seq 1 120); do echo line $i; sleep 0.02; done"
+SECTION_WATCH = """() => {
+    window.seen = {text: null};
+    new MutationObserver(() => {
+        const section = document.querySelector("#terminal [data-unfinished]");
+        if (window.seen.text === null && section?.textContent.includes("line 120\\n")) {
+            window.seen.text = section.textContent;
+        }
+    }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_a_page_opened_while_a_command_prints_steadily_misses_and_doubles_nothing(
+    page, asgi_server, worker, pipeline_settings, replay
+):
+    # Lines keep coming while the second page loads, reads the output so far and joins
+    # the socket: what was sent in between reaches it through the panel fetched again.
+    replay.load_dict(_transcript(STEADY))
+    user, project = _watching(page, asgi_server, "steady@example.com")
+    run_id = run_start_api(user, project)
+    wait_for(run_id, "awaiting_input", worker=worker)
+    api_for(user).post(f"/api/v1/runs/{run_id}/answer", {"answer": ANSWER})
+    page.wait_for_function(
+        "document.getElementById('terminal').textContent.includes('line 10\\n')",
+        timeout=60_000,
+    )
+
+    late = page.context.new_page()
+    late.add_init_script(f"document.addEventListener('DOMContentLoaded', {SECTION_WATCH})")
+    late.goto(f"{asgi_server.url}/projects/{project.pk}/")
+    late.locator("#tab-terminal-tab").click()
+    late.wait_for_function("window.seen && window.seen.text !== null", timeout=60_000)
+
+    shown = late.evaluate("window.seen.text")
+    assert shown == "".join(f"line {n}\n" for n in range(1, 121)), shown

@@ -132,8 +132,9 @@ def test_a_page_loaded_while_a_command_runs_shows_its_output_so_far_once(user, c
     shown = client.get(panel).content.decode()
 
     # Its own section, named as the live messages name it, so they go on from there.
-    section = f'<span data-unfinished="{relay.field}">$ sleep 2; echo done\none\nёж &lt;b&gt;\n'
-    assert section + "</span></pre>" in shown
+    length = len("one\nёж <b>\n")  # in characters, as the live messages' offsets count
+    section = f'<span data-unfinished="{relay.field}" data-length="{length}">one\nёж &lt;b&gt;\n'
+    assert f"$ sleep 2; echo done\n{section}</span></pre>" in shown
     assert "No command has run yet." not in shown and "data-empty" not in shown
     assert _kept(run)  # read, not taken: the run's next worker may still need it
     ExecutionLog.objects.create(
