@@ -11,7 +11,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -267,25 +267,21 @@ def _pids_group(pid: int) -> str:
 def _processes_starting(mark: str) -> set[int]:
     """Processes whose own command line starts with ``mark`` (not the launcher's, which
     has it among its arguments)."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except (OSError, ValueError):  # not a process, or one gone meanwhile
-            continue
-        if cmdline.startswith(mark):
-            found.add(int(entry.name))
-    return found
+    return _processes(lambda cmdline: cmdline.startswith(mark))
 
 
 def _processes_mentioning(*marks: str) -> set[int]:
+    return _processes(lambda cmdline: any(mark in cmdline for mark in marks))
+
+
+def _processes(matching: Callable[[str], bool]) -> set[int]:
     found = set()
     for entry in Path("/proc").iterdir():
         try:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, ValueError):  # not a process, or one gone meanwhile
             continue
-        if any(mark in cmdline for mark in marks):
+        if matching(cmdline):
             found.add(int(entry.name))
     return found
 
