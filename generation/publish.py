@@ -7,6 +7,7 @@ effort: a Redis outage is logged, never allowed to fail the run.
 
 import codecs
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -306,12 +307,17 @@ def outputs_unfinished_read(*, run_id: uuid.UUID | str) -> list[UnfinishedOutput
     return _unfinished(run_id, take=False, timeout=READ_TIMEOUT)
 
 
+@functools.lru_cache(maxsize=8)
+def _client(url: str, timeout: float) -> redis.Redis:
+    """A client and its connection pool, kept: a page re-rendered while a command runs
+    reads the output so far each time, and a new connection was a round trip more."""
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
 def _unfinished(run_id: uuid.UUID | str, *, take: bool, timeout: float) -> list[UnfinishedOutput]:
     key = unfinished_key(run_id)
     try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=timeout,
-                                      socket_connect_timeout=timeout)  # fmt: skip
-        with client, client.pipeline(transaction=True) as pipe:
+        with _client(settings.REDIS_URL, timeout).pipeline(transaction=True) as pipe:
             pipe.hgetall(key)
             if take:
                 pipe.delete(key)
