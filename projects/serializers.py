@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from core.serializers import ModelSerializer
 from projects.models import Branch, Project, ProjectState
+from projects.services import DESCRIPTION_REQUIRED
 
 
 class ProjectSerializer(ModelSerializer):
@@ -9,7 +10,13 @@ class ProjectSerializer(ModelSerializer):
         model = Project
         fields = ["id", "name", "description", "folder_name", "created_at"]
         read_only_fields = ["id", "folder_name", "created_at"]
-        extra_kwargs = {"description": {"required": False}}
+        extra_kwargs = {
+            "description": {  # as on the page: spaces are trimmed, then none is refused
+                "required": True,
+                "allow_blank": False,
+                "error_messages": {"required": DESCRIPTION_REQUIRED, "blank": DESCRIPTION_REQUIRED},
+            }
+        }
 
 
 class ProjectRenameSerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from core.rows import rows_insert
@@ -18,6 +19,12 @@ from projects.naming import folder_slug
 DEFAULT_BRANCH = "main"
 NAME_MAX_LENGTH = 100
 DESCRIPTION_MAX_LENGTH = 20_000
+# A project is made to be generated, and generation starts from its description: one made
+# without it is a dead end (its page has nowhere to write one, and Start generation asks
+# for it). The domain's CreateProject(user_id, name, description) takes one. The page's
+# form and the API refuse a blank one with this; callers in code (tests, benches) may
+# still make a project with none, as projects made before this rule have.
+DESCRIPTION_REQUIRED = gettext_lazy("A project needs a description: say what the app should do.")
 
 
 def initial_state_data() -> dict[str, Any]:

@@ -34,11 +34,26 @@ def test_dashboard_bad_project_keeps_the_input_and_names_the_field(client, user)
     assert "kept text" in response.content.decode()
 
 
+def test_a_blank_description_is_refused_on_its_field_and_the_name_kept(client, user):
+    client.force_login(user)
+    response = client.post(
+        reverse("projects:create"), {"name": "Blank", "description": " \n\t "},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )  # fmt: skip
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["description"] == [
+        "A project needs a description: say what the app should do."
+    ]
+    assert 'value="Blank"' in response.content.decode()
+    assert not Project.objects.exists()
+
+
 def test_eleventh_project_from_the_page_gets_a_429_page(client, user):
     client.force_login(user)
     for n in range(10):
-        client.post(reverse("projects:create"), {"name": f"P{n}"})
-    response = client.post(reverse("projects:create"), {"name": "one too many"})
+        client.post(reverse("projects:create"), {"name": f"P{n}", "description": "x"})
+    response = client.post(reverse("projects:create"), {"name": "one too many", "description": "x"})
 
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0

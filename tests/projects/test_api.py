@@ -38,16 +38,33 @@ def test_list_is_paginated_and_only_mine(auth_api_client, user, other_user):
 
 
 def test_create_bad_input_names_the_field(auth_api_client):
-    response = auth_api_client.post(reverse("api-projects"), {"name": "   "}, format="json")
+    response = auth_api_client.post(
+        reverse("api-projects"), {"name": "   ", "description": "x"}, format="json"
+    )
     assert response.status_code == 400
     assert set(response.json()) == {"name"}
+
+
+@pytest.mark.parametrize("description", [None, "", " \n\t "])
+def test_create_without_a_description_is_refused_on_its_field(auth_api_client, description):
+    body = {"name": "Blank"} | ({} if description is None else {"description": description})
+    response = auth_api_client.post(
+        reverse("api-projects"), body, format="json", HTTP_ACCEPT_LANGUAGE="en"
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "description": ["A project needs a description: say what the app should do."]
+    }
+    assert not Project.objects.exists()
 
 
 def test_eleventh_project_in_a_day_gets_429_and_failed_forms_do_not_count(auth_api_client):
     for _ in range(3):
         auth_api_client.post(reverse("api-projects"), {"name": ""}, format="json")
     codes = [
-        auth_api_client.post(reverse("api-projects"), {"name": f"P{n}"}, format="json").status_code
+        auth_api_client.post(
+            reverse("api-projects"), {"name": f"P{n}", "description": "x"}, format="json"
+        ).status_code
         for n in range(11)
     ]
 
