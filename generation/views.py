@@ -68,6 +68,11 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
         "can_change": bool(data.iterations) and data.iterations[-1].status == "completed",
         **(forms or {}),
     }  # fmt: skip
+    # A refused change stays in view with its text and the reason, even when the run that
+    # refused it (one started from another tab meanwhile) is now the active one.
+    context["change_shown"] = bool(context["change_form"].errors) or (
+        context["can_change"] and not (run and run.is_active)
+    )
     return render(request, "generation/_panel.html", context, status=status)
 
 
@@ -117,8 +122,19 @@ def run_start_view(request: AuthenticatedHttpRequest, project_id) -> HttpRespons
                 branch=branch, change=form.cleaned_data.get("change", ""),
             )  # fmt: skip
         except ValidationError as exc:
-            form.add_error(None, exc.messages[0])
+            form.add_error(None, _refusal(exc, change=change))
     return _back(request, project, branch, **{"change_form" if change else "start_form": form})
+
+
+def _refusal(exc: ValidationError, *, change: bool) -> str:
+    """Why the run was not started; a change refused because a run began meanwhile (from
+    another tab) says that this change did not start, so it is not taken for that run."""
+    if change and isinstance(exc, services.RunConflict) and exc.code == "active":
+        return _(
+            "Another run of this project is already going, so your change was not started: "
+            "send it again once that run ends."
+        )
+    return exc.messages[0]
 
 
 @login_required

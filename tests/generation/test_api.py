@@ -7,6 +7,7 @@ from accounts.models import User
 from accounts.services import key_store
 from generation.models import GenerationRun
 from generation.services import run_start
+from generation.services.runs import run_finish
 from projects.services import project_create
 
 pytestmark = pytest.mark.django_db
@@ -46,6 +47,15 @@ def test_a_second_active_run_is_refused(auth_api_client, project, keyed):
     second = auth_api_client.post(url, {}, format="json")
     assert second.status_code == 409 and second.json()["code"] == "active"
     assert GenerationRun.objects.count() == 1
+
+
+def test_a_change_while_another_runs_is_refused_and_starts_nothing(auth_api_client, project, keyed):
+    run_finish(run=run_start(project=project, user=keyed, provider="anthropic"), status="completed")
+    url = f"/api/v1/projects/{project.pk}/runs"
+    assert auth_api_client.post(url, {"change": "Add a flag"}, format="json").status_code == 201
+    second = auth_api_client.post(url, {"change": "Count lines"}, format="json")
+    assert second.status_code == 409 and second.json()["code"] == "active"
+    assert GenerationRun.objects.count() == 2
 
 
 def test_the_database_itself_holds_one_active_run_per_project(project, user):

@@ -107,6 +107,26 @@ def test_a_change_asked_after_the_key_was_revoked_says_where_to_store_one(
     assert GenerationRun.objects.count() == 1  # the change was not queued
 
 
+def test_a_change_sent_while_another_tabs_change_runs_is_refused_with_its_text_kept(
+    client, user, project, no_system_keys
+):
+    key_store(user=user, provider="groq", api_key="gsk-test-000000000000")
+    run_finish(run=run_start(project=project, user=user, provider="groq"), status="completed")
+    client.force_login(user)
+    url = f"/projects/{project.pk}/generation/start/"
+    htmx = {"HTTP_HX_REQUEST": "true", "HTTP_ACCEPT_LANGUAGE": "en"}
+    first = client.post(url, {"change": "Add a --json flag"}, **htmx)
+    assert first.status_code == 200
+
+    second = client.post(url, {"change": "Count lines too"}, **htmx)
+
+    body = html.unescape(second.content.decode())
+    assert "Another run of this project is already going, so your change was not" in body
+    assert 'id="run-change"' in body and "Count lines too</textarea>" in body
+    changes = [run.iteration for run in GenerationRun.objects.order_by("created_at")]
+    assert changes == [0, 1]  # the first change runs; the second made no run
+
+
 @pytest.mark.parametrize(
     ("language", "reason", "status", "foreign"),
     [("en", "The language model could not answer: OpenAI sent an answer that could not be "
