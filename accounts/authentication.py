@@ -10,16 +10,30 @@ password changed since the token was issued is refused.
 from django.db import models
 from django.utils.translation import gettext as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework.request import Request
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from accounts.middleware import user_language_activate
 from accounts.models import User
 
 
 class JWTAuthentication(authentication.JWTAuthentication):
+    # As for get_user below: simplejwt's TypeVar is bound by no argument.
+    def authenticate(self, request: Request) -> tuple[User, Token] | None:  # type: ignore[override]
+        """simplejwt's, then the user's saved language, as UserLanguageMiddleware applies it
+        to pages: that middleware runs before DRF and sees no token's user."""
+        authenticated = super().authenticate(request)
+        if authenticated is None:
+            return None
+        user, token = authenticated
+        assert isinstance(user, User)  # from get_user below
+        user_language_activate(request._request, user)
+        return user, token
+
     # simplejwt annotates its return with a TypeVar that no argument binds.
     def get_user(self, validated_token: Token) -> User:  # type: ignore[override]
         try:

@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.requests import AuthenticatedHttpRequest
+from execution.selectors import commands_ran_before
 from generation import conversation, display, selectors, services
 from generation.forms import AnswerForm, ChangeForm, RunStartForm
 from generation.models import GenerationRun
@@ -61,6 +62,7 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
         "queue_position": selectors.run_queue_position(run=run) if run else None,
         "requests": runs_requests(run_ids=[run.pk]) if run else [],
         "running_output": selectors.outputs_running(run=run) if run and current else [],
+        "commands_before": _commands_before(project, current),
         "providers": providers,
         "start_form": _start_form(request.user, run, providers) if providers else None,
         "change_form": ChangeForm(),
@@ -74,6 +76,14 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
         context["can_change"] and not (run and run.is_active)
     )
     return render(request, "generation/_panel.html", context, status=status)
+
+
+def _commands_before(project, current) -> bool:
+    """Whether the terminal, which shows only the current run's commands, must say that
+    earlier runs ran some (asked only when this run ran none)."""
+    if current is None or current.commands:
+        return False
+    return commands_ran_before(project_id=project.pk, run_id=current.run.pk)
 
 
 def _known_models(user, run: GenerationRun | None) -> dict[str, list[str]]:

@@ -12,6 +12,10 @@ from django.utils import translation
 from django.utils.translation import gettext
 from playwright.sync_api import expect
 
+from files.services import file_save
+from llm.models import LLMRequest
+from projects.selectors import branch_get
+from projects.services import project_create
 from tests.accounts.factories import PASSWORD, UserFactory
 from tests.generation.scenario import (
     ANSWER,
@@ -230,3 +234,27 @@ def test_site_pages_at_phone_and_desktop_width(page, language):
             _shot(page, f"{name}-{path.strip('/').replace('/', '-') or 'dashboard'}-{language}")
         header = page.locator(".topbar").bounding_box()["height"]
         assert header < size["height"] / 8, f"the header takes {header} px"
+
+
+def test_a_100_character_project_name_without_spaces_wraps_wherever_it_is_listed(page):
+    user = UserFactory(email="long-name@example.com", language="en")
+    name = "Calculator" * 10  # the longest name a project takes, one word
+    project = project_create(owner=user, name=name, description="A calculator")
+    LLMRequest.objects.create(
+        user=user, project=project, agent="spec", provider="openai", model="gpt-4.1",
+        key_source="user", status="success", prompt_tokens=10, completion_tokens=5,
+    )  # fmt: skip
+    file_save(branch=branch_get(project=project, name=None), path="main.py", text="print()\n")
+    _log_in(page, user)
+    at = f"/projects/{project.pk}"
+    pages = ("/", "/usage/", f"{at}/", f"{at}/files/main.py", f"{at}/delete/")
+    for size, label in ((PHONE, "phone"), ({"width": 1366, "height": 768}, "desktop")):
+        page.set_viewport_size(size)
+        for path in pages:
+            page.goto(path)
+            expect(page.get_by_text(name).first).to_be_visible()
+            _no_horizontal_scroll(page)
+        page.goto("/")
+        delete = page.locator("#projects .danger-link").bounding_box()
+        assert delete["x"] + delete["width"] <= size["width"]  # the date and Delete stay on screen
+        _shot(page, f"{label}-long-project-name")

@@ -5,6 +5,7 @@ import html
 import pytest
 
 from accounts.services import key_store
+from execution.models import ExecutionLog
 from generation import reasons
 from generation.models import GenerationRun
 from generation.services import run_start
@@ -160,3 +161,22 @@ def test_a_stop_reason_and_the_timeline_read_in_the_readers_language(
     assert foreign not in body
     # The older run's sentence, in the conversation as it was written.
     assert "Старая причина, как её записали." in body
+
+
+def test_a_run_without_commands_says_earlier_runs_output_is_in_the_conversation(
+    client, user, project, no_system_keys
+):
+    key_store(user=user, provider="openai", api_key="sk-test-0000000000000000")
+    client.force_login(user)
+    first = run_start(project=project, user=user, provider="openai")
+    run_finish(run=first, status="failed", code="")
+    assert "No command has run yet." in panel(client, project).content.decode()
+    ExecutionLog.objects.create(project=project, run_id=first.pk, command="npm test", exit_code=0)
+    resumed = run_start(project=project, user=user, provider="openai")
+    run_finish(run=resumed, status="cancelled", code="")  # stopped before any command
+
+    body = html.unescape(panel(client, project).content.decode())
+
+    assert "No command has run yet." not in body
+    assert "This run has run no command yet." in body
+    assert "in those runs' messages in the conversation" in body
