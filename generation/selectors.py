@@ -8,7 +8,7 @@ from django.db.models import Max, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
-from execution.models import ExecutionLog
+from execution.selectors import command_logged_since
 from files.selectors import state_get
 from generation.models import GenerationRun, PipelineEvent
 from generation.publish import UnfinishedOutput, outputs_unfinished_read
@@ -118,5 +118,4 @@ def outputs_running(*, run: GenerationRun) -> list[UnfinishedOutput]:
 def output_ended(*, run: GenerationRun, output: UnfinishedOutput) -> bool:
     """Whether the command of ``output`` has an ExecutionLog of ``run`` since it began."""
     started = datetime.fromtimestamp(output.started, tz=UTC)
-    logs = ExecutionLog.objects.filter(run_id=run.pk, command=output.command)
-    return logs.filter(created_at__gte=started).exists()
+    return command_logged_since(run_id=run.pk, command=output.command, since=started)

@@ -52,6 +52,7 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
     threads = conversation.project_conversation(project=project, last=last)
     earlier = threads[0].number - 1 if threads else 0
     current = next((t for t in threads if run and t.run.pk == run.pk), None)
+    running_output = selectors.outputs_running(run=run) if run and current else []
     context = {
         "project": project, "branch": branch, "run": run, "data": data,
         "stages": display.stages(data, run),
@@ -61,8 +62,8 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
         "labels": {**display.event_labels(), **conversation.answer_labels()},
         "queue_position": selectors.run_queue_position(run=run) if run else None,
         "requests": runs_requests(run_ids=[run.pk]) if run else [],
-        "running_output": selectors.outputs_running(run=run) if run and current else [],
-        "commands_before": _commands_before(project, current),
+        "running_output": running_output,
+        "commands_before": _commands_before(project, current, running_output),
         "providers": providers,
         "start_form": _start_form(request.user, run, providers) if providers else None,
         "change_form": ChangeForm(),
@@ -78,10 +79,10 @@ def _panel(request, project, branch, *, forms: dict | None = None, status: int =
     return render(request, "generation/_panel.html", context, status=status)
 
 
-def _commands_before(project, current) -> bool:
+def _commands_before(project, current, running_output: list) -> bool:
     """Whether the terminal, which shows only the current run's commands, must say that
-    earlier runs ran some (asked only when this run ran none)."""
-    if current is None or current.commands:
+    earlier runs ran some (asked only when this run has none to show, ended or running)."""
+    if current is None or current.commands or running_output:
         return False
     return commands_ran_before(project_id=project.pk, run_id=current.run.pk)
 
